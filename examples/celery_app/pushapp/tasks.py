@@ -1,0 +1,90 @@
+"""The Celery app: one send task, configured from the environment.
+
+Run a worker from ``examples/celery_app``::
+
+    celery -A pushapp.tasks worker --loglevel=INFO
+
+Environment:
+
+``PUSHAPP_BROKER_URL``
+    the broker (default ``redis://127.0.0.1:6379/0``).
+``PUSHAPP_RESULT_BACKEND``
+    a result backend, if you want to wait for sends (default: none).
+``PUSHAPP_DB``
+    the SQLite file of devices (default ``devices.sqlite3``).
+``FCM_SERVICE_ACCOUNT``
+    a service-account key file: send through HTTP v1.
+``FCM_API_KEY``
+    a legacy server key, used when ``FCM_SERVICE_ACCOUNT`` is not set: the legacy API
+    (emulators and proxies only; Google shut it down).
+``FCM_URL``
+    the send endpoint, to point at an emulator (default: Google's).
+``PUSHAPP_MAX_RETRIES``
+    retries before giving up on a token (default 5).
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import closing
+from typing import Any
+
+from celery import Celery
+from celery.result import GroupResult
+
+from fcmclient import FCM, Result
+from fcmclient.celery import fan_out, register_send_task
+from fcmclient.messages import Message
+
+from . import devices
+
+DB = os.environ.get("PUSHAPP_DB", "devices.sqlite3")
+
+app = Celery(
+    "pushapp",
+    broker=os.environ.get("PUSHAPP_BROKER_URL", "redis://127.0.0.1:6379/0"),
+    backend=os.environ.get("PUSHAPP_RESULT_BACKEND") or None,
+)
+app.conf.update(
+    task_serializer="json",  # the default, spelt out: messages travel as plain dicts
+    accept_content=["json"],
+    worker_prefetch_multiplier=1,  # a worker holds one chunk at a time, others take the rest
+)
+
+
+def make_fcm() -> FCM:
+    """One FCM per worker process, built on its first send (never pickled)."""
+    url = os.environ.get("FCM_URL") or None
+    key_file = os.environ.get("FCM_SERVICE_ACCOUNT")
+    if key_file:
+        return FCM.from_service_account(key_file, url=url)
+    return FCM(os.environ["FCM_API_KEY"], url=url)
+
+
+def store_result(result: Result, message: Message) -> None:
+    """After each send: replace canonical ids, delete dead tokens, record failures."""
+    with closing(devices.connect(DB)) as db:
+        devices.apply_result(db, result)
+
+
+def store_give_up(message: Message, result: Result | None) -> None:
+    """Retries are spent: record the tokens left, so they don't vanish."""
+    with closing(devices.connect(DB)) as db:
+        devices.record_give_up(db, message, result)
+
+
+send_push = register_send_task(
+    app,
+    make_fcm,
+    store_result,
+    on_give_up=store_give_up,
+    name="pushapp.send_push",
+    max_retries=int(os.environ.get("PUSHAPP_MAX_RETRIES", "5")),
+)
+
+
+def notify_all(data: dict[str, Any], **message_kwargs: Any) -> GroupResult:
+    """Queue a push to every stored device, 500 tokens per task."""
+    with closing(devices.connect(DB)) as db:
+        tokens = devices.tokens(db)
+    return fan_out(send_push, tokens, data, **message_kwargs).delay()

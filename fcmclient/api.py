@@ -1,0 +1,330 @@
+"""The public API: :class:`FCM`, the connection, plus the message and result classes.
+
+Code written for fcm-client 0.2 / gcm-client runs unchanged::
+
+    from fcmclient import FCM, JSONMessage
+
+    fcm = FCM(API_KEY)                      # legacy API key (Google shut this API down)
+    fcm = FCM.from_service_account("service-account.json")   # HTTP v1: what works today
+    result = fcm.send(JSONMessage(tokens, {"score": "3:1"}, message_title="Goal!"))
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import requests
+
+from . import legacy, v1
+from .auth import AccessToken, TokenSource, fetcher_for
+from .errors import FCMAuthenticationError, FCMError, FCMRequestError, FCMResponseError
+from .fanout import fan_out
+from .legacy import FCM_URL
+from .messages import InstallationMessage, JSONMessage, Message, PlainTextMessage, TopicMessage
+from .outcomes import Outcome
+from .result import Result
+from .transport import make_session, post, split_options
+from .v1 import V1_URL
+
+__all__ = [
+    "FCM_URL",
+    "V1_URL",
+    "FCM",
+    "JSONMessage",
+    "PlainTextMessage",
+    "TopicMessage",
+    "InstallationMessage",
+    "Result",
+    "FCMError",
+    "FCMAuthenticationError",
+    "FCMRequestError",
+    "FCMResponseError",
+]
+
+log = logging.getLogger("fcmclient")
+
+#: Concurrent HTTP v1 requests per :class:`FCM` when ``max_workers`` is not given.
+DEFAULT_MAX_WORKERS = 64
+
+#: Seconds after which an HTTP v1 multicast starts no new request (see ``send_timeout``).
+DEFAULT_SEND_TIMEOUT = 120.0
+
+_SERVICE_ACCOUNT_FIELDS = ("client_email", "private_key", "token_uri")
+
+
+def _prefix(token: str) -> str:
+    return token[:8] + "..." if len(token) > 8 else token
+
+
+def _transport_detail(exc: requests.RequestException) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+class FCM:
+    """A connection to Firebase Cloud Messaging.
+
+    Give an ``api_key`` for the legacy HTTP API, or ``credentials`` (or use
+    :meth:`from_service_account`) for HTTP v1; the protocol follows from what was given, and
+    the messages and :class:`Result` are the same for both.
+
+    One :class:`FCM` keeps one pooled :class:`requests.Session` (keep-alive connections
+    reused across sends), one cached access token and, for v1 multicasts, one thread pool.
+    It is safe to share between threads; make one per process and reuse it.
+    Nothing retries on its own: each target gets at most one request per :meth:`send`.
+
+    :param api_key: the legacy server key.
+    :param url: the send endpoint; defaults to :data:`FCM_URL` (legacy) or :data:`V1_URL`
+        for ``project_id`` (v1; a ``{project_id}`` placeholder in ``url`` is filled in).
+    :param backoff: the initial backoff in milliseconds, for :meth:`Result.delay`.
+    :param credentials: google-auth credentials, for HTTP v1.
+    :param project_id: the Firebase project (v1); defaults to the credentials' project.
+    :param max_workers: at most this many v1 requests in flight (default 64).
+    :param send_timeout: seconds after which a v1 multicast starts no new request; targets
+        not yet sent go to :meth:`Result.retry` (default 120).
+    :param options: requests options: ``timeout`` (seconds, or a ``(connect, read)`` pair;
+        default 10 s; ``None`` also means the default, never "no timeout"), ``proxies``,
+        ``verify`` (TLS verification stays on unless you pass ``False`` or a CA bundle
+        path) and ``cert``.
+    :raises ValueError: neither or both of ``api_key`` and ``credentials``, an empty key, or
+        a v1 connection with no project.
+    :raises TypeError: an unknown option.
+
+    >>> fcm = FCM("my-server-key")
+    >>> fcm
+    <FCM legacy url='https://fcm.googleapis.com/fcm/send'>
+    >>> fcm.close()
+    """
+
+    #: Initial backoff in milliseconds (fcm-client 0.2 name).
+    INITIAL_BACKOFF = 1000
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        url: str | None = None,
+        backoff: int = INITIAL_BACKOFF,
+        *,
+        credentials: Any = None,
+        project_id: str | None = None,
+        max_workers: int = DEFAULT_MAX_WORKERS,
+        send_timeout: float = DEFAULT_SEND_TIMEOUT,
+        **options: Any,
+    ) -> None:
+        if credentials is not None and api_key is not None:
+            raise ValueError("give either api_key (legacy) or credentials (HTTP v1), not both")
+        if credentials is None and not api_key:
+            raise ValueError("an API key (legacy) or credentials (HTTP v1) are required")
+        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+            raise ValueError(f"max_workers must be a positive int, got {max_workers!r}")
+        if not isinstance(send_timeout, (int, float)) or not send_timeout > 0:
+            raise ValueError(f"send_timeout must be a positive number, got {send_timeout!r}")
+        self._timeout, self._options = split_options(options)
+        #: Initial backoff in milliseconds.
+        self.backoff = backoff
+        self.max_workers = max_workers
+        self.send_timeout = float(send_timeout)
+        self._rng = random.Random()
+        self._api_key = api_key
+        self._session = make_session(max_workers)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+        self._tokens: TokenSource | None = None
+        if credentials is None:
+            #: ``"legacy"`` or ``"v1"``.
+            self.protocol = "legacy"
+            #: The Firebase project (v1), or ``None``.
+            self.project_id = project_id
+            #: The send endpoint.
+            self.url = url or FCM_URL
+        else:
+            self.protocol = "v1"
+            self.project_id = project_id or getattr(credentials, "project_id", None)
+            if not self.project_id and not url:
+                raise ValueError("HTTP v1 needs a project_id (or a url)")
+            template = url or V1_URL
+            self.url = template.replace("{project_id}", self.project_id or "")
+            fetch = fetcher_for(credentials, self._session, self._timeout, self._options)
+            self._tokens = TokenSource(fetch)
+
+    @classmethod
+    def from_service_account(
+        cls, path_or_info: str | os.PathLike[str] | Mapping[str, Any], **kwargs: Any
+    ) -> FCM:
+        """An HTTP v1 connection from a service-account key file (a path, or the parsed dict).
+
+        The project comes from the file unless ``project_id=`` is given; the file's
+        ``token_uri`` is honoured. Other keyword arguments go to :class:`FCM`.
+
+        :raises ValueError: the file is not JSON, not a service account, misses a field or
+            holds an unusable private key (the message names the problem, never the key).
+        :raises OSError: the file cannot be read.
+        """
+        if isinstance(path_or_info, Mapping):
+            info = dict(path_or_info)
+            where = "the service-account info"
+        else:
+            where = f"service-account file {os.fspath(path_or_info)!r}"
+            with open(path_or_info, encoding="utf-8") as handle:
+                try:
+                    info = json.load(handle)
+                except ValueError:
+                    raise ValueError(f"{where} is not valid JSON") from None
+            if not isinstance(info, dict):
+                raise ValueError(f"{where} does not hold a JSON object")
+        if info.get("type") != "service_account":
+            raise ValueError(f"{where} is not a service-account key (type is {info.get('type')!r})")
+        missing = [
+            name for name in _SERVICE_ACCOUNT_FIELDS if not isinstance(info.get(name), str) or not info[name]
+        ]
+        project_id = kwargs.pop("project_id", None) or info.get("project_id")
+        if not project_id:
+            missing.append("project_id")
+        if missing:
+            raise ValueError(f"{where} lacks {', '.join(missing)}")
+        from google.oauth2 import service_account
+
+        try:
+            credentials = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
+                info, scopes=[v1.SCOPE]
+            )
+        except (ValueError, TypeError, IndexError):
+            raise ValueError(f"{where} has a private_key that is not a usable PEM RSA key") from None
+        return cls(credentials=credentials, project_id=project_id, **kwargs)
+
+    def __repr__(self) -> str:
+        project = f" project={self.project_id!r}" if self.protocol == "v1" else ""
+        return f"<FCM {self.protocol}{project} url={self.url!r}>"
+
+    def __reduce__(self) -> Any:
+        raise TypeError(
+            "FCM holds credentials and a connection pool and cannot be pickled; "
+            "pickle the message instead and build one FCM per process"
+        )
+
+    def __enter__(self) -> FCM:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close pooled connections and stop the worker threads. Idempotent."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+        self._session.close()
+
+    @property
+    def token_fetches(self) -> int:
+        """How many OAuth2 access tokens this connection has fetched (0 for legacy)."""
+        return self._tokens.fetches if self._tokens is not None else 0
+
+    def send(self, message: Message) -> Result:
+        """Send ``message`` and report what happened to each target.
+
+        On the legacy API this is one request. On HTTP v1 it is one request per target,
+        at most ``max_workers`` at a time; a transport failure of one target's request
+        (timeout, reset) puts that target in :meth:`Result.retry`.
+
+        :raises requests.RequestException: legacy: any network problem; v1: the access
+            token could not be fetched.
+        :raises FCMRequestError: legacy: FCM rejected the request (400) or answered an
+            unexpected status.
+        :raises FCMAuthenticationError: the credentials were rejected. For a v1 multicast,
+            the exception's ``result`` holds what was settled before, with every target not
+            yet sent in ``retry()``.
+        :raises FCMResponseError: legacy: a malformed answer.
+        :raises TypeError: v1 cannot translate the message (``time_to_live`` not an int).
+        """
+        if not isinstance(message, Message):
+            raise TypeError(
+                f"send() takes a JSONMessage, PlainTextMessage or TopicMessage, not {type(message).__name__}"
+            )
+        if self.protocol == "legacy":
+            return self._send_legacy(message)
+        return self._send_v1(message)
+
+    def _send_legacy(self, message: Message) -> Result:
+        content_type, body = legacy.encode(message)
+        targets = message.targets
+        log.debug("legacy send to %d target(s), first %s", len(targets), _prefix(targets[0]))
+        headers = {"Authorization": f"key={self._api_key}", "Content-Type": content_type}
+        reply = post(self._session, self.url, body, headers, self._timeout, self._options)
+        decoded = legacy.decode(message, reply.status, reply.headers, reply.body, time.time())
+        log.debug("legacy answer HTTP %d for %d target(s)", reply.status, len(targets))
+        return Result.from_outcomes(
+            message,
+            decoded.outcomes,
+            self.backoff,
+            multicast_id=decoded.multicast_id,
+            rng=self._rng,
+        )
+
+    def _worker_pool(self) -> ThreadPoolExecutor | None:
+        if self.max_workers < 2:
+            return None
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.max_workers - 1, thread_name_prefix="fcmclient")
+            return self._pool
+
+    def _send_v1(self, message: Message) -> Result:
+        assert self._tokens is not None
+        translation = v1.Translation(message, time.time())
+        targets = message.targets
+        started = time.monotonic()
+        self._tokens.get()  # surface credential problems once, before any send
+
+        def one(target: str) -> Outcome:
+            return self._send_v1_one(translation, target, started)
+
+        pool = self._worker_pool() if len(targets) > 1 else None
+        outcomes, error = fan_out(
+            targets, one, pool, self.max_workers, started + self.send_timeout, time.monotonic
+        )
+        result = Result.from_outcomes(message, outcomes, self.backoff, rng=self._rng)
+        if error is not None:
+            if isinstance(error, FCMError):
+                error.result = result  # type: ignore[attr-defined]
+            raise error
+        return result
+
+    def _send_v1_one(self, translation: v1.Translation, target: str, started: float) -> Outcome:
+        assert self._tokens is not None
+        token: AccessToken = self._tokens.get()
+        headers = {
+            "Authorization": "Bearer " + token.value,
+            "Content-Type": "application/json; charset=UTF-8",
+        }
+        try:
+            reply = post(
+                self._session,
+                self.url,
+                translation.body(target),
+                headers,
+                self._timeout,
+                self._options,
+            )
+        except requests.RequestException as exc:
+            log.debug("v1 send to %s failed in transport: %s", _prefix(target), type(exc).__name__)
+            return Outcome.retry("TRANSPORT_ERROR", _transport_detail(exc))
+        outcome = v1.decode(reply.status, reply.headers, reply.body, time.time())
+        log.debug("v1 send to %s: HTTP %d %s", _prefix(target), reply.status, outcome.bucket.value)
+        if outcome.error == v1.ACCESS_TOKEN_EXPIRED:
+            self._tokens.invalidate(token)
+            if token.fetched_at >= started:
+                raise FCMAuthenticationError(
+                    "FCM refused a freshly fetched access token as expired; check the machine's clock",
+                    status=401,
+                    code="UNAUTHENTICATED",
+                )
+        return outcome

@@ -1,0 +1,240 @@
+"""OAuth2 access tokens for HTTP v1: fetched once, cached, refreshed before expiry.
+
+For a service account, the JWT-bearer grant is done here, in one request through the
+client's own session and timeout: google-auth signs the assertion, but its token client
+would retry transient failures on its own (with sleeps), which this library never does.
+Other google-auth credentials are refreshed through google-auth itself, with our timeout.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from .encoding import snippet
+from .errors import FCMAuthenticationError
+from .transport import post
+from .v1 import SCOPE
+
+__all__ = [
+    "GOOGLE_TOKEN_URI",
+    "REFRESH_MARGIN",
+    "AccessToken",
+    "TokenSource",
+    "ServiceAccountGrant",
+    "CredentialsRefresh",
+    "fetcher_for",
+]
+
+#: Google's token endpoint, and the audience every service-account assertion names.
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
+
+#: A token is refreshed this many seconds before it expires (or at half its life if shorter).
+REFRESH_MARGIN = 300.0
+
+_JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+_ASSERTION_LIFETIME = 3600
+_DEFAULT_LIFETIME = 3600.0
+
+#: A fetcher returns (access token, lifetime in seconds).
+Fetcher = Callable[[], tuple[str, float]]
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    """A cached access token. Its value never appears in ``repr``."""
+
+    value: str = field(repr=False)
+    fetched_at: float
+    refresh_at: float
+
+
+class TokenSource:
+    """Hands out a valid access token, fetching a new one only when needed.
+
+    Thread-safe: when many threads need a new token at once, one fetches and the others
+    wait for it.
+
+    :param fetch: gets a new token; returns ``(token, lifetime_seconds)``.
+    :param clock: a monotonic clock (injectable for tests).
+    """
+
+    def __init__(self, fetch: Fetcher, clock: Callable[[], float] = time.monotonic) -> None:
+        self._fetch = fetch
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._token: AccessToken | None = None
+        #: How many tokens were fetched (for tests and monitoring).
+        self.fetches = 0
+
+    def _fresh(self, token: AccessToken | None) -> bool:
+        return token is not None and self._clock() < token.refresh_at
+
+    def get(self) -> AccessToken:
+        """A token valid for a while yet."""
+        token = self._token
+        if self._fresh(token):
+            assert token is not None
+            return token
+        with self._lock:
+            token = self._token
+            if self._fresh(token):
+                assert token is not None
+                return token
+            value, lifetime = self._fetch()
+            now = self._clock()
+            self.fetches += 1
+            refresh_at = now + max(lifetime - REFRESH_MARGIN, lifetime / 2)
+            token = AccessToken(value, now, refresh_at)
+            self._token = token
+            return token
+
+    def invalidate(self, token: AccessToken) -> None:
+        """Forget ``token`` (FCM said it expired), unless a newer one already replaced it."""
+        with self._lock:
+            if self._token is token:
+                self._token = None
+
+
+@dataclass
+class _Http:
+    session: requests.Session
+    timeout: Any
+    options: Mapping[str, Any]
+
+
+class ServiceAccountGrant:
+    """The OAuth2 JWT-bearer grant for a service account, in exactly one request.
+
+    :param credentials: ``google.oauth2.service_account.Credentials`` (signs the assertion).
+    :param token_uri: where to post the grant (the key file's ``token_uri``).
+    :param http: the client's session, timeout and requests options.
+    """
+
+    def __init__(self, credentials: Any, token_uri: str, http: _Http) -> None:
+        self._credentials = credentials
+        self._token_uri = token_uri
+        self._http = http
+
+    def __repr__(self) -> str:
+        email = self._credentials.service_account_email
+        return f"<ServiceAccountGrant {email} via {self._token_uri}>"
+
+    def _assertion(self) -> bytes:
+        from google.auth import jwt
+
+        now = int(time.time())
+        claims = {
+            "iss": self._credentials.service_account_email,
+            "scope": SCOPE,
+            "aud": GOOGLE_TOKEN_URI,
+            "iat": now,
+            "exp": now + _ASSERTION_LIFETIME,
+        }
+        encoded: bytes = jwt.encode(self._credentials.signer, claims)  # type: ignore[no-untyped-call]
+        return encoded
+
+    def __call__(self) -> tuple[str, float]:
+        """Fetch a token; see :func:`read_token_response` for what can be raised."""
+        reply = post(
+            self._http.session,
+            self._token_uri,
+            {"grant_type": _JWT_GRANT, "assertion": self._assertion()},
+            {},
+            self._http.timeout,
+            self._http.options,
+        )
+        return read_token_response(reply.status, reply.body)
+
+
+def read_token_response(status: int, body: bytes) -> tuple[str, float]:
+    """Read a token endpoint's answer.
+
+    :returns: ``(access token, lifetime in seconds)``.
+    :raises FCMAuthenticationError: the endpoint rejected the grant (4xx), with Google's
+        ``error`` and ``error_description``; or a 200 without a usable token.
+    :raises requests.HTTPError: the endpoint failed (5xx or another status): a transient
+        problem, like a network error.
+    """
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        document = None
+    if not isinstance(document, dict):
+        document = {}
+    if status == 200:
+        token = document.get("access_token")
+        lifetime = document.get("expires_in", _DEFAULT_LIFETIME)
+        if not isinstance(token, str) or not token:
+            raise FCMAuthenticationError("the token endpoint answered 200 without an access_token")
+        if isinstance(lifetime, bool) or not isinstance(lifetime, (int, float)) or lifetime <= 0:
+            lifetime = _DEFAULT_LIFETIME
+        return token, float(min(lifetime, 86400.0))
+    if 400 <= status <= 499 and status != 429:
+        error = document.get("error")
+        code = error if isinstance(error, str) else f"HTTP_{status}"
+        description = document.get("error_description")
+        reason = description if isinstance(description, str) else snippet(body)
+        raise FCMAuthenticationError(
+            f"the token endpoint rejected the service account (HTTP {status} {code}): {reason}",
+            status=status,
+            code=code,
+        )
+    raise requests.HTTPError(f"the token endpoint answered HTTP {status}: {snippet(body)}")
+
+
+class CredentialsRefresh:
+    """Refresh any other google-auth credentials through google-auth, with our timeout."""
+
+    def __init__(self, credentials: Any, http: _Http) -> None:
+        self._credentials = credentials
+        self._http = http
+
+    def __call__(self) -> tuple[str, float]:
+        """Refresh the credentials and return ``(token, lifetime)``."""
+        from google.auth import exceptions
+        from google.auth.transport.requests import Request
+
+        timeout = self._http.timeout
+
+        class _TimedRequest(Request):
+            def __call__(self, *args: Any, **kwargs: Any) -> Any:
+                kwargs["timeout"] = timeout
+                return super().__call__(*args, **kwargs)  # type: ignore[no-untyped-call]
+
+        try:
+            self._credentials.refresh(_TimedRequest(self._http.session))
+        except exceptions.RefreshError as exc:
+            raise FCMAuthenticationError(f"the credentials could not be refreshed: {exc}") from None
+        except exceptions.TransportError as exc:
+            raise requests.ConnectionError(f"could not reach the token endpoint: {exc}") from None
+        token = self._credentials.token
+        if not isinstance(token, str) or not token:
+            raise FCMAuthenticationError("the credentials gave no access token")
+        expiry = self._credentials.expiry
+        lifetime = _DEFAULT_LIFETIME
+        if isinstance(expiry, datetime.datetime):
+            utcnow = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+            lifetime = max((expiry.replace(tzinfo=None) - utcnow).total_seconds(), 1.0)
+        return token, lifetime
+
+
+def fetcher_for(
+    credentials: Any, session: requests.Session, timeout: Any, options: Mapping[str, Any]
+) -> Fetcher:
+    """The right way to get tokens for ``credentials``."""
+    http = _Http(session, timeout, options)
+    from google.oauth2 import service_account
+
+    if isinstance(credentials, service_account.Credentials):
+        # google-auth keeps the key file's token_uri only in this attribute.
+        token_uri = getattr(credentials, "_token_uri", None) or GOOGLE_TOKEN_URI
+        return ServiceAccountGrant(credentials, token_uri, http)
+    return CredentialsRefresh(credentials, http)

@@ -1,0 +1,59 @@
+"""Exceptions raised by fcmclient.
+
+Every exception derives from :class:`FCMError`, and each leaf also derives from the builtin
+it means, so code written for fcm-client 0.2 that catches ``ValueError`` keeps working.
+Messages carry what the caller needs (HTTP status, FCM error code, Google's explanation) and
+never a secret: no API key, private key or access token is ever put in an exception.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "FCMError",
+    "FCMAuthenticationError",
+    "FCMRequestError",
+    "FCMResponseError",
+]
+
+
+class FCMError(Exception):
+    """Root of every exception fcmclient raises on purpose."""
+
+
+class FCMRequestError(FCMError, ValueError):
+    """FCM rejected the request as a whole (HTTP 400 or an unexpected status).
+
+    :param message: what went wrong, in words.
+    :param status: the HTTP status FCM answered, when there was one.
+    :param explanation: FCM's own explanation (the response body), shortened.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, explanation: str = "") -> None:
+        super().__init__(message)
+        #: HTTP status of the rejected request, or ``None``.
+        self.status = status
+        #: FCM's explanation, as text (at most a few hundred characters).
+        self.explanation = explanation
+
+
+class FCMResponseError(FCMError, ValueError):
+    """FCM answered in a shape the protocol does not allow (malformed body, wrong count...)."""
+
+
+class FCMAuthenticationError(FCMError, ValueError):
+    """Your credentials were rejected: bad API key, service account or missing permission.
+
+    :param message: what went wrong, in words.
+    :param status: the HTTP status that carried the rejection, when there was one.
+    :param code: Google's status or OAuth error code (``UNAUTHENTICATED``, ``invalid_grant``...).
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        #: HTTP status of the rejection, or ``None``.
+        self.status = status
+        #: Google's error code or status name, or ``None``.
+        self.code = code
+        #: For an HTTP v1 multicast interrupted by the rejection: a :class:`~fcmclient.Result`
+        #: holding what was settled before it, with every token not yet sent in ``retry()``.
+        self.result: object | None = None

@@ -1,0 +1,63 @@
+"""The verdict on one target of a send, as both protocol decoders produce it.
+
+A decoder turns (status, headers, body) into one :class:`Outcome` per target; a
+:class:`~fcmclient.Result` is built from those. Keeping this a plain value is what lets the
+decoders be tested without a network.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+__all__ = ["Bucket", "Outcome"]
+
+
+class Bucket(enum.Enum):
+    """Where a target ends up in a :class:`~fcmclient.Result`: exactly one of these."""
+
+    SUCCESS = "success"
+    NOT_REGISTERED = "not_registered"
+    FAILED = "failed"
+    RETRY = "retry"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What FCM said about one target.
+
+    :param bucket: where the target goes.
+    :param message_id: the id (legacy) or name (v1) FCM gave the message, on success.
+    :param canonical_id: the token that replaces this one (legacy only).
+    :param error: FCM's error code for a failure, a dead token or a retry.
+    :param detail: Google's explanation in words, when it gave one.
+    :param wait: seconds FCM asked us to wait before retrying (``Retry-After``), ``0.0`` for
+        "retry at once", or ``None`` to use exponential backoff.
+    """
+
+    bucket: Bucket
+    message_id: str | None = None
+    canonical_id: str | None = None
+    error: str | None = None
+    detail: str | None = None
+    wait: float | None = None
+
+    @classmethod
+    def success(cls, message_id: str, canonical_id: str | None = None) -> Outcome:
+        """The message was accepted for this target."""
+        return cls(Bucket.SUCCESS, message_id=message_id, canonical_id=canonical_id)
+
+    @classmethod
+    def not_registered(cls, error: str, detail: str | None = None) -> Outcome:
+        """The token is dead: the app must delete it."""
+        return cls(Bucket.NOT_REGISTERED, error=error, detail=detail)
+
+    @classmethod
+    def failed(cls, error: str, detail: str | None = None) -> Outcome:
+        """A failure that sending again will not fix."""
+        return cls(Bucket.FAILED, error=error, detail=detail)
+
+    @classmethod
+    def retry(cls, error: str, detail: str | None = None, wait: float | None = None) -> Outcome:
+        """A transient failure: send again after :meth:`~fcmclient.Result.delay`."""
+        return cls(Bucket.RETRY, error=error, detail=detail, wait=wait)

@@ -1,0 +1,204 @@
+"""The outcome of one send, sorted into buckets, with what to do next."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from . import legacy
+from .messages import Message
+from .outcomes import Bucket, Outcome
+from .waits import backoff_seconds
+
+if TYPE_CHECKING:
+    import requests
+
+__all__ = ["Result"]
+
+
+class Result:
+    """What FCM did with each target of a message, and what to do about it.
+
+    Every target ends in exactly one of :attr:`success` (with :attr:`canonical` a subset of
+    it), :attr:`not_registered`, :attr:`failed`, or the retry message from :meth:`retry`.
+
+    The public constructor reads a legacy HTTP answer, as fcm-client 0.2 did;
+    :meth:`FCM.send() <fcmclient.FCM.send>` builds results for both protocols.
+
+    :param message: the message that was sent.
+    :param response: FCM's answer to it (a :class:`requests.Response`).
+    :param backoff: the initial backoff in milliseconds, for :meth:`backoff`.
+    :param rng: where backoff jitter comes from (a fresh :class:`random.Random` by default).
+    :raises fcmclient.FCMRequestError: HTTP 400 or an unexpected status (a ``ValueError``).
+    :raises fcmclient.FCMAuthenticationError: HTTP 401.
+    :raises fcmclient.FCMResponseError: a malformed 200 answer (a ``ValueError``).
+
+    Typical handling::
+
+        result = fcm.send(message)
+        for token, new_token in result.canonical.items():
+            db.replace_token(token, new_token)
+        for token in result.not_registered:
+            db.delete_token(token)
+        if result.needs_retry():
+            send_later(result.retry(), countdown=result.delay(retries))
+    """
+
+    message: Message
+
+    def __init__(
+        self,
+        message: Message,
+        response: requests.Response,
+        backoff: int,
+        *,
+        rng: random.Random | None = None,
+    ) -> None:
+        decoded = legacy.decode(
+            message, response.status_code, response.headers, response.content, time.time()
+        )
+        self._fill(message, decoded.outcomes, backoff, decoded.multicast_id, rng)
+
+    @classmethod
+    def from_outcomes(
+        cls,
+        message: Message,
+        outcomes: Sequence[Outcome],
+        backoff: int,
+        *,
+        multicast_id: int | None = None,
+        rng: random.Random | None = None,
+    ) -> Result:
+        """Build a result from one outcome per target of ``message`` (in target order)."""
+        result = cls.__new__(cls)
+        result._fill(message, outcomes, backoff, multicast_id, rng)
+        return result
+
+    def _fill(
+        self,
+        message: Message,
+        outcomes: Sequence[Outcome],
+        backoff: int,
+        multicast_id: int | None,
+        rng: random.Random | None,
+    ) -> None:
+        targets = message.targets
+        if len(outcomes) != len(targets):
+            raise ValueError(f"{len(outcomes)} outcomes for {len(targets)} targets")
+        self.message = message
+        #: The legacy multicast id, or ``None`` (always ``None`` on HTTP v1).
+        self.multicast_id = multicast_id
+        self._backoff = backoff
+        self._rng = rng if rng is not None else random.Random()
+        self._outcomes = dict(zip(targets, outcomes, strict=True))
+        self._success: dict[str, str] = {}
+        self._canonical: dict[str, str] = {}
+        self._not_registered: list[str] = []
+        self._failed: dict[str, str] = {}
+        self._retry_targets: list[str] = []
+        waits: list[float] = []
+        self._needs_backoff = False
+        for target, outcome in self._outcomes.items():
+            if outcome.bucket is Bucket.SUCCESS:
+                self._success[target] = outcome.message_id or ""
+                if outcome.canonical_id is not None:
+                    self._canonical[target] = outcome.canonical_id
+            elif outcome.bucket is Bucket.NOT_REGISTERED:
+                self._not_registered.append(target)
+            elif outcome.bucket is Bucket.FAILED:
+                self._failed[target] = outcome.error or "UNKNOWN"
+            else:
+                self._retry_targets.append(target)
+                if outcome.wait is None:
+                    self._needs_backoff = True
+                else:
+                    waits.append(outcome.wait)
+        self._retry_after = max(waits) if waits else None
+        self._retry_message: Message | None = None
+
+    @property
+    def success(self) -> dict[str, str]:
+        """``{target: message id}`` for every target FCM accepted.
+
+        The id is the legacy ``message_id``, or on HTTP v1 the message ``name``
+        (``projects/<project>/messages/<id>``).
+        """
+        return dict(self._success)
+
+    @property
+    def canonical(self) -> dict[str, str]:
+        """``{old token: new token}``: tokens the app must replace (legacy only; also in
+        :attr:`success`)."""
+        return dict(self._canonical)
+
+    @property
+    def not_registered(self) -> list[str]:
+        """Tokens FCM reports dead (``NotRegistered`` / ``UNREGISTERED``): delete them."""
+        return list(self._not_registered)
+
+    @property
+    def failed(self) -> dict[str, str]:
+        """``{target: error code}`` for failures that sending again will not fix."""
+        return dict(self._failed)
+
+    @property
+    def error_details(self) -> dict[str, str]:
+        """``{target: Google's explanation}`` for every target that carried one."""
+        return {t: o.detail for t, o in self._outcomes.items() if o.detail is not None}
+
+    @property
+    def outcomes(self) -> dict[str, Outcome]:
+        """``{target: Outcome}``: the full verdict per target, in send order."""
+        return dict(self._outcomes)
+
+    @property
+    def retry_after(self) -> float | None:
+        """The longest wait FCM asked for (``Retry-After``) among retryable targets, in
+        seconds, or ``None`` when it asked for none."""
+        return self._retry_after
+
+    def needs_retry(self) -> bool:
+        """True when some targets failed in a way that sending again may fix."""
+        return bool(self._retry_targets)
+
+    def retry(self) -> Message | None:
+        """A new message, of the same class and content, to only the retryable targets.
+
+        ``None`` when nothing needs a retry. Wait :meth:`delay` seconds before sending it.
+        """
+        if not self._retry_targets:
+            return None
+        if self._retry_message is None:
+            self._retry_message = self.message.with_targets(self._retry_targets)
+        return self._retry_message
+
+    def delay(self, retry: int = 0) -> float:
+        """Seconds to wait before sending :meth:`retry`.
+
+        FCM's ``Retry-After`` wins when every retryable target carried one (the largest is
+        used); targets without one add :meth:`backoff` (the larger of the two is returned).
+
+        :param retry: how many retries came before this one (0 for the first).
+        """
+        if self._retry_after is not None and not self._needs_backoff:
+            return self._retry_after
+        wait = self.backoff(retry)
+        return wait if self._retry_after is None else max(wait, self._retry_after)
+
+    def backoff(self, retry: int = 0) -> float:
+        """Exponential backoff: ``backoff * 2**retry`` +/- ``backoff / 2`` ms, in seconds."""
+        return backoff_seconds(self._backoff, retry, self._rng)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Result success={len(self._success)} canonical={len(self._canonical)} "
+            f"not_registered={len(self._not_registered)} failed={len(self._failed)} "
+            f"retry={len(self._retry_targets)}>"
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_retry_message"] = None
+        return state

@@ -1,0 +1,264 @@
+"""FCM HTTP v1 as pure functions: translate a message, and read one answer.
+
+:class:`Translation` turns any message into the v1 ``message`` object once, then makes the
+request body for each target by splicing the target into bytes encoded once; :func:`decode`
+reads one (status, headers, body) into an :class:`~fcmclient.outcomes.Outcome`. The legacy to
+v1 mapping is documented in ``docs/migrating.rst``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from .encoding import dumps, header, snippet, stringify
+from .errors import FCMAuthenticationError
+from .messages import LEGACY_OPTIONS, V1_FIELDS, InstallationMessage, Message, TopicMessage
+from .outcomes import Outcome
+from .waits import QUOTA_WAIT, parse_retry_after
+
+__all__ = [
+    "SCOPE",
+    "V1_URL",
+    "ACCESS_TOKEN_EXPIRED",
+    "RETRY_CODES",
+    "Translation",
+    "translate",
+    "decode",
+]
+
+#: The OAuth2 scope that sending needs.
+SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
+
+#: Default send endpoint; ``{project_id}`` is filled in.
+V1_URL = "https://fcm.googleapis.com/v1/projects/{project_id}/messages:send"
+
+#: Outcome error for a send refused because our access token had expired.
+ACCESS_TOKEN_EXPIRED = "ACCESS_TOKEN_EXPIRED"  # noqa: S105 - an error code
+
+#: FcmError codes that sending again may fix.
+RETRY_CODES = frozenset({"UNAVAILABLE", "INTERNAL", "QUOTA_EXCEEDED"})
+
+_DEAD_TOKEN_CODES = frozenset({"UNREGISTERED"})
+_NOTIFICATION_FIELDS = ("title", "body", "image")
+_ANDROID_NOTIFICATION_NAMES = {"android_channel_id": "channel_id"}
+_PRIORITIES = {"high": ("HIGH", "10", "high"), "normal": ("NORMAL", "5", "normal")}
+_FCM_ERROR = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
+_APNS_ERROR = "type.googleapis.com/google.firebase.fcm.v1.ApnsError"
+_ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``over`` into a copy of ``base``; values from ``over`` win."""
+    merged = dict(base)
+    for key, value in over.items():
+        current = merged.get(key)
+        if isinstance(current, dict) and isinstance(value, Mapping):
+            merged[key] = _merge(current, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _ttl_seconds(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"time_to_live must be an int number of seconds, got {value!r:.50}")
+    return value
+
+
+def translate(message: Message, now: float) -> tuple[dict[str, Any], bool]:
+    """The v1 ``message`` object for ``message``, without its target, and ``validate_only``.
+
+    :param message: any fcmclient message.
+    :param now: the current POSIX time (``apns-expiration`` is absolute: now + ttl).
+    :raises TypeError: ``time_to_live`` is not an int.
+    """
+    body: dict[str, Any] = {}
+    data = message.data
+    if data:
+        body["data"] = {key: stringify(value) for key, value in data.items()}
+    android: dict[str, Any] = {}
+    android_notification: dict[str, Any] = {}
+    apns_headers: dict[str, str] = {}
+    aps: dict[str, Any] = {}
+    webpush_headers: dict[str, str] = {}
+    notification = message.notification or {}
+    common = {key: notification[key] for key in _NOTIFICATION_FIELDS if key in notification}
+    if common:
+        body["notification"] = common
+    for key, value in notification.items():
+        if key not in _NOTIFICATION_FIELDS:
+            android_notification[_ANDROID_NOTIFICATION_NAMES.get(key, key)] = value
+    if android_notification:
+        android["notification"] = android_notification
+    options = message.options
+    validate_only = bool(options.get("dry_run", False))
+    if "collapse_key" in options:
+        key = stringify(options["collapse_key"])
+        android["collapse_key"] = key
+        apns_headers["apns-collapse-id"] = key
+        webpush_headers["Topic"] = key
+    if "priority" in options:
+        priority = stringify(options["priority"])
+        known = _PRIORITIES.get(priority.lower())
+        if known is None:  # let FCM judge an unknown priority
+            android["priority"] = priority
+        else:
+            android["priority"], apns_headers["apns-priority"], webpush_headers["Urgency"] = known
+    if "time_to_live" in options:
+        ttl = _ttl_seconds(options["time_to_live"])
+        android["ttl"] = f"{ttl}s"
+        apns_headers["apns-expiration"] = "0" if ttl == 0 else str(int(now) + ttl)
+        webpush_headers["TTL"] = str(ttl)
+    if "restricted_package_name" in options:
+        android["restricted_package_name"] = options["restricted_package_name"]
+    if options.get("content_available"):
+        aps["content-available"] = 1
+    if options.get("mutable_content"):
+        aps["mutable-content"] = 1
+    if android:
+        body["android"] = android
+    apns: dict[str, Any] = {}
+    if apns_headers:
+        apns["headers"] = apns_headers
+    if aps:
+        apns["payload"] = {"aps": aps}
+    if apns:
+        body["apns"] = apns
+    if webpush_headers:
+        body["webpush"] = {"headers": webpush_headers}
+    for key, value in options.items():
+        if key in V1_FIELDS:
+            current = body.get(key, {})
+            body[key] = _merge(current, value)
+        elif key not in LEGACY_OPTIONS:
+            body[key] = value  # unknown option: passed on for FCM to judge
+    return body, validate_only
+
+
+def _target_field(message: Message) -> str:
+    if isinstance(message, TopicMessage):
+        return "topic" if message.topic is not None else "condition"
+    if isinstance(message, InstallationMessage):
+        return "fid"
+    return "token"
+
+
+def _target_value(message: Message, target: str) -> str:
+    if isinstance(message, TopicMessage) and message.topic_name is not None:
+        return message.topic_name
+    return target
+
+
+class Translation:
+    """A message translated once, ready to make one request body per target.
+
+    The common part is encoded to bytes once; :meth:`body` only splices in the target, so a
+    fan-out to many tokens does no per-token JSON work beyond quoting the token.
+
+    :param message: the message to send.
+    :param now: the current POSIX time.
+    """
+
+    __slots__ = ("_field", "_message", "_prefix", "_suffix")
+
+    def __init__(self, message: Message, now: float) -> None:
+        self._message = message
+        content, validate_only = translate(message, now)
+        self._field = _target_field(message)
+        rest = dumps(content)[1:]  # drop the opening brace: the target goes first
+        self._prefix = b'{"message":{' + dumps(self._field) + b":"
+        if rest == b"}":
+            self._suffix = b"}"
+        else:
+            self._suffix = b"," + rest
+        self._suffix += b',"validate_only":true}' if validate_only else b"}"
+
+    def body(self, target: str) -> bytes:
+        """The JSON request body that sends the message to ``target``."""
+        return self._prefix + dumps(_target_value(self._message, target)) + self._suffix
+
+
+def _error_fields(body: bytes) -> tuple[str | None, str | None, str | None, Any, str | None]:
+    """(status name, message, FcmError code, ApnsError statusCode, ErrorInfo reason)."""
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None, None, None, None, None
+    error = document.get("error") if isinstance(document, dict) else None
+    if not isinstance(error, dict):
+        return None, None, None, None, None
+    status = error.get("status") if isinstance(error.get("status"), str) else None
+    text = error.get("message") if isinstance(error.get("message"), str) else None
+    code = apns_status = reason = None
+    details = error.get("details")
+    for detail in details if isinstance(details, list) else ():
+        if not isinstance(detail, dict):
+            continue
+        kind = detail.get("@type")
+        if kind == _FCM_ERROR and isinstance(detail.get("errorCode"), str):
+            code = detail["errorCode"]
+        elif kind == _APNS_ERROR:
+            apns_status = detail.get("statusCode")
+        elif kind == _ERROR_INFO and isinstance(detail.get("reason"), str):
+            reason = detail["reason"]
+    return status, text, code, apns_status, reason
+
+
+def decode(status: int, headers: Mapping[str, str], body: bytes, now: float) -> Outcome:
+    """Interpret FCM's answer to one v1 send.
+
+    :returns: the target's outcome. A refused, expired access token gives a retry outcome
+        whose error is :data:`ACCESS_TOKEN_EXPIRED` and whose wait is 0.
+    :raises FCMAuthenticationError: 401 ``UNAUTHENTICATED`` (other than an expired token) or
+        403 ``PERMISSION_DENIED`` with no FcmError detail: the credentials or the project are
+        wrong, which no retry fixes.
+    """
+    if status == 200:
+        try:
+            document = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            document = None
+        name = document.get("name") if isinstance(document, dict) else None
+        if isinstance(name, str) and name:
+            return Outcome.success(name)
+        # Accepted, but the answer is unreadable: it may have been delivered, so a retry
+        # could send it twice. Reported as failed, never silently dropped.
+        return Outcome.failed(
+            "INVALID_RESPONSE", detail=f"HTTP 200 without a message name: {snippet(body)!r}"
+        )
+    status_name, text, code, apns_status, reason = _error_fields(body)
+    detail = text or snippet(body) or None
+    wait = parse_retry_after(header(headers, "Retry-After"), now)
+    if code is not None:
+        if code in _DEAD_TOKEN_CODES or (code == "INVALID_ARGUMENT" and apns_status == 410):
+            return Outcome.not_registered(code, detail)
+        if code == "QUOTA_EXCEEDED":
+            return Outcome.retry(code, detail, QUOTA_WAIT if wait is None else wait)
+        if code in RETRY_CODES:
+            return Outcome.retry(code, detail, wait)
+        return Outcome.failed(code, detail)
+    if status == 401:
+        if reason == ACCESS_TOKEN_EXPIRED:
+            return Outcome.retry(ACCESS_TOKEN_EXPIRED, detail, 0.0)
+        name = status_name or "UNAUTHENTICATED"
+        raise FCMAuthenticationError(
+            f"FCM rejected the access token (HTTP 401 {name}): {detail}",
+            status=status,
+            code=status_name or "UNAUTHENTICATED",
+        )
+    if status == 403:
+        raise FCMAuthenticationError(
+            f"FCM refused the send (HTTP 403 {status_name or 'PERMISSION_DENIED'}): {detail}; "
+            "check that the FCM API is enabled and the service account may send for this project",
+            status=status,
+            code=status_name or "PERMISSION_DENIED",
+        )
+    if status == 429:
+        return Outcome.retry(
+            status_name or "RESOURCE_EXHAUSTED", detail, QUOTA_WAIT if wait is None else wait
+        )
+    if status >= 500:
+        return Outcome.retry(status_name or f"HTTP_{status}", detail, wait)
+    return Outcome.failed(status_name or f"HTTP_{status}", detail)

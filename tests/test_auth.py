@@ -1,0 +1,251 @@
+"""Access-token caching and refresh, credential loading and its errors."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import pathlib
+import threading
+import time
+from typing import Any
+
+import pytest
+import requests
+import responses
+
+from fcmclient import FCM, FCMAuthenticationError, JSONMessage
+from fcmclient.auth import REFRESH_MARGIN, TokenSource, read_token_response
+
+from .conftest import TOKEN_URI, V1_SEND
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def counting_fetch(lifetime: float = 3600.0) -> tuple[Any, list[str]]:
+    issued: list[str] = []
+
+    def fetch() -> tuple[str, float]:
+        issued.append(f"token-{len(issued)}")
+        return issued[-1], lifetime
+
+    return fetch, issued
+
+
+def test_token_is_cached_until_shortly_before_expiry() -> None:
+    clock = FakeClock()
+    fetch, issued = counting_fetch(3600.0)
+    source = TokenSource(fetch, clock)
+    first = source.get()
+    clock.now += 3600.0 - REFRESH_MARGIN - 1
+    assert source.get() is first
+    clock.now += 2
+    second = source.get()
+    assert second.value == "token-1"
+    assert issued == ["token-0", "token-1"]
+
+
+def test_short_lived_tokens_refresh_at_half_life() -> None:
+    clock = FakeClock()
+    fetch, issued = counting_fetch(60.0)
+    source = TokenSource(fetch, clock)
+    source.get()
+    clock.now += 29
+    source.get()
+    clock.now += 2
+    source.get()
+    assert len(issued) == 2
+
+
+def test_invalidate_forgets_only_the_token_it_names() -> None:
+    fetch, issued = counting_fetch()
+    source = TokenSource(fetch, FakeClock())
+    old = source.get()
+    source.invalidate(old)
+    new = source.get()
+    source.invalidate(old)  # a late verdict on the old token must not drop the new one
+    assert source.get() is new
+    assert issued == ["token-0", "token-1"]
+
+
+def test_many_threads_needing_a_token_cause_one_fetch() -> None:
+    started = threading.Event()
+    calls: list[int] = []
+
+    def slow_fetch() -> tuple[str, float]:
+        calls.append(1)
+        started.wait(1.0)
+        return "t", 3600.0
+
+    source = TokenSource(slow_fetch)
+    got: list[str] = []
+    threads = [threading.Thread(target=lambda: got.append(source.get().value)) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.05)
+    started.set()
+    for thread in threads:
+        thread.join(5)
+    assert calls == [1]
+    assert got == ["t"] * 16
+
+
+def test_token_value_never_appears_in_repr() -> None:
+    source = TokenSource(lambda: ("very-secret-token", 3600.0))
+    assert "very-secret-token" not in repr(source.get())
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "code"),
+    [
+        (
+            400,
+            {"error": "invalid_grant", "error_description": "Invalid JWT Signature."},
+            "invalid_grant",
+        ),
+        (
+            401,
+            {"error": "invalid_client", "error_description": "The OAuth client was not found."},
+            "invalid_client",
+        ),
+        (400, "not json", "HTTP_400"),
+    ],
+)
+def test_token_endpoint_rejections(status: int, body: Any, code: str) -> None:
+    raw = json.dumps(body).encode() if isinstance(body, dict) else body.encode()
+    with pytest.raises(FCMAuthenticationError) as caught:
+        read_token_response(status, raw)
+    assert caught.value.code == code
+    assert caught.value.status == status
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 302])
+def test_token_endpoint_failures_are_transient_request_errors(status: int) -> None:
+    with pytest.raises(requests.HTTPError, match=str(status)):
+        read_token_response(status, b"<html>oops</html>")
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "lifetime"), [(3599, 3599.0), ("x", 3600.0), (-5, 3600.0), (10**9, 86400.0)]
+)
+def test_token_lifetime_is_read_defensively(expires_in: Any, lifetime: float) -> None:
+    assert read_token_response(200, json.dumps({"access_token": "a", "expires_in": expires_in}).encode()) == (
+        "a",
+        lifetime,
+    )
+
+
+def test_token_uri_from_the_key_file_is_honoured(service_account_info: dict[str, Any]) -> None:
+    info = dict(service_account_info, token_uri="https://tokens.example.test/oauth")
+    with responses.RequestsMock() as mock, FCM.from_service_account(info) as fcm:
+        mock.add(
+            responses.POST,
+            "https://tokens.example.test/oauth",
+            json={"access_token": "a", "expires_in": 3600},
+        )
+        mock.add(responses.POST, V1_SEND, json={"name": "n/1"})
+        assert fcm.send(JSONMessage(["t"])).success == {"t": "n/1"}
+
+
+class StaticCredentials:
+    """Stands in for any non-service-account google-auth credentials."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.token: str | None = None
+        self.expiry: datetime.datetime | None = None
+        self.project_id = "from-credentials"
+        self.fail = fail
+        self.timeouts: list[Any] = []
+
+    def refresh(self, request: Any) -> None:
+        from google.auth import exceptions
+
+        if self.fail:
+            raise exceptions.RefreshError("('invalid_grant: Bad Request', {'error': 'invalid_grant'})")
+        response = request(url=TOKEN_URI, method="POST", body=b"")
+        self.timeouts.append(response.status)
+        self.token = "generic-token"
+        self.expiry = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) + datetime.timedelta(
+            minutes=30
+        )
+
+
+def test_other_google_credentials_are_refreshed_through_google_auth_with_our_timeout() -> None:
+    credentials = StaticCredentials()
+    with responses.RequestsMock() as mock, FCM(credentials=credentials, timeout=4.0) as fcm:
+        mock.add(
+            responses.POST,
+            TOKEN_URI,
+            json={},
+            match=[responses.matchers.request_kwargs_matcher({"timeout": 4.0})],
+        )
+        mock.add(
+            responses.POST,
+            "https://fcm.googleapis.com/v1/projects/from-credentials/messages:send",
+            json={"name": "n/1"},
+            match=[responses.matchers.header_matcher({"Authorization": "Bearer generic-token"})],
+        )
+        assert fcm.send(JSONMessage(["t"])).success == {"t": "n/1"}
+
+
+def test_other_credentials_refresh_error_is_an_authentication_error() -> None:
+    with (
+        FCM(credentials=StaticCredentials(fail=True)) as fcm,
+        pytest.raises(FCMAuthenticationError, match="invalid_grant"),
+    ):
+        fcm.send(JSONMessage(["t"]))
+
+
+def test_v1_needs_a_project() -> None:
+    class NoProject:
+        pass
+
+    with pytest.raises(ValueError, match="project_id"):
+        FCM(credentials=NoProject())
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"type": "authorized_user"}, "not a service-account key"),
+        ({"client_email": None}, "lacks client_email"),
+        ({"private_key": ""}, "lacks private_key"),
+        ({"project_id": None}, "lacks project_id"),
+        ({"token_uri": 5}, "lacks token_uri"),
+    ],
+)
+def test_invalid_service_account_info_is_named(
+    service_account_info: dict[str, Any], change: dict[str, Any], message: str
+) -> None:
+    info = {k: v for k, v in {**service_account_info, **change}.items() if v is not None}
+    with pytest.raises(ValueError, match=message) as caught:
+        FCM.from_service_account(info)
+    assert service_account_info["private_key"].splitlines()[1] not in str(caught.value)
+
+
+def test_bad_private_key_is_a_clear_value_error_without_the_key(
+    service_account_info: dict[str, Any],
+) -> None:
+    broken = "-----BEGIN PRIVATE KEY-----\nTUlJQ1hBSUJBQUtCZ1FDcXNlY3JldA==\n-----END PRIVATE KEY-----\n"
+    with pytest.raises(ValueError, match="private_key") as caught:
+        FCM.from_service_account(dict(service_account_info, private_key=broken))
+    assert "TUlJQ1hBSUJBQUtCZ1FDcXNlY3JldA" not in str(caught.value)
+    assert caught.value.__cause__ is None
+    assert caught.value.__suppress_context__
+
+
+def test_service_account_file_that_is_not_json(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "sa.json"
+    path.write_text("{ not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        FCM.from_service_account(path)
+
+
+def test_missing_service_account_file(tmp_path: pathlib.Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        FCM.from_service_account(tmp_path / "absent.json")

@@ -1,0 +1,223 @@
+"""FCM end to end through the emulator: real sockets, the real google-auth JWT flow, no mocks."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from fcmclient import (
+    FCM,
+    FCMAuthenticationError,
+    FCMRequestError,
+    JSONMessage,
+    PlainTextMessage,
+    TopicMessage,
+)
+from fcmclient.testing import FCMEmulator, Outcome
+
+
+@pytest.fixture
+def v1(fcm_emulator: FCMEmulator) -> Iterator[FCM]:
+    info = fcm_emulator.service_account_info("demo")
+    with FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), max_workers=8) as client:
+        yield client
+
+
+@pytest.fixture
+def legacy(fcm_emulator: FCMEmulator) -> Iterator[FCM]:
+    with FCM(fcm_emulator.api_key, url=fcm_emulator.legacy_url) as client:
+        yield client
+
+
+def test_legacy_json_multicast_with_mixed_outcomes(fcm_emulator: FCMEmulator, legacy: FCM) -> None:
+    fcm_emulator.set_outcome("dead", "unregistered")
+    fcm_emulator.set_outcome("moved", Outcome.canonical("moved-v2"))
+    fcm_emulator.set_outcome("bad", "invalid")
+    fcm_emulator.set_outcome("busy", Outcome.unavailable(retry_after=4))
+    message = JSONMessage(
+        ["ok", "dead", "moved", "bad", "busy"], {"n": 1}, message_title="T", message_body="B"
+    )
+    result = legacy.send(message)
+    assert set(result.success) == {"ok", "moved"}
+    assert result.canonical == {"moved": "moved-v2"}
+    assert result.not_registered == ["dead"]
+    assert result.failed == {"bad": "InvalidRegistration"}
+    assert result.retry() == JSONMessage(["busy"], {"n": 1}, message_title="T", message_body="B")
+    assert result.delay() == 4.0
+    assert isinstance(result.multicast_id, int)
+    (delivered,) = fcm_emulator.inbox("ok")
+    assert delivered["notification"] == {"title": "T", "body": "B"}
+
+
+def test_legacy_plain_text_unicast(fcm_emulator: FCMEmulator, legacy: FCM) -> None:
+    fcm_emulator.set_outcome("moved", Outcome.canonical("moved-v2"))
+    result = legacy.send(PlainTextMessage("moved", {"k": "v", "n": 2}, collapse_key="c"))
+    assert result.canonical == {"moved": "moved-v2"}
+    (request,) = fcm_emulator.requests
+    assert request.body["data.n"] == "2"
+    assert request.body["collapse_key"] == "c"
+    assert fcm_emulator.inbox("moved")[0]["data"] == {"k": "v", "n": "2"}
+
+
+def test_legacy_topic_and_condition(fcm_emulator: FCMEmulator, legacy: FCM) -> None:
+    assert list(legacy.send(TopicMessage(topic="news")).success) == ["news"]
+    condition = "'a' in topics && 'b' in topics"
+    assert list(legacy.send(TopicMessage(condition=condition)).success) == [condition]
+
+
+def test_legacy_bad_key_is_an_authentication_error(fcm_emulator: FCMEmulator) -> None:
+    with FCM("wrong-key", url=fcm_emulator.legacy_url) as client, pytest.raises(FCMAuthenticationError):
+        client.send(JSONMessage(["a"]))
+
+
+def test_legacy_400_carries_the_explanation(fcm_emulator: FCMEmulator, legacy: FCM) -> None:
+    with pytest.raises(FCMRequestError, match="time_to_live") as caught:
+        legacy.send(JSONMessage(["a"], time_to_live=-5))
+    assert caught.value.status == 400
+
+
+def test_two_sends_reuse_one_connection(fcm_emulator: FCMEmulator, legacy: FCM, v1: FCM) -> None:
+    legacy.send(JSONMessage(["a"]))
+    legacy.send(JSONMessage(["b"]))
+    assert fcm_emulator.stats.connections_opened == 1
+    v1.send(JSONMessage(["a"]))  # token fetch + send on v1's own pool
+    opened = fcm_emulator.stats.connections_opened
+    v1.send(JSONMessage(["b"]))
+    v1.send(JSONMessage(["c"]))
+    assert fcm_emulator.stats.connections_opened == opened
+
+
+def test_v1_unicast_through_the_real_jwt_flow(fcm_emulator: FCMEmulator, v1: FCM) -> None:
+    result = v1.send(
+        JSONMessage(["tok"], {"n": 1, "s": "x"}, message_title="Hi", time_to_live=60, priority="high")
+    )
+    (name,) = result.success.values()
+    assert name.startswith("projects/demo/messages/")
+    (delivered,) = fcm_emulator.inbox("tok")
+    assert delivered["data"] == {"n": "1", "s": "x"}
+    assert delivered["android"] == {"ttl": "60s", "priority": "HIGH"}
+    assert fcm_emulator.token_requests == 1
+
+
+def test_v1_multicast_with_every_outcome(fcm_emulator: FCMEmulator, v1: FCM) -> None:
+    scripted: dict[str, Any] = {
+        "dead": "unregistered",
+        "bad": "invalid",
+        "other": "sender_mismatch",
+        "apns": "third_party_auth_error",
+        "busy": Outcome.unavailable(retry_after=2),
+        "oops": "internal",
+        "quota": Outcome.quota_exceeded(retry_after=3),
+        "dropped": "drop",
+        "garbled": "malformed",
+        "gateway": Outcome.http_error(502),
+    }
+    for token, outcome in scripted.items():
+        fcm_emulator.set_outcome(token, outcome)
+    tokens = ["ok-1", "ok-2", *scripted]
+    result = v1.send(JSONMessage(tokens, {"k": "v"}))
+    assert set(result.success) == {"ok-1", "ok-2"}
+    assert result.not_registered == ["dead"]
+    assert result.failed == {
+        "bad": "INVALID_ARGUMENT",
+        "other": "SENDER_ID_MISMATCH",
+        "apns": "THIRD_PARTY_AUTH_ERROR",
+        "garbled": "INVALID_RESPONSE",
+    }
+    retry = result.retry()
+    assert retry is not None
+    assert retry.targets == ["busy", "oops", "quota", "dropped", "gateway"]
+    assert result.retry_after == 3.0
+    assert result.canonical == {}
+    second = v1.send(retry)  # the queues are empty now: everything is delivered
+    assert set(second.success) == set(retry.targets)
+
+
+def test_v1_topics_and_conditions(fcm_emulator: FCMEmulator, v1: FCM) -> None:
+    assert list(v1.send(TopicMessage(topic="/topics/news", message_title="x")).success) == ["/topics/news"]
+    condition = "'a' in topics || 'b' in topics"
+    assert list(v1.send(TopicMessage(condition=condition)).success) == [condition]
+
+
+def test_v1_translation_passes_the_emulators_validation(fcm_emulator: FCMEmulator, v1: FCM) -> None:
+    message = JSONMessage(
+        ["t"],
+        {"nested": {"a": [1, 2]}, "flag": True},
+        message_title="x",
+        message_body="y",
+        payload={"notification": {"image": "https://e.test/i.png", "icon": "ic", "android_channel_id": "c"}},
+        collapse_key="k",
+        priority="normal",
+        time_to_live=0,
+        restricted_package_name="com.example",
+        content_available=True,
+        mutable_content=True,
+        delay_while_idle=True,
+        dry_run=True,
+        fcm_options={"analytics_label": "l"},
+    )
+    result = v1.send(message)
+    assert list(result.success) == ["t"], result.error_details
+    assert fcm_emulator.inbox("t") == []  # validate_only
+
+
+def test_v1_unknown_option_is_judged_by_fcm(fcm_emulator: FCMEmulator, v1: FCM) -> None:
+    result = v1.send(JSONMessage(["t"], shiny=True))
+    assert result.failed == {"t": "INVALID_ARGUMENT"}
+    assert "shiny" in result.error_details["t"]
+
+
+def test_v1_expired_token_is_refreshed_on_the_next_send(fcm_emulator: FCMEmulator, v1: FCM) -> None:
+    v1.send(JSONMessage(["a"]))
+    fcm_emulator.expire_access_tokens()
+    result = v1.send(JSONMessage(["b", "c"]))
+    retry = result.retry()
+    assert retry is not None
+    assert retry.targets == ["b", "c"]
+    assert result.delay() == 0.0
+    assert set(v1.send(retry).success) == {"b", "c"}
+    assert v1.token_fetches == 2
+
+
+def test_v1_wrong_project_is_an_authentication_error(fcm_emulator: FCMEmulator) -> None:
+    info = fcm_emulator.service_account_info("demo")
+    with (
+        FCM.from_service_account(info, url=fcm_emulator.v1_url("elsewhere")) as client,
+        pytest.raises(FCMAuthenticationError, match="PERMISSION_DENIED"),
+    ):
+        client.send(JSONMessage(["a"]))
+
+
+def test_v1_token_endpoint_rejection(fcm_emulator: FCMEmulator, v1: FCM) -> None:
+    fcm_emulator.set_token_outcome(Outcome.oauth_error("invalid_grant", "Invalid JWT Signature."))
+    with pytest.raises(FCMAuthenticationError, match="Invalid JWT Signature"):
+        v1.send(JSONMessage(["a"]))
+    assert fcm_emulator.stats.v1_requests == 0
+
+
+def test_v1_slow_token_is_bounded_by_the_timeout(fcm_emulator: FCMEmulator) -> None:
+    fcm_emulator.set_outcome("slow", Outcome.delay(3))
+    info = fcm_emulator.service_account_info("demo")
+    with FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), timeout=0.5) as client:
+        started = time.monotonic()
+        result = client.send(JSONMessage(["slow", "fast"]))
+        elapsed = time.monotonic() - started
+    assert elapsed < 2.5
+    assert list(result.success) == ["fast"]
+    assert "Timeout" in result.error_details["slow"]
+
+
+def test_dead_port_fails_fast() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with FCM("key", url=f"http://127.0.0.1:{port}/fcm/send") as client:
+        started = time.monotonic()
+        with pytest.raises(requests.ConnectionError):
+            client.send(JSONMessage(["a"]))
+        assert time.monotonic() - started < 2
