@@ -147,9 +147,9 @@ class FCM:
         else:
             self.protocol = "v1"
             self.project_id = project_id or getattr(credentials, "project_id", None)
-            if not self.project_id and not url:
-                raise ValueError("HTTP v1 needs a project_id (or a url)")
             template = url or V1_URL
+            if not self.project_id and "{project_id}" in template:
+                raise ValueError("HTTP v1 needs a project_id (or a url that names the project)")
             self.url = template.replace("{project_id}", self.project_id or "")
             fetch = fetcher_for(credentials, self._session, self._timeout, self._options)
             self._tokens = TokenSource(fetch)

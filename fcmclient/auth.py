@@ -216,7 +216,8 @@ def read_token_response(status: int, body: bytes) -> tuple[str, float]:
 
 
 class CredentialsRefresh:
-    """Refresh any other google-auth credentials through google-auth, with our timeout.
+    """Refresh any other google-auth credentials through google-auth, with our timeout and
+    requests options.
 
     Credentials that need scopes and were given none (``google.auth.default()`` with
     workload identity federation, for instance) get the FCM scope; credentials that were
@@ -234,11 +235,12 @@ class CredentialsRefresh:
         from google.auth import exceptions
         from google.auth.transport.requests import Request
 
-        timeout = self._http.timeout
+        timeout, options = self._http.timeout, self._http.options
 
         class _TimedRequest(Request):
             def __call__(self, *args: Any, **kwargs: Any) -> Any:
                 kwargs["timeout"] = timeout
+                kwargs.update(options)  # proxies, verify, cert: as for every other request
                 return super().__call__(*args, **kwargs)  # type: ignore[no-untyped-call]
 
         try:

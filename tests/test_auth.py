@@ -195,6 +195,38 @@ def test_other_google_credentials_are_refreshed_through_google_auth_with_our_tim
         assert fcm.send(JSONMessage(["t"])).success == {"t": "n/1"}
 
 
+def test_regression_other_credentials_refresh_ignored_the_requests_options() -> None:
+    # The refresh of non-service-account credentials went out with the timeout only: a
+    # proxy or private CA given to FCM() was not used for it.
+    options = {"timeout": 4.0, "verify": "/etc/custom-ca.pem", "cert": ("/tls/c.pem", "/tls/k.pem")}
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        mock.add(
+            responses.POST, TOKEN_URI, json={}, match=[responses.matchers.request_kwargs_matcher(options)]
+        )
+        mock.add(
+            responses.POST,
+            "https://fcm.googleapis.com/v1/projects/from-credentials/messages:send",
+            json={"name": "n/1"},
+            match=[responses.matchers.request_kwargs_matcher(options)],
+        )
+        with FCM(credentials=StaticCredentials(), **options) as fcm:
+            assert fcm.send(JSONMessage(["t"])).success == {"t": "n/1"}
+
+
+def test_the_service_account_grant_uses_the_requests_options(service_account_info: dict[str, Any]) -> None:
+    options = {"timeout": 4.0, "verify": "/etc/custom-ca.pem"}
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        mock.add(
+            responses.POST,
+            TOKEN_URI,
+            json={"access_token": "a", "expires_in": 3600},
+            match=[responses.matchers.request_kwargs_matcher(options)],
+        )
+        mock.add(responses.POST, V1_SEND, json={"name": "n/1"})
+        with FCM.from_service_account(service_account_info, **options) as fcm:
+            assert fcm.send(JSONMessage(["t"])).success == {"t": "n/1"}
+
+
 def test_other_credentials_refresh_error_is_an_authentication_error() -> None:
     with (
         FCM(credentials=StaticCredentials(fail=True)) as fcm,
@@ -209,6 +241,11 @@ def test_v1_needs_a_project() -> None:
 
     with pytest.raises(ValueError, match="project_id"):
         FCM(credentials=NoProject())
+    # A url with the placeholder still needs the project, or it would post to /projects//.
+    with pytest.raises(ValueError, match="project_id"):
+        FCM(credentials=NoProject(), url="http://127.0.0.1:9/v1/projects/{project_id}/messages:send")
+    with FCM(credentials=NoProject(), url="http://127.0.0.1:9/v1/projects/p/messages:send") as fcm:
+        assert fcm.url == "http://127.0.0.1:9/v1/projects/p/messages:send"
 
 
 @pytest.mark.parametrize(

@@ -118,12 +118,13 @@ def test_v1_multicast_with_every_outcome(fcm_emulator: FCMEmulator, v1: FCM) -> 
         "dropped": "drop",
         "garbled": "malformed",
         "gateway": Outcome.http_error(502),
+        "moved": Outcome.canonical("moved-v2"),  # v1 has no canonical ids: a plain success
     }
     for token, outcome in scripted.items():
         fcm_emulator.set_outcome(token, outcome)
     tokens = ["ok-1", "ok-2", *scripted]
     result = v1.send(JSONMessage(tokens, {"k": "v"}))
-    assert set(result.success) == {"ok-1", "ok-2"}
+    assert set(result.success) == {"ok-1", "ok-2", "moved"}
     assert result.not_registered == ["dead"]
     assert result.failed == {
         "bad": "INVALID_ARGUMENT",
@@ -334,6 +335,19 @@ def test_v1_slow_token_is_bounded_by_the_timeout(fcm_emulator: FCMEmulator) -> N
     assert elapsed < 2.5
     assert list(result.success) == ["fast"]
     assert "Timeout" in result.error_details["slow"]
+
+
+def test_v1_token_fetch_is_bounded_by_the_timeout(fcm_emulator: FCMEmulator) -> None:
+    # PyFCM's OAuth call ignored the timeout; here the grant request carries it too.
+    fcm_emulator.set_token_outcome(Outcome.delay(3))
+    info = fcm_emulator.service_account_info("demo")
+    with FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), timeout=0.3) as client:
+        started = time.monotonic()
+        with pytest.raises(requests.Timeout):
+            client.send(JSONMessage(["a", "b"]))
+        elapsed = time.monotonic() - started
+    assert elapsed < 2.5
+    assert fcm_emulator.stats.v1_requests == 0  # nothing was sent without a token
 
 
 def test_dead_port_fails_fast() -> None:
