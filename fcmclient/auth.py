@@ -75,7 +75,7 @@ class TokenSource:
         self._lock = threading.Lock()
         self._token: AccessToken | None = None
         self._attempts = 0
-        self._failure: BaseException | None = None
+        self._failure: Exception | None = None
         #: How many tokens were fetched (for tests and monitoring).
         self.fetches = 0
 
@@ -97,14 +97,14 @@ class TokenSource:
             failure = self._failure
             if failure is not None and self._attempts != attempts:
                 raise _copy(failure) from failure  # the fetch this call waited for failed
+            self._failure = None
             try:
                 value, lifetime = self._fetch()
-            except BaseException as exc:
+            except Exception as exc:  # shared with the waiting threads (not KeyboardInterrupt)
                 self._failure = exc
                 raise
             finally:
                 self._attempts += 1
-            self._failure = None
             now = self._clock()
             self.fetches += 1
             refresh_at = now + max(lifetime - REFRESH_MARGIN, lifetime / 2)
