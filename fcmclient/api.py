@@ -26,7 +26,7 @@ import requests
 from . import legacy, v1
 from .auth import AccessToken, TokenSource, fetcher_for
 from .errors import FCMAuthenticationError, FCMError, FCMRequestError, FCMResponseError
-from .fanout import fan_out
+from .fanout import NOT_SENT, fan_out
 from .legacy import FCM_URL
 from .messages import InstallationMessage, JSONMessage, Message, PlainTextMessage, TopicMessage
 from .outcomes import Outcome
@@ -147,9 +147,9 @@ class FCM:
         else:
             self.protocol = "v1"
             self.project_id = project_id or getattr(credentials, "project_id", None)
-            if not self.project_id and not url:
-                raise ValueError("HTTP v1 needs a project_id (or a url)")
             template = url or V1_URL
+            if not self.project_id and "{project_id}" in template:
+                raise ValueError("HTTP v1 needs a project_id (or a url that names the project)")
             self.url = template.replace("{project_id}", self.project_id or "")
             fetch = fetcher_for(credentials, self._session, self._timeout, self._options)
             self._tokens = TokenSource(fetch)
@@ -224,6 +224,18 @@ class FCM:
         self._session.close()
 
     @property
+    def api_key(self) -> str | None:
+        """The legacy server key given to the constructor (``None`` on HTTP v1), as in
+        fcm-client 0.2. It is never shown in ``repr``, logs or exceptions."""
+        return self._api_key
+
+    @property
+    def requests_options(self) -> dict[str, Any]:
+        """The requests options every send uses, ``timeout`` included (a copy; as in
+        fcm-client 0.2, where it was the constructor's ``**options``)."""
+        return {"timeout": self._timeout, **self._options}
+
+    @property
     def token_fetches(self) -> int:
         """How many OAuth2 access tokens this connection has fetched (0 for legacy)."""
         return self._tokens.fetches if self._tokens is not None else 0
@@ -236,7 +248,9 @@ class FCM:
         (timeout, reset) puts that target in :meth:`Result.retry`.
 
         :raises requests.RequestException: legacy: any network problem; v1: the access
-            token could not be fetched.
+            token could not be fetched before anything was sent (when a refresh fails in
+            the middle of a multicast, the targets not yet sent go to
+            :meth:`Result.retry` instead, so what was sent is never lost).
         :raises FCMRequestError: legacy: FCM rejected the request (400) or answered an
             unexpected status.
         :raises FCMAuthenticationError: the credentials were rejected. For a v1 multicast,
@@ -283,9 +297,18 @@ class FCM:
         targets = message.targets
         started = time.monotonic()
         self._tokens.get()  # surface credential problems once, before any send
+        token_failure: list[Outcome] = []
 
         def one(target: str) -> Outcome:
-            return self._send_v1_one(translation, target, started)
+            if token_failure:  # no token to send with: report the rest as not sent
+                return token_failure[0]
+            try:
+                return self._send_v1_one(translation, target, started)
+            except requests.RequestException as exc:  # a refresh failed mid-send
+                log.warning("access token refresh failed in the middle of a send: %s", type(exc).__name__)
+                detail = f"not sent: the access token could not be fetched ({_transport_detail(exc)})"
+                token_failure.append(Outcome.retry(NOT_SENT, detail))
+                return token_failure[0]
 
         pool = self._worker_pool() if len(targets) > 1 else None
         outcomes, error = fan_out(

@@ -8,6 +8,7 @@ Other google-auth credentials are refreshed through google-auth itself, with our
 
 from __future__ import annotations
 
+import copy
 import datetime
 import json
 import threading
@@ -60,7 +61,9 @@ class TokenSource:
     """Hands out a valid access token, fetching a new one only when needed.
 
     Thread-safe: when many threads need a new token at once, one fetches and the others
-    wait for it.
+    wait for it and share its outcome, the token or the exception. A failed fetch is not
+    repeated by each waiting thread in turn (which would make a hanging token endpoint
+    cost one timeout per thread); the next call that arrives afterwards tries again.
 
     :param fetch: gets a new token; returns ``(token, lifetime_seconds)``.
     :param clock: a monotonic clock (injectable for tests).
@@ -71,6 +74,8 @@ class TokenSource:
         self._clock = clock
         self._lock = threading.Lock()
         self._token: AccessToken | None = None
+        self._attempts = 0
+        self._failure: Exception | None = None
         #: How many tokens were fetched (for tests and monitoring).
         self.fetches = 0
 
@@ -83,12 +88,23 @@ class TokenSource:
         if self._fresh(token):
             assert token is not None
             return token
+        attempts = self._attempts
         with self._lock:
             token = self._token
             if self._fresh(token):
                 assert token is not None
                 return token
-            value, lifetime = self._fetch()
+            failure = self._failure
+            if failure is not None and self._attempts != attempts:
+                raise _copy(failure) from failure  # the fetch this call waited for failed
+            self._failure = None
+            try:
+                value, lifetime = self._fetch()
+            except Exception as exc:  # shared with the waiting threads (not KeyboardInterrupt)
+                self._failure = exc
+                raise
+            finally:
+                self._attempts += 1
             now = self._clock()
             self.fetches += 1
             refresh_at = now + max(lifetime - REFRESH_MARGIN, lifetime / 2)
@@ -101,6 +117,15 @@ class TokenSource:
         with self._lock:
             if self._token is token:
                 self._token = None
+
+
+def _copy(exc: BaseException) -> BaseException:
+    """A copy of ``exc`` to raise in another thread (one instance must not collect every
+    thread's traceback); the original when it cannot be copied."""
+    try:
+        return copy.copy(exc)
+    except Exception:  # an exception whose constructor cannot be replayed
+        return exc
 
 
 @dataclass
@@ -191,10 +216,18 @@ def read_token_response(status: int, body: bytes) -> tuple[str, float]:
 
 
 class CredentialsRefresh:
-    """Refresh any other google-auth credentials through google-auth, with our timeout."""
+    """Refresh any other google-auth credentials through google-auth, with our timeout and
+    requests options.
+
+    Credentials that need scopes and were given none (``google.auth.default()`` with
+    workload identity federation, for instance) get the FCM scope; credentials that were
+    already scoped keep theirs.
+    """
 
     def __init__(self, credentials: Any, http: _Http) -> None:
-        self._credentials = credentials
+        from google.auth.credentials import with_scopes_if_required
+
+        self._credentials = with_scopes_if_required(credentials, [SCOPE])  # type: ignore[no-untyped-call]
         self._http = http
 
     def __call__(self) -> tuple[str, float]:
@@ -202,11 +235,12 @@ class CredentialsRefresh:
         from google.auth import exceptions
         from google.auth.transport.requests import Request
 
-        timeout = self._http.timeout
+        timeout, options = self._http.timeout, self._http.options
 
         class _TimedRequest(Request):
             def __call__(self, *args: Any, **kwargs: Any) -> Any:
                 kwargs["timeout"] = timeout
+                kwargs.update(options)  # proxies, verify, cert: as for every other request
                 return super().__call__(*args, **kwargs)  # type: ignore[no-untyped-call]
 
         try:

@@ -43,6 +43,9 @@ RETRY_CODES = frozenset({"UNAVAILABLE", "INTERNAL", "QUOTA_EXCEEDED"})
 _DEAD_TOKEN_CODES = frozenset({"UNREGISTERED"})
 _NOTIFICATION_FIELDS = ("title", "body", "image")
 _ANDROID_NOTIFICATION_NAMES = {"android_channel_id": "channel_id"}
+#: Legacy notification keys iOS read, copied to ``apns.payload.aps`` (``sound`` also stays
+#: in ``android.notification``; ``badge`` is iOS only and Android would reject it).
+_APS_NOTIFICATION_KEYS = ("badge", "sound")
 _PRIORITIES = {"high": ("HIGH", "10", "high"), "normal": ("NORMAL", "5", "normal")}
 _FCM_ERROR = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 _APNS_ERROR = "type.googleapis.com/google.firebase.fcm.v1.ApnsError"
@@ -67,6 +70,13 @@ def _ttl_seconds(value: Any) -> int:
     return value
 
 
+def _badge(value: Any) -> Any:
+    """The legacy ``badge`` (documented as a string) as the number APNs expects."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return value
+
+
 def translate(message: Message, now: float) -> tuple[dict[str, Any], bool]:
     """The v1 ``message`` object for ``message``, without its target, and ``validate_only``.
 
@@ -88,7 +98,11 @@ def translate(message: Message, now: float) -> tuple[dict[str, Any], bool]:
     if common:
         body["notification"] = common
     for key, value in notification.items():
-        if key not in _NOTIFICATION_FIELDS:
+        if key in _NOTIFICATION_FIELDS:
+            continue
+        if key in _APS_NOTIFICATION_KEYS:
+            aps[key] = _badge(value) if key == "badge" else value
+        if key != "badge":
             android_notification[_ANDROID_NOTIFICATION_NAMES.get(key, key)] = value
     if android_notification:
         android["notification"] = android_notification

@@ -7,11 +7,13 @@ import json
 import pathlib
 import threading
 import time
+import urllib.parse
 from typing import Any
 
 import pytest
 import requests
 import responses
+from google.auth import jwt
 
 from fcmclient import FCM, FCMAuthenticationError, JSONMessage
 from fcmclient.auth import REFRESH_MARGIN, TokenSource, read_token_response
@@ -193,6 +195,38 @@ def test_other_google_credentials_are_refreshed_through_google_auth_with_our_tim
         assert fcm.send(JSONMessage(["t"])).success == {"t": "n/1"}
 
 
+def test_regression_other_credentials_refresh_ignored_the_requests_options() -> None:
+    # The refresh of non-service-account credentials went out with the timeout only: a
+    # proxy or private CA given to FCM() was not used for it.
+    options = {"timeout": 4.0, "verify": "/etc/custom-ca.pem", "cert": ("/tls/c.pem", "/tls/k.pem")}
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        mock.add(
+            responses.POST, TOKEN_URI, json={}, match=[responses.matchers.request_kwargs_matcher(options)]
+        )
+        mock.add(
+            responses.POST,
+            "https://fcm.googleapis.com/v1/projects/from-credentials/messages:send",
+            json={"name": "n/1"},
+            match=[responses.matchers.request_kwargs_matcher(options)],
+        )
+        with FCM(credentials=StaticCredentials(), **options) as fcm:
+            assert fcm.send(JSONMessage(["t"])).success == {"t": "n/1"}
+
+
+def test_the_service_account_grant_uses_the_requests_options(service_account_info: dict[str, Any]) -> None:
+    options = {"timeout": 4.0, "verify": "/etc/custom-ca.pem"}
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        mock.add(
+            responses.POST,
+            TOKEN_URI,
+            json={"access_token": "a", "expires_in": 3600},
+            match=[responses.matchers.request_kwargs_matcher(options)],
+        )
+        mock.add(responses.POST, V1_SEND, json={"name": "n/1"})
+        with FCM.from_service_account(service_account_info, **options) as fcm:
+            assert fcm.send(JSONMessage(["t"])).success == {"t": "n/1"}
+
+
 def test_other_credentials_refresh_error_is_an_authentication_error() -> None:
     with (
         FCM(credentials=StaticCredentials(fail=True)) as fcm,
@@ -207,6 +241,11 @@ def test_v1_needs_a_project() -> None:
 
     with pytest.raises(ValueError, match="project_id"):
         FCM(credentials=NoProject())
+    # A url with the placeholder still needs the project, or it would post to /projects//.
+    with pytest.raises(ValueError, match="project_id"):
+        FCM(credentials=NoProject(), url="http://127.0.0.1:9/v1/projects/{project_id}/messages:send")
+    with FCM(credentials=NoProject(), url="http://127.0.0.1:9/v1/projects/p/messages:send") as fcm:
+        assert fcm.url == "http://127.0.0.1:9/v1/projects/p/messages:send"
 
 
 @pytest.mark.parametrize(
@@ -249,3 +288,114 @@ def test_service_account_file_that_is_not_json(tmp_path: pathlib.Path) -> None:
 def test_missing_service_account_file(tmp_path: pathlib.Path) -> None:
     with pytest.raises(FileNotFoundError):
         FCM.from_service_account(tmp_path / "absent.json")
+
+
+def test_regression_each_waiting_thread_repeated_a_failed_token_fetch() -> None:
+    # When the fetch failed, every thread queued on the lock fetched again in turn: with a
+    # hanging token endpoint, 16 threads waited 16 timeouts. They now share the one failure.
+    release = threading.Event()
+    calls: list[int] = []
+
+    def failing_fetch() -> tuple[str, float]:
+        calls.append(1)
+        release.wait(1.0)
+        raise requests.ConnectTimeout("token endpoint timed out")
+
+    source = TokenSource(failing_fetch)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            source.get()
+        except requests.ConnectTimeout as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    release.set()
+    for thread in threads:
+        thread.join(5)
+    assert calls == [1]
+    assert len(errors) == 8
+    assert all("token endpoint timed out" in str(error) for error in errors)
+
+
+def test_a_call_after_a_failed_fetch_tries_again() -> None:
+    outcomes: list[Any] = [requests.ConnectionError("down"), ("fresh", 3600.0)]
+
+    def fetch() -> tuple[str, float]:
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome  # type: ignore[no-any-return]
+
+    source = TokenSource(fetch, FakeClock())
+    with pytest.raises(requests.ConnectionError):
+        source.get()
+    assert source.get().value == "fresh"
+    assert source.fetches == 1
+
+
+def test_service_account_credentials_can_be_given_directly(service_account_info: dict[str, Any]) -> None:
+    from google.oauth2 import service_account
+
+    info = dict(service_account_info, token_uri="https://tokens.example.test/oauth")
+    credentials = service_account.Credentials.from_service_account_info(info)  # type: ignore[no-untyped-call]
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        mock.add(
+            responses.POST,
+            "https://tokens.example.test/oauth",
+            json={"access_token": "direct-token", "expires_in": 3600},
+        )
+        mock.add(
+            responses.POST,
+            V1_SEND,
+            json={"name": "n/1"},
+            match=[responses.matchers.header_matcher({"Authorization": "Bearer direct-token"})],
+        )
+        mock.add(
+            responses.POST,
+            "https://fcm.googleapis.com/v1/projects/elsewhere/messages:send",
+            json={"name": "n/2"},
+        )
+        with FCM(credentials=credentials) as fcm:  # the project comes from the credentials
+            assert fcm.send(JSONMessage(["t"])).success == {"t": "n/1"}
+        with FCM(credentials=credentials, project_id="elsewhere") as fcm:
+            assert fcm.send(JSONMessage(["t"])).success == {"t": "n/2"}
+        form = urllib.parse.parse_qs(str(mock.calls[0].request.body))
+    claims = jwt.decode(form["assertion"][0], verify=False)
+    assert claims["scope"] == "https://www.googleapis.com/auth/firebase.messaging"
+
+
+class ScopedCredentials(StaticCredentials):
+    """Credentials that, like google.auth.default()'s, must be scoped before use."""
+
+    requires_scopes = True
+
+    def __init__(self, scopes: list[str] | None = None) -> None:
+        super().__init__()
+        self.scopes = scopes
+
+    def with_scopes(self, scopes: list[str], default_scopes: Any = None) -> ScopedCredentials:
+        return ScopedCredentials(list(scopes))
+
+    def refresh(self, request: Any) -> None:
+        if not self.scopes:
+            raise AssertionError("refreshed without a scope: FCM would refuse the token")
+        super().refresh(request)
+
+
+def test_credentials_that_need_a_scope_get_the_fcm_scope() -> None:
+    from google.auth import credentials as google_credentials
+
+    google_credentials.Scoped.register(ScopedCredentials)
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        mock.add(responses.POST, TOKEN_URI, json={})
+        mock.add(
+            responses.POST,
+            "https://fcm.googleapis.com/v1/projects/from-credentials/messages:send",
+            json={"name": "n/1"},
+        )
+        with FCM(credentials=ScopedCredentials()) as fcm:
+            assert fcm.send(JSONMessage(["t"])).success == {"t": "n/1"}

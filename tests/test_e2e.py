@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from fcmclient import (
     FCM,
     FCMAuthenticationError,
     FCMRequestError,
+    InstallationMessage,
     JSONMessage,
     PlainTextMessage,
     TopicMessage,
@@ -116,12 +118,13 @@ def test_v1_multicast_with_every_outcome(fcm_emulator: FCMEmulator, v1: FCM) -> 
         "dropped": "drop",
         "garbled": "malformed",
         "gateway": Outcome.http_error(502),
+        "moved": Outcome.canonical("moved-v2"),  # v1 has no canonical ids: a plain success
     }
     for token, outcome in scripted.items():
         fcm_emulator.set_outcome(token, outcome)
     tokens = ["ok-1", "ok-2", *scripted]
     result = v1.send(JSONMessage(tokens, {"k": "v"}))
-    assert set(result.success) == {"ok-1", "ok-2"}
+    assert set(result.success) == {"ok-1", "ok-2", "moved"}
     assert result.not_registered == ["dead"]
     assert result.failed == {
         "bad": "INVALID_ARGUMENT",
@@ -164,6 +167,128 @@ def test_v1_translation_passes_the_emulators_validation(fcm_emulator: FCMEmulato
     result = v1.send(message)
     assert list(result.success) == ["t"], result.error_details
     assert fcm_emulator.inbox("t") == []  # validate_only
+
+
+def test_v1_every_legacy_option_reaches_the_device_translated(fcm_emulator: FCMEmulator, v1: FCM) -> None:
+    before = int(time.time())
+    message = JSONMessage(
+        ["t"],
+        {"n": 1, "s": "x"},
+        message_title="T",
+        message_body="B",
+        payload={
+            "notification": {
+                "image": "https://e.test/i.png",
+                "icon": "ic",
+                "android_channel_id": "ch",
+                "sound": "default",
+                "badge": "2",
+            }
+        },
+        collapse_key="k",
+        priority="high",
+        time_to_live=600,
+        restricted_package_name="com.example",
+        content_available=True,
+        mutable_content=True,
+        delay_while_idle=True,
+        android={"direct_boot_ok": True},
+        fcm_options={"analytics_label": "launch"},
+    )
+    result = v1.send(message)
+    after = int(time.time())
+    assert list(result.success) == ["t"], result.error_details
+    (delivered,) = fcm_emulator.inbox("t")
+    expiration = int(delivered["apns"]["headers"].pop("apns-expiration"))
+    assert before + 600 <= expiration <= after + 600  # absolute on APNs, relative elsewhere
+    assert delivered == {
+        "token": "t",
+        "data": {"n": "1", "s": "x"},
+        "notification": {"title": "T", "body": "B", "image": "https://e.test/i.png"},
+        "android": {
+            "notification": {"icon": "ic", "channel_id": "ch", "sound": "default"},
+            "collapse_key": "k",
+            "priority": "HIGH",
+            "ttl": "600s",
+            "restricted_package_name": "com.example",
+            "direct_boot_ok": True,
+        },
+        "apns": {
+            "headers": {"apns-collapse-id": "k", "apns-priority": "10"},
+            "payload": {
+                "aps": {"badge": 2, "sound": "default", "content-available": 1, "mutable-content": 1}
+            },
+        },
+        "webpush": {"headers": {"Topic": "k", "Urgency": "high", "TTL": "600"}},
+        "fcm_options": {"analytics_label": "launch"},
+    }
+
+
+def test_a_legacy_send_and_a_v1_send_reach_the_device_alike(
+    fcm_emulator: FCMEmulator, legacy: FCM, v1: FCM
+) -> None:
+    def message(token: str) -> JSONMessage:
+        return JSONMessage(
+            [token],
+            {"n": 1, "nested": {"a": [1]}},
+            message_title="T",
+            payload={"notification": {"badge": "3", "sound": "s", "icon": "i", "android_channel_id": "c"}},
+            restricted_package_name="com.example",
+            content_available=True,
+        )
+
+    assert list(legacy.send(message("via-legacy")).success) == ["via-legacy"]
+    assert list(v1.send(message("via-v1")).success) == ["via-v1"]
+    (through_legacy,) = fcm_emulator.inbox("via-legacy")
+    (through_v1,) = fcm_emulator.inbox("via-v1")
+    assert through_legacy.pop("token") == "via-legacy"
+    assert through_v1.pop("token") == "via-v1"
+    assert through_legacy == through_v1
+
+
+def test_v1_installation_ids(fcm_emulator: FCMEmulator, v1: FCM) -> None:
+    fcm_emulator.set_outcome("fid-dead", "unregistered")
+    result = v1.send(InstallationMessage(["fid-1", "fid-dead"], {"k": "v"}))
+    assert list(result.success) == ["fid-1"]
+    assert result.not_registered == ["fid-dead"]
+    assert fcm_emulator.inbox("fid-1") == [{"fid": "fid-1", "data": {"k": "v"}}]
+    assert [request.body["message"].get("token") for request in fcm_emulator.requests[1:]] == [None, None]
+
+
+def test_v1_fan_out_uses_at_most_max_workers_connections_and_keeps_them(
+    fcm_emulator: FCMEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    fcm_emulator.latency = 0.02  # requests overlap, so the fan-out has to run them side by side
+    info = fcm_emulator.service_account_info("demo")
+    tokens = [f"t{n}" for n in range(40)]
+    with (
+        caplog.at_level(logging.WARNING, logger="urllib3"),
+        FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), max_workers=4) as client,
+    ):
+        first = client.send(JSONMessage(tokens))
+        opened = fcm_emulator.stats.connections_opened
+        second = client.send(JSONMessage(tokens))
+    assert set(first.success) == set(second.success) == set(tokens)
+    assert 2 <= opened <= 4  # concurrent, but never more requests in flight than max_workers
+    assert fcm_emulator.stats.connections_opened == opened  # the pool, sized to match, kept them
+    assert [record.getMessage() for record in caplog.records] == []  # no "Connection pool is full"
+
+
+def test_v1_send_timeout_bounds_a_slow_multicast(fcm_emulator: FCMEmulator) -> None:
+    fcm_emulator.latency = 0.1
+    info = fcm_emulator.service_account_info("demo")
+    tokens = [f"t{n}" for n in range(20)]
+    with FCM.from_service_account(
+        info, url=fcm_emulator.v1_url("demo"), max_workers=1, send_timeout=0.5
+    ) as client:
+        result = client.send(JSONMessage(tokens))
+    sent = list(result.success)
+    assert 1 <= len(sent) < len(tokens)
+    retry = result.retry()
+    assert retry is not None
+    assert sent + retry.targets == tokens  # nothing lost: sent, or waiting in retry()
+    assert {result.outcomes[token].error for token in retry.targets} == {"NOT_SENT"}
+    assert fcm_emulator.stats.v1_requests == len(sent)
 
 
 def test_v1_unknown_option_is_judged_by_fcm(fcm_emulator: FCMEmulator, v1: FCM) -> None:
@@ -210,6 +335,19 @@ def test_v1_slow_token_is_bounded_by_the_timeout(fcm_emulator: FCMEmulator) -> N
     assert elapsed < 2.5
     assert list(result.success) == ["fast"]
     assert "Timeout" in result.error_details["slow"]
+
+
+def test_v1_token_fetch_is_bounded_by_the_timeout(fcm_emulator: FCMEmulator) -> None:
+    # PyFCM's OAuth call ignored the timeout; here the grant request carries it too.
+    fcm_emulator.set_token_outcome(Outcome.delay(3))
+    info = fcm_emulator.service_account_info("demo")
+    with FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), timeout=0.3) as client:
+        started = time.monotonic()
+        with pytest.raises(requests.Timeout):
+            client.send(JSONMessage(["a", "b"]))
+        elapsed = time.monotonic() - started
+    assert elapsed < 2.5
+    assert fcm_emulator.stats.v1_requests == 0  # nothing was sent without a token
 
 
 def test_dead_port_fails_fast() -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import email.utils
 import io
 import json
 import random
+import time
 from typing import Any
 
 import pytest
@@ -327,6 +329,14 @@ def test_retry_after_seconds_wins(message: JSONMessage) -> None:
     assert result.retry_after == 120.0
     assert result.delay() == 120.0
     assert result.delay(retry=5) == 120.0
+    assert type(result.delay()) is float
+
+
+def test_retry_after_http_date_is_seconds_from_now(message: JSONMessage) -> None:
+    when = email.utils.formatdate(time.time() + 90, usegmt=True)  # whole seconds: up to 1 s early
+    result = Result(message, answered(503, "", {"Retry-After": when}), 1000)
+    assert 88.0 <= result.delay() <= 90.0
+    assert result.delay(retry=4) == result.delay()  # FCM's date wins over the backoff
     assert type(result.delay()) is float
 
 

@@ -21,6 +21,15 @@ from .conftest import PROJECT, TOKEN_URI, V1_SEND
 
 FCM_ERROR = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 ACCESS_TOKEN = "ya29.secret-access-token"
+#: FCM's answer to a send whose access token has expired (no FcmError: it is about us).
+EXPIRED = {
+    "error": {
+        "code": 401,
+        "status": "UNAUTHENTICATED",
+        "message": "Request had invalid authentication credentials.",
+        "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "ACCESS_TOKEN_EXPIRED"}],
+    }
+}
 
 
 def fcm_error(http: int, status: str, code: str) -> tuple[int, dict[str, str], str]:
@@ -239,7 +248,13 @@ def test_token_is_fetched_once_and_reused_across_sends(fcm: FCM, mock: responses
 def test_sixteen_threads_share_one_token_fetch_and_get_every_result(
     fcm: FCM, mock: responses.RequestsMock
 ) -> None:
-    mock.add(responses.POST, TOKEN_URI, json=token_reply())
+    hold = threading.Event()
+
+    def slow_token_endpoint(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        hold.wait(0.3)  # a slow endpoint: every thread needs the token while it is fetched
+        return 200, {}, json.dumps(token_reply())
+
+    mock.add_callback(responses.POST, TOKEN_URI, callback=slow_token_endpoint)
     mock.add_callback(
         responses.POST,
         V1_SEND,
@@ -259,6 +274,7 @@ def test_sixteen_threads_share_one_token_fetch_and_get_every_result(
     for thread in threads:
         thread.join(timeout=30)
     assert fcm.token_fetches == 1
+    assert sum(call.request.url == TOKEN_URI for call in mock.calls) == 1
     assert len(results) == 16
     for tokens, result in results.values():
         assert result.success == {token: "n/" + token for token in tokens}
@@ -267,19 +283,6 @@ def test_sixteen_threads_share_one_token_fetch_and_get_every_result(
 def test_expired_access_token_is_dropped_and_the_tokens_retried_at_once(
     fcm: FCM, mock: responses.RequestsMock
 ) -> None:
-    expired = {
-        "error": {
-            "code": 401,
-            "status": "UNAUTHENTICATED",
-            "message": "expired",
-            "details": [
-                {
-                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                    "reason": "ACCESS_TOKEN_EXPIRED",
-                }
-            ],
-        }
-    }
     mock.add(responses.POST, TOKEN_URI, json=token_reply("first-token"))
     mock.add(responses.POST, TOKEN_URI, json=token_reply("second-token"))
     mock.add(
@@ -291,7 +294,7 @@ def test_expired_access_token_is_dropped_and_the_tokens_retried_at_once(
     mock.add(
         responses.POST,
         V1_SEND,
-        json=expired,
+        json=EXPIRED,
         status=401,
         match=[responses.matchers.header_matcher({"Authorization": "Bearer first-token"})],
     )
@@ -312,22 +315,38 @@ def test_expired_access_token_is_dropped_and_the_tokens_retried_at_once(
 def test_expired_verdict_on_a_fresh_token_is_an_authentication_error(
     fcm: FCM, mock: responses.RequestsMock
 ) -> None:
-    expired = {
-        "error": {
-            "code": 401,
-            "status": "UNAUTHENTICATED",
-            "details": [
-                {
-                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                    "reason": "ACCESS_TOKEN_EXPIRED",
-                }
-            ],
-        }
-    }
     mock.add(responses.POST, TOKEN_URI, json=token_reply())
-    mock.add(responses.POST, V1_SEND, json=expired, status=401)
+    mock.add(responses.POST, V1_SEND, json=EXPIRED, status=401)
     with pytest.raises(FCMAuthenticationError, match="freshly fetched"):
         fcm.send(JSONMessage(["a"]))
+
+
+def test_regression_token_refresh_failing_mid_multicast_lost_what_was_sent(
+    service_account_info: dict[str, Any], mock: responses.RequestsMock
+) -> None:
+    # A refresh that failed in the middle of a multicast raised, and the caller never learnt
+    # which tokens had been sent. Now the rest goes to retry() and nothing is lost.
+    answers = {
+        "warm": (200, {}, json.dumps({"name": "n/warm"})),
+        "a": (200, {}, json.dumps({"name": "n/a"})),
+        "b": (401, {}, json.dumps(EXPIRED)),
+    }
+    mock.add(responses.POST, TOKEN_URI, json=token_reply())
+    mock.add(responses.POST, TOKEN_URI, status=503, body="<html>token service down</html>")
+    mock.add_callback(responses.POST, V1_SEND, callback=lambda request: answers[sent_token(request)])
+    with FCM.from_service_account(service_account_info, max_workers=1) as client:
+        client.send(JSONMessage(["warm"]))  # the cached token is now older than the next send
+        result = client.send(JSONMessage(["a", "b", "c", "d"]))
+        token_requests = sum(call.request.url == TOKEN_URI for call in mock.calls)
+    assert result.success == {"a": "n/a"}
+    retry = result.retry()
+    assert retry is not None
+    assert retry.targets == ["b", "c", "d"]
+    assert result.outcomes["b"].error == "ACCESS_TOKEN_EXPIRED"
+    assert "access token could not be fetched" in result.error_details["c"]
+    assert "503" in result.error_details["c"]
+    assert result.error_details["d"] == result.error_details["c"]
+    assert token_requests == 2  # "d" did not ask the failing endpoint again
 
 
 @pytest.mark.parametrize(("status", "name"), [(401, "UNAUTHENTICATED"), (403, "PERMISSION_DENIED")])
@@ -343,6 +362,9 @@ def test_send_rejected_as_a_whole_raises_with_the_partial_result(
     )
     with pytest.raises(FCMAuthenticationError) as caught:
         fcm.send(JSONMessage([f"t{i}" for i in range(50)]))
+    sent = [sent_token(call.request) for call in mock.calls if call.request.url == V1_SEND]
+    assert len(sent) == len(set(sent))  # nothing resent, as google-auth's AuthorizedSession would
+    assert fcm.token_fetches == 1
     assert caught.value.code == name
     assert ACCESS_TOKEN not in str(caught.value)
     partial = caught.value.result

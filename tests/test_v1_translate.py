@@ -56,6 +56,21 @@ def test_notification_extras_go_to_android_notification() -> None:
     assert sent["android"]["notification"] == {"icon": "ic", "channel_id": "ch", "sound": "s"}
 
 
+def test_regression_ios_badge_was_sent_to_android_notification() -> None:
+    # Every legacy notification key other than title/body/image went to android.notification,
+    # where FCM rejects the iOS-only "badge" (400 INVALID_ARGUMENT for every token) and iOS
+    # lost the "sound" it used to play. Both now reach apns.payload.aps, as legacy FCM did.
+    message = JSONMessage(["t"], payload={"notification": {"badge": "7", "sound": "ping.caf", "tag": "x"}})
+    sent = body(message, "t")["message"]
+    assert sent["apns"] == {"payload": {"aps": {"badge": 7, "sound": "ping.caf"}}}
+    assert sent["android"] == {"notification": {"sound": "ping.caf", "tag": "x"}}
+
+
+def test_a_badge_that_is_not_a_number_is_left_for_fcm_to_judge() -> None:
+    sent = body(JSONMessage(["t"], payload={"notification": {"badge": "+1"}}), "t")["message"]
+    assert sent == {"token": "t", "apns": {"payload": {"aps": {"badge": "+1"}}}}
+
+
 def test_collapse_key_maps_to_all_three_platforms() -> None:
     sent = body(JSONMessage(["t"], collapse_key="score"), "t")["message"]
     assert sent["android"] == {"collapse_key": "score"}

@@ -156,6 +156,17 @@ def test_jitter_spans_plus_minus_half_the_base() -> None:
     assert 4.45 < max(waits) <= 4.5
 
 
+def test_jitter_is_uniform_across_the_window() -> None:
+    # +/- backoff/2 drawn uniformly: every tenth of the window gets about a tenth of the
+    # draws (a sum of two draws, or a bell curve, would starve the edges).
+    rng = random.Random(5)
+    bins = [0] * 10
+    for _ in range(5000):
+        wait = backoff_seconds(1000, 1, rng)
+        bins[min(int((wait - 1.5) * 10), 9)] += 1
+    assert all(400 <= count <= 600 for count in bins), bins
+
+
 def test_backoff_doubles_per_retry() -> None:
     centres = []
     for retry in range(6):

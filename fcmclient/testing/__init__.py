@@ -4,6 +4,9 @@ Google offers no FCM emulator; :class:`FCMEmulator` is a real HTTP/1.1 server on
 127.0.0.1 that speaks the legacy API, HTTP v1 and the OAuth2 token endpoint, with
 scripted outcomes per target and inboxes to assert on.
 
+The names below are imported on first use, so loading the pytest plugin (which pytest
+does in every project that has fcm-client installed) costs nothing and cannot fail.
+
 Example::
 
     from fcmclient.testing import FCMEmulator, Outcome
@@ -15,8 +18,28 @@ Example::
 
 from __future__ import annotations
 
-from ._outcomes import Outcome
-from ._records import EmulatorStats, RecordedRequest
-from .emulator import FCMEmulator
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._outcomes import Outcome
+    from ._records import EmulatorStats, RecordedRequest
+    from .emulator import FCMEmulator
 
 __all__ = ["FCMEmulator", "Outcome", "RecordedRequest", "EmulatorStats"]
+
+_HOMES = {
+    "FCMEmulator": ".emulator",
+    "Outcome": "._outcomes",
+    "RecordedRequest": "._records",
+    "EmulatorStats": "._records",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value

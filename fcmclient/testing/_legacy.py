@@ -320,8 +320,9 @@ def to_v1_message(fields: Mapping[str, Any], target_field: str, target: str) -> 
     """Convert a legacy request to the v1 ``message`` shape kept in inboxes.
 
     ``data`` values become strings (non-strings as their JSON); title, body and image go
-    to ``notification``, other notification keys to ``android.notification``; options go
-    to ``android`` (``collapse_key``, ``priority`` in upper case, ``ttl`` as ``"Ns"``,
+    to ``notification``, other notification keys to ``android.notification`` except
+    ``badge``, which like ``sound`` also goes to ``apns.payload.aps``; options go to
+    ``android`` (``collapse_key``, ``priority`` in upper case, ``ttl`` as ``"Ns"``,
     ``restricted_package_name``) and ``apns.payload.aps`` (``content-available``,
     ``mutable-content``).
 
@@ -333,7 +334,8 @@ def to_v1_message(fields: Mapping[str, Any], target_field: str, target: str) -> 
     data = fields.get("data")
     if data:
         message["data"] = {
-            key: value if isinstance(value, str) else json.dumps(value) for key, value in data.items()
+            key: value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+            for key, value in data.items()
         }
     notification = fields.get("notification") or {}
     common = {k: notification[k] for k in ("title", "body", "image") if k in notification}
@@ -343,7 +345,7 @@ def to_v1_message(fields: Mapping[str, Any], target_field: str, target: str) -> 
     extra = {
         _NOTIFICATION_RENAMES.get(k, k): v
         for k, v in notification.items()
-        if k not in ("title", "body", "image")
+        if k not in ("title", "body", "image", "badge")
     }
     if extra:
         android["notification"] = extra
@@ -356,14 +358,18 @@ def to_v1_message(fields: Mapping[str, Any], target_field: str, target: str) -> 
         android["ttl"] = f"{fields['time_to_live']}s"
     if android:
         message["android"] = android
-    aps = {
-        header: 1
+    aps: dict[str, Any] = {k: notification[k] for k in ("badge", "sound") if k in notification}
+    badge = aps.get("badge")
+    if isinstance(badge, str) and badge.isascii() and badge.isdigit():
+        aps["badge"] = int(badge)  # legacy documented a string; APNs takes a number
+    aps.update(
+        (header, 1)
         for name, header in (
             ("content_available", "content-available"),
             ("mutable_content", "mutable-content"),
         )
         if fields.get(name) is True
-    }
+    )
     if aps:
         message["apns"] = {"payload": {"aps": aps}}
     return message

@@ -292,7 +292,8 @@ class FCMEmulator:
         A v1 send is kept as its ``message`` object. A legacy send is converted:
         ``data`` values become strings (non-strings as their JSON), ``title``/``body``/
         ``image`` go to ``notification`` and other notification keys to
-        ``android.notification``, ``collapse_key``/``priority``/``time_to_live``/
+        ``android.notification`` (``badge`` to ``apns.payload.aps`` instead, ``sound`` to
+        both), ``collapse_key``/``priority``/``time_to_live``/
         ``restricted_package_name`` to ``android``, ``content_available``/
         ``mutable_content`` to ``apns.payload.aps``; the target field is ``token``,
         ``topic`` (the bare name) or ``condition``. Nothing is added for dry runs,

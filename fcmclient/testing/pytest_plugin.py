@@ -3,6 +3,9 @@
 One emulator serves the whole test session; ``fcm_emulator`` resets it before each
 test, so tests never see each other's queues, inboxes, records or counters.
 
+pytest loads this plugin in every project where fcm-client is installed, so it imports
+the emulator only when a test asks for one of its fixtures.
+
 Example::
 
     def test_send(fcm_emulator):
@@ -13,10 +16,12 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from .emulator import FCMEmulator
+if TYPE_CHECKING:
+    from .emulator import FCMEmulator
 
 __all__ = ["fcm_emulator", "fcm_emulator_server", "fcm_service_account"]
 
@@ -24,6 +29,8 @@ __all__ = ["fcm_emulator", "fcm_emulator_server", "fcm_service_account"]
 @pytest.fixture(scope="session")
 def fcm_emulator_server() -> Iterator[FCMEmulator]:
     """The session's running emulator, not reset between tests (prefer ``fcm_emulator``)."""
+    from .emulator import FCMEmulator
+
     with FCMEmulator() as emulator:
         yield emulator
 

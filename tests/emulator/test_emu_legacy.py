@@ -180,7 +180,7 @@ def test_legacy_message_becomes_v1_shape_in_inbox(emu: FCMEmulator, http: reques
     assert emu.inbox("tok") == [
         {
             "token": "tok",
-            "data": {"n": "1", "s": "x", "o": '{"a": [1]}'},
+            "data": {"n": "1", "s": "x", "o": '{"a":[1]}'},
             "notification": {"title": "T", "body": "B"},
             "android": {
                 "notification": {"icon": "i", "channel_id": "c"},

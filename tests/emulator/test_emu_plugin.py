@@ -73,3 +73,41 @@ def test_tests_sharing_the_server_do_not_see_each_other(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 passed" in result.stdout
+
+
+def test_regression_plugin_loading_required_the_emulators_dependencies() -> None:
+    # pytest loads the plugin in every project where fcm-client is installed. It imported
+    # the emulator (asyncio server, cryptography) up front, so a project whose google-auth
+    # predates its cryptography dependency could not run pytest at all.
+    script = (
+        "import sys\n"
+        "sys.modules['cryptography'] = None  # as if it were not installed\n"
+        "import fcmclient.testing.pytest_plugin\n"
+        "assert 'fcmclient.testing.emulator' not in sys.modules\n"
+        "import fcmclient.testing\n"
+        "try:\n"
+        "    fcmclient.testing.FCMEmulator\n"
+        "except ImportError as exc:\n"
+        "    print('needs', exc.name)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("needs cryptography")
+
+
+def test_the_package_names_import_on_first_use() -> None:
+    import fcmclient.testing as testing
+
+    namespace: dict[str, object] = {}
+    exec("from fcmclient.testing import *", namespace)  # noqa: S102 - the star import is under test
+    assert {name: namespace[name] for name in testing.__all__} == {
+        name: getattr(testing, name) for name in testing.__all__
+    }
+    assert namespace["FCMEmulator"] is FCMEmulator

@@ -97,8 +97,20 @@ CASES = [
     pytest.param(
         _message(android={"notification": []}),
         "message.android.notification",
-        "Struct",
+        "TYPE_MESSAGE",
         id="android-notification",
+    ),
+    pytest.param(
+        _message(android={"notification": {"badge": 3}}),
+        "message.android.notification",
+        'Unknown name "badge"',
+        id="android-notification-ios-only-field",
+    ),
+    pytest.param(
+        _message(android={"notification": {"sticky": "yes"}}),
+        "message.android.notification.sticky",
+        "TYPE_BOOL",
+        id="android-notification-bool",
     ),
     pytest.param(
         _message(apns={"headers": {"apns-expiration": "soon"}}),
@@ -196,7 +208,12 @@ VALID = [
                 "collapse_key": "c",
                 "restricted_package_name": "com.x",
                 "data": {"a": "b"},
-                "notification": {"channel_id": "x", "anything": [1]},
+                "notification": {
+                    "channel_id": "x",
+                    "notificationCount": 3,
+                    "vibrate_timings": ["1s"],
+                    "sticky": True,
+                },
                 "fcm_options": {"analytics_label": "l"},
                 "bandwidth_constrained_ok": False,
                 "restricted_satellite_ok": True,
