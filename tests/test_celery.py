@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pathlib
 import socket
 import subprocess
 import sys
@@ -765,3 +766,23 @@ def test_without_celery_the_error_names_the_extra() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "fcmclient.celery needs Celery: pip install 'fcm-client[celery]'"
+
+
+def test_the_public_surface_is_pinned_and_documented() -> None:
+    import fcmclient.celery
+
+    assert fcmclient.celery.__all__ == [
+        "DEFAULT_MAX_RETRIES",
+        "DEFAULT_CHUNK_SIZE",
+        "DEFAULT_TASK_NAME",
+        "TRANSPORT_ERROR",
+        "MESSAGE_CLASSES",
+        "dump_message",
+        "load_message",
+        "FCMTask",
+        "register_send_task",
+        "fan_out",
+    ]
+    page = (pathlib.Path(__file__).resolve().parent.parent / "docs" / "celery.rst").read_text()
+    undocumented = [name for name in fcmclient.celery.__all__ if f"fcmclient.celery.{name}" not in page]
+    assert undocumented == []
