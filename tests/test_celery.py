@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import logging
 import os
+import pathlib
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -38,7 +42,7 @@ from fcmclient.celery import (
     load_message,
     register_send_task,
 )
-from fcmclient.errors import FCMAuthenticationError
+from fcmclient.errors import FCMAuthenticationError, FCMRequestError, FCMResponseError
 from fcmclient.messages import Message
 from fcmclient.testing import FCMEmulator, Outcome
 
@@ -48,14 +52,14 @@ class Recorder:
 
     def __init__(self) -> None:
         self.results: list[tuple[Result, Message]] = []
-        self.give_ups: list[tuple[Message, Result | None]] = []
+        self.give_ups: list[tuple[Message, Result | None, BaseException | None]] = []
         self.retries: list[dict[str, Any]] = []
 
     def on_result(self, result: Result, message: Message) -> None:
         self.results.append((result, message))
 
-    def on_give_up(self, message: Message, result: Result | None) -> None:
-        self.give_ups.append((message, result))
+    def on_give_up(self, message: Message, result: Result | None, error: BaseException | None) -> None:
+        self.give_ups.append((message, result, error))
 
 
 @pytest.fixture
@@ -257,8 +261,9 @@ def test_retries_stop_at_max_retries_and_the_rest_goes_to_on_give_up(
     assert len(recorder.retries) == 2
     assert sends_to(emu, "doomed") == 3
     assert sends_to(emu, "ok") == 1
-    [(message, result)] = recorder.give_ups
+    [(message, result, error)] = recorder.give_ups
     assert message.targets == ["doomed"]
+    assert error is None
     assert result is not None
     assert result.outcomes["doomed"].error == "Unavailable"
     assert summary["gave_up"] == 1
@@ -274,7 +279,7 @@ def test_zero_max_retries_gives_up_at_once(
     run(task, JSONMessage(["t"]))
 
     assert recorder.retries == []
-    assert [m.targets for m, _ in recorder.give_ups] == [["t"]]
+    assert [m.targets for m, _, _ in recorder.give_ups] == [["t"]]
 
 
 def test_default_give_up_logs_a_warning_with_token_prefixes_only(
@@ -325,7 +330,7 @@ def test_on_give_up_runs_even_when_the_handler_fails(app: Any, emu: FCMEmulator,
     )
     with pytest.raises(RuntimeError):
         run(task, JSONMessage(["t"]))
-    assert [m.targets for m, _ in recorder.give_ups] == [["t"]]
+    assert [m.targets for m, _, _ in recorder.give_ups] == [["t"]]
 
 
 # Network and credential failures ------------------------------------------------------------
@@ -349,8 +354,9 @@ def test_network_errors_retry_the_whole_message_with_backoff(
     assert [retry["args"] for retry in recorder.retries] == [(dump_message(message),)] * 2
     for retry, record in enumerate(recorder.retries):
         assert 2**retry - 0.5 <= record["countdown"] <= 2**retry + 0.5
-    [(given_up, result)] = recorder.give_ups
+    [(given_up, result, error)] = recorder.give_ups
     assert given_up == message
+    assert error is None
     assert result is not None
     assert {o.error for o in result.outcomes.values()} == {TRANSPORT_ERROR}
     assert "ConnectionError" in result.error_details["a"]
@@ -362,12 +368,12 @@ def test_a_rejected_api_key_is_not_retried(
     task = legacy_task(app, emu, recorder, monkeypatch, api_key="wrong-key")
     message = JSONMessage(["a", "b"])
 
-    with pytest.raises(FCMAuthenticationError):
+    with pytest.raises(FCMAuthenticationError) as raised:
         run(task, message)
 
     assert recorder.retries == []
     assert recorder.results == []
-    assert recorder.give_ups == [(message, None)]
+    assert recorder.give_ups == [(message, None, raised.value)]
 
 
 def test_rejected_credentials_hand_settled_and_unsent_targets_to_the_hooks(
@@ -388,8 +394,9 @@ def test_rejected_credentials_hand_settled_and_unsent_targets_to_the_hooks(
     assert recorder.retries == []
     [(result, sent)] = recorder.results
     assert sent.targets == ["a", "b", "c"]
-    [(unsent, last)] = recorder.give_ups
+    [(unsent, last, error)] = recorder.give_ups
     assert last is result
+    assert isinstance(error, FCMAuthenticationError)
     assert unsent.targets == ["a", "b", "c"]
 
 
@@ -409,6 +416,158 @@ def test_a_v1_transport_failure_of_one_token_retries_that_token(
 
     assert [load_message(r["args"][0]).targets for r in recorder.retries] == [["b"]]
     assert len(emu.inbox("a")) == len(emu.inbox("b")) == 1
+
+
+@pytest.mark.parametrize(
+    ("outcome", "error_type"),
+    [(Outcome.http_error(400), FCMRequestError), ("malformed", FCMResponseError)],
+    ids=["bad-request", "malformed-answer"],
+)
+def test_a_request_fcm_refuses_is_never_retried_and_its_targets_are_handed_over(
+    app: Any,
+    emu: FCMEmulator,
+    recorder: Recorder,
+    monkeypatch: pytest.MonkeyPatch,
+    outcome: Any,
+    error_type: type[Exception],
+) -> None:
+    emu.set_outcome("a", outcome)
+    task = legacy_task(app, emu, recorder, monkeypatch)
+    message = JSONMessage(["a", "b"], {"k": "v"})
+
+    with pytest.raises(error_type) as raised:
+        run(task, message)
+
+    assert recorder.retries == []
+    assert recorder.results == []
+    assert recorder.give_ups == [(message, None, raised.value)]
+    assert sends_to(emu, "a") == 1
+
+
+def test_a_message_the_protocol_cannot_carry_is_handed_over_unsent(
+    app: Any, emu: FCMEmulator, recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    task = legacy_task(app, emu, recorder, monkeypatch)
+    message = InstallationMessage(["fid-1"], {"k": "v"})  # installation IDs are v1 only
+
+    with pytest.raises(ValueError, match="installation IDs") as raised:
+        run(task, message)
+
+    assert recorder.retries == []
+    assert recorder.give_ups == [(message, None, raised.value)]
+    assert emu.requests == []
+
+
+def test_a_failing_factory_hands_the_targets_over(app: Any, recorder: Recorder) -> None:
+    def factory() -> FCM:
+        return FCM.from_service_account("/nonexistent/service-account.json")
+
+    task = register_send_task(app, factory, recorder.on_result, on_give_up=recorder.on_give_up)
+    message = JSONMessage(["a"])
+
+    with pytest.raises(FileNotFoundError) as raised:
+        run(task, message)
+
+    assert recorder.give_ups == [(message, None, raised.value)]
+
+
+def test_a_v1_token_endpoint_failure_retries_the_whole_message(
+    app: Any, emu: FCMEmulator, recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emu.set_token_outcome("drop")
+    info = emu.service_account_info("demo")
+    task = register_send_task(
+        app,
+        lambda: FCM.from_service_account(info, url=emu.v1_url("demo")),
+        recorder.on_result,
+        on_give_up=recorder.on_give_up,
+    )
+    spy_retries(task, recorder, monkeypatch)
+    message = JSONMessage(["a", "b"])
+
+    summary = run(task, message)
+
+    assert [r["args"] for r in recorder.retries] == [(dump_message(message),)]
+    first, second = recorder.results
+    assert {o.error for o in first[0].outcomes.values()} == {TRANSPORT_ERROR}
+    assert second[0].success.keys() == {"a", "b"}
+    assert summary["success"] == 2
+    assert recorder.give_ups == []
+
+
+def test_a_retry_the_broker_refuses_is_handed_to_on_give_up(emu: FCMEmulator, recorder: Recorder) -> None:
+    # A worker's request (not eager), and a broker nobody listens on: queueing the retry fails.
+    app = celery.Celery("no-broker", broker=f"redis://127.0.0.1:{closed_port()}/0", set_as_current=False)
+    app.conf.update(
+        task_publish_retry=False,
+        broker_transport_options={"max_retries": 1, "interval_start": 0, "interval_step": 0},
+    )
+    emu.set_outcome("flaky", "unavailable")
+    task = register_send_task(
+        app,
+        lambda: FCM(emu.api_key, url=emu.legacy_url),
+        recorder.on_result,
+        on_give_up=recorder.on_give_up,
+    )
+    task.push_request(id="task-1", retries=0, is_eager=False, called_directly=False, delivery_info={})
+    try:
+        with pytest.raises(celery.exceptions.Reject):
+            task.run(dump_message(JSONMessage(["ok", "flaky"])))
+    finally:
+        task.pop_request()
+        task.close_fcm()
+        app.close()
+
+    [(result, _)] = recorder.results
+    assert result.success.keys() == {"ok"}
+    [(given_up, last, error)] = recorder.give_ups
+    assert given_up.targets == ["flaky"]
+    assert last is result
+    assert isinstance(error, celery.exceptions.Reject)
+
+
+def test_every_target_reaches_the_app_exactly_once(
+    app: Any, emu: FCMEmulator, recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flaky = Outcome.unavailable(retry_after=1)
+    emu.set_outcome("dead", "unregistered")
+    emu.set_outcome("bad", "invalid")
+    emu.set_outcome("moved", Outcome.canonical("new"))
+    emu.set_outcome("once", flaky, "delivered")
+    emu.set_outcome("twice", flaky, flaky, "delivered")
+    emu.set_outcome("doomed", flaky, flaky, flaky, "delivered")
+    emu.set_outcome("late-dead", flaky, "unregistered")
+    task = legacy_task(app, emu, recorder, monkeypatch, max_retries=2)
+    targets = ["ok", "dead", "bad", "moved", "once", "twice", "doomed", "late-dead"]
+
+    run(task, JSONMessage(targets, {"k": "v"}))
+
+    settled: list[tuple[str, str]] = []
+    for result, message in recorder.results:
+        assert result.message is message
+        settled += [(t, "success") for t in result.success]
+        settled += [(t, "not_registered") for t in result.not_registered]
+        settled += [(t, "failed") for t in result.failed]
+        retried = result.retry()
+        # The rest of each attempt is retried: exactly the next attempt's targets, or given up.
+        rest = sorted(set(message.targets) - {t for t, _ in settled})
+        assert sorted(retried.targets if retried else []) == rest
+    settled += [(t, "gave_up") for m, _, _ in recorder.give_ups for t in m.targets]
+    assert sorted(settled) == sorted(
+        [
+            ("ok", "success"),
+            ("dead", "not_registered"),
+            ("bad", "failed"),
+            ("moved", "success"),
+            ("once", "success"),
+            ("twice", "success"),
+            ("doomed", "gave_up"),
+            ("late-dead", "not_registered"),
+        ]
+    )
+    assert [len(m.targets) for _, m in recorder.results] == [8, 4, 2]
+    assert recorder.results[0][0].canonical == {"moved": "new"}
+    assert all(len(emu.inbox(t)) == 1 for t in ("ok", "moved", "once", "twice"))
 
 
 # One FCM per process ------------------------------------------------------------------------
@@ -438,6 +597,25 @@ def test_fcm_is_built_lazily_once_per_process(
     finally:
         task.close_fcm()
         built[0].close()
+
+
+@pytest.mark.parametrize("signal", ["worker_process_shutdown", "worker_shutdown"])
+def test_the_fcm_is_closed_when_the_worker_process_stops(app: Any, emu: FCMEmulator, signal: str) -> None:
+    task = register_send_task(app, lambda: FCM(emu.api_key, url=emu.legacy_url))
+    task.apply(args=(dump_message(JSONMessage(["a"])),)).get()
+    first = task.fcm
+    assert emu.stats.connections_active == 1  # the keep-alive connection of that FCM
+
+    getattr(celery.signals, signal).send(sender=None, pid=os.getpid(), exitcode=0)
+
+    deadline = time.monotonic() + 5
+    while emu.stats.connections_active and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert emu.stats.connections_active == 0
+    try:
+        assert task.fcm is not first  # the next send builds a new one
+    finally:
+        task.close_fcm()
 
 
 def test_a_subclass_is_a_send_task(app: Any, emu: FCMEmulator) -> None:
@@ -473,6 +651,34 @@ def test_register_send_task_options(app: Any) -> None:
     assert app.tasks["tests.send"] is task._get_current_object()
     other = celery.Celery("other", broker="memory://", set_as_current=False)
     assert "tests.send" not in other.tasks  # not a shared task
+
+
+@pytest.mark.parametrize("max_retries", [None, -1, 1.5, True, "3"])
+def test_there_is_always_a_retry_limit(app: Any, max_retries: Any) -> None:
+    with pytest.raises(ValueError, match="max_retries must be an int >= 0"):
+        register_send_task(app, lambda: FCM("key"), max_retries=max_retries)
+    with pytest.raises(ValueError, match="max_retries must be an int >= 0"):
+        type("Unlimited", (FCMTask,), {"name": "tests.unlimited", "max_retries": max_retries})
+
+
+def test_a_limit_removed_at_run_time_stops_the_send(app: Any, emu: FCMEmulator, recorder: Recorder) -> None:
+    task = register_send_task(
+        app, lambda: FCM(emu.api_key, url=emu.legacy_url), on_give_up=recorder.on_give_up
+    )
+    task.max_retries = None
+    with pytest.raises(ValueError, match="max_retries"):
+        run(task, JSONMessage(["t"]))
+    assert emu.requests == []
+    assert [m.targets for m, _, _ in recorder.give_ups] == [["t"]]
+
+
+def test_autoretry_for_is_refused(app: Any) -> None:
+    with pytest.raises(TypeError, match="autoretry_for would send the whole message again"):
+        register_send_task(app, lambda: FCM("key"), autoretry_for=(Exception,))
+    with pytest.raises(TypeError, match="autoretry_for"):
+
+        class AutoRetrying(FCMTask):
+            autoretry_for = (ValueError,)
 
 
 # Fan-out ------------------------------------------------------------------------------------
@@ -530,3 +736,53 @@ def test_fan_out_sends_every_token_once(app: Any, emu: FCMEmulator) -> None:
     assert [s["success"] for s in summaries] == [10, 10, 5]
     assert [len(r.targets) for r in emu.requests] == [10, 10, 5]
     assert all(len(emu.inbox(t)) == 1 for t in tokens)
+
+
+def test_fan_out_of_no_tokens_is_an_empty_group(app: Any) -> None:
+    task = register_send_task(app, lambda: FCM("key"))
+    assert list(fan_out(task, [], {"k": "v"}).tasks) == []
+
+
+# Packaging ----------------------------------------------------------------------------------
+
+
+def test_import_fcmclient_never_imports_celery() -> None:
+    code = (
+        "import sys, fcmclient, fcmclient.api, fcmclient.testing\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('celery', 'kombu')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_without_celery_the_error_names_the_extra() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['celery'] = None  # as if it were not installed\n"
+        "try:\n"
+        "    import fcmclient.celery\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "fcmclient.celery needs Celery: pip install 'fcm-client[celery]'"
+
+
+def test_the_public_surface_is_pinned_and_documented() -> None:
+    import fcmclient.celery
+
+    assert fcmclient.celery.__all__ == [
+        "DEFAULT_MAX_RETRIES",
+        "DEFAULT_CHUNK_SIZE",
+        "DEFAULT_TASK_NAME",
+        "TRANSPORT_ERROR",
+        "MESSAGE_CLASSES",
+        "dump_message",
+        "load_message",
+        "FCMTask",
+        "register_send_task",
+        "fan_out",
+    ]
+    page = (pathlib.Path(__file__).resolve().parent.parent / "docs" / "celery.rst").read_text()
+    undocumented = [name for name in fcmclient.celery.__all__ if f"fcmclient.celery.{name}" not in page]
+    assert undocumented == []

@@ -4,10 +4,16 @@ A real redis-server and a real ``celery worker`` (prefork, 2 processes) send 2,0
 through the FCM emulator running in this process, with scripted outcomes: dead tokens,
 invalid tokens, tokens failing once or twice with ``Retry-After: 1`` before succeeding,
 tokens that never succeed (given up after ``PUSHAPP_MAX_RETRIES``) and, on the legacy
-protocol, canonical ids (HTTP v1 has none). Then every token must be in exactly one final
-state, sent exactly as often as scripted (so never again after a success), each retry must
-have waited its ``Retry-After``, and the SQLite file must show the replacements, deletions
-and failures.
+protocol, canonical ids. Then every token must be in exactly one final state, sent exactly
+as often as scripted (so never again after a success), each resend must arrive at least its
+``Retry-After`` after the failed send, and the SQLite file must show the replacements,
+deletions and failures.
+
+The test runs once per protocol. HTTP v1 is what Google answers today, so the whole plan
+runs there: one request per token, an access token per worker process, v1 error codes.
+Canonical ids exist only in legacy answers (v1 has none), so only the legacy run can show
+the token table's replacements, including a replacement by a token that is stored already.
+Each run takes a few seconds, most of it the two 1-second retry waits.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import collections
 import importlib
 import json
 import pathlib
+import re
 import sqlite3
 import sys
 import time
@@ -38,7 +45,6 @@ else:
 TOKENS = 2000
 MAX_RETRIES = 2
 RETRY_AFTER = 1.0
-TOLERANCE = 0.05
 
 FLAKY = Outcome.unavailable(retry_after=RETRY_AFTER)
 
@@ -138,6 +144,7 @@ def test_2000_tokens_through_a_real_worker(
             raise AssertionError(f"the sends did not finish: {exc!r}\n{worker.tail()}") from exc
         elapsed = time.monotonic() - started
         requests = [r for r in emu.requests if r.protocol == protocol]
+        token_requests = emu.token_requests
 
     # Every token was sent exactly as often as scripted: never again after a success.
     sends: dict[str, list[float]] = collections.defaultdict(list)
@@ -148,10 +155,21 @@ def test_2000_tokens_through_a_real_worker(
     wrong = {t: len(sends[t]) for t in tokens if len(sends[t]) != len(plans[t][0])}
     assert wrong == {}, f"tokens sent a wrong number of times: {dict(list(wrong.items())[:10])}"
 
-    # Each retry waited at least its Retry-After.
-    gaps = [b - a for t in tokens for a, b in zip(sends[t], sends[t][1:], strict=False)]
-    assert gaps, "no retries happened"
-    assert min(gaps) >= RETRY_AFTER - TOLERANCE, f"a retry came {min(gaps):.3f} s after its send"
+    # Each resend arrived at least its Retry-After after the failed send (every failure here
+    # asked for RETRY_AFTER): the emulator stamps each request as it arrives.
+    gaps = {t: [b - a for a, b in zip(sends[t], sends[t][1:], strict=False)] for t in tokens}
+    all_gaps = [gap for token_gaps in gaps.values() for gap in token_gaps]
+    assert len(all_gaps) == sum(len(outcomes) - 1 for outcomes, _ in plans.values())
+    early = {t: [round(g, 3) for g in token_gaps if g < RETRY_AFTER] for t, token_gaps in gaps.items()}
+    early = {t: token_gaps for t, token_gaps in early.items() if token_gaps}
+    assert early == {}, f"resent before Retry-After: {dict(list(early.items())[:10])}"
+
+    # Both pool processes sent, each with its own FCM: on v1, one access token per process.
+    log = worker.log.read_text(errors="replace")
+    processes = set(re.findall(r"/(ForkPoolWorker-\d+)\]", log))
+    assert len(processes) == 2, f"tasks ran in {sorted(processes)}\n{worker.tail()}"
+    if protocol == "v1":
+        assert token_requests == len(processes)
 
     # Every token ends in exactly one final state.
     devices = {row[0] for row in rows(database, "SELECT token FROM devices")}
@@ -181,6 +199,7 @@ def test_2000_tokens_through_a_real_worker(
     assert rows(database, "SELECT COUNT(*) FROM devices") == [(len(expected_devices),)]
     merged_into = [token(protocol, int(t[-4:]) + 1) for t, s in states.items() if s == "merged"]
     assert set(merged_into) <= devices
+    assert rows(database, "SELECT DISTINCT user_id FROM devices") == [("u",)]  # renamed rows kept it
 
     # The failures table: invalid tokens, and the tokens given up on, once each.
     invalid = "INVALID_ARGUMENT" if protocol == "v1" else "InvalidRegistration"
@@ -193,11 +212,9 @@ def test_2000_tokens_through_a_real_worker(
     assert sum(s["gave_up"] for s in summaries) == sum(s == "gave_up" for s in states.values())
 
     counts = collections.Counter(states.values())
-    retried = sum(len(times) - 1 for times in sends.values())
-    task_retries = worker.log.read_text(errors="replace").count("Retry in ")
     print(
         f"\n[{protocol}] {TOKENS} tokens, {len(summaries)} chunk tasks, finished in "
-        f"{elapsed:.2f} s: {len(requests)} send requests, {task_retries} task retries "
-        f"({retried} token resends), smallest retry gap {min(gaps):.3f} s; "
+        f"{elapsed:.2f} s: {len(requests)} send requests, {log.count('Retry in ')} task retries "
+        f"({len(all_gaps)} token resends), smallest retry gap {min(all_gaps):.3f} s; "
         f"final states {dict(counts)}"
     )

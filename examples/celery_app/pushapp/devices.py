@@ -2,17 +2,27 @@
 
 A device is a registration token (and the user it belongs to). Each send result updates the
 table: a canonical id replaces the stored token, a dead token is deleted, and a failure that
-sending again will not fix is recorded in ``failures``.
+sending again will not fix is recorded in ``failures``, one row per token (its last one).
+
+Several worker processes write at once. The file is in WAL mode (readers never block the
+writer), every change runs in one ``BEGIN IMMEDIATE`` transaction (a writer takes the write
+lock up front, so two writers queue instead of one failing half-way), and a writer waits up
+to :data:`BUSY_TIMEOUT` seconds for the lock. Every change is idempotent: applying the same
+result twice (a redelivered task) leaves the same table.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 
 from fcmclient import Result
 from fcmclient.messages import Message
+
+#: Seconds a writer waits for another process's transaction to end.
+BUSY_TIMEOUT = 30.0
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS devices (
@@ -21,7 +31,7 @@ CREATE TABLE IF NOT EXISTS devices (
     added_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS failures (
-    token TEXT NOT NULL,
+    token TEXT PRIMARY KEY,
     error TEXT NOT NULL,
     at    REAL NOT NULL
 );
@@ -29,21 +39,36 @@ CREATE TABLE IF NOT EXISTS failures (
 
 
 def connect(path: str) -> sqlite3.Connection:
-    """Open the database; several worker processes may write to it at once."""
-    return sqlite3.connect(path, timeout=30)
+    """Open the database in autocommit mode; :func:`transaction` groups the writes."""
+    return sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction: committed at the end of the block, rolled back on error."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 def create(path: str) -> None:
-    """Create the tables (idempotent)."""
+    """Create the tables and switch the file to WAL mode (both idempotent)."""
     with closing(connect(path)) as db:
-        db.execute("PRAGMA journal_mode=WAL")  # readers don't block the workers' writes
-        db.executescript(SCHEMA)
+        db.execute("PRAGMA journal_mode=WAL")  # stored in the file: every connection uses it
+        with transaction(db):
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
 
 
 def add(db: sqlite3.Connection, tokens: list[str], user_id: str | None = None) -> None:
     """Store tokens (a token already stored is kept as is)."""
     now = time.time()
-    with db:
+    with transaction(db):
         db.executemany(
             "INSERT OR IGNORE INTO devices (token, user_id, added_at) VALUES (?, ?, ?)",
             [(token, user_id, now) for token in tokens],
@@ -56,31 +81,45 @@ def tokens(db: sqlite3.Connection) -> list[str]:
 
 
 def apply_result(db: sqlite3.Connection, result: Result) -> None:
-    """Bring the table in line with one send's result, in one transaction."""
+    """Bring the table in line with one send's result, in one transaction.
+
+    Targets in ``result.retry()`` are left alone: the send task retries them or gives up.
+    """
     now = time.time()
-    with db:
+    with transaction(db):
         for old, new in result.canonical.items():
             # FCM says the device now answers to `new`. If `new` is stored already (the app
-            # registered it again), the UPDATE is ignored and the old row, a duplicate of
-            # the same device, is deleted; otherwise the row is renamed and the DELETE
-            # finds nothing.
+            # registered it again), the UPDATE leaves the row alone and the DELETE removes
+            # the old row, a duplicate of the same device; otherwise the row is renamed
+            # (keeping its user) and the DELETE finds nothing.
             db.execute("UPDATE OR IGNORE devices SET token = ? WHERE token = ?", (new, old))
             db.execute("DELETE FROM devices WHERE token = ?", (old,))
         db.executemany("DELETE FROM devices WHERE token = ?", [(token,) for token in result.not_registered])
-        db.executemany(
-            "INSERT INTO failures (token, error, at) VALUES (?, ?, ?)",
-            [(token, error, now) for token, error in result.failed.items()],
-        )
+        record_failures(db, result.failed, now)
 
 
-def record_give_up(db: sqlite3.Connection, message: Message, result: Result | None) -> None:
-    """Record the targets the send task gave up on, with the last error FCM gave."""
-    now = time.time()
+def record_give_up(
+    db: sqlite3.Connection, message: Message, result: Result | None, error: BaseException | None
+) -> None:
+    """Record the targets the send task gave up on: with the exception that stopped the
+    task, or else with the last error FCM gave for each."""
     outcomes = result.outcomes if result is not None else {}
-    rows = []
+    reasons = {}
     for token in message.targets:
         outcome = outcomes.get(token)
-        last_error = outcome.error if outcome is not None and outcome.error else "no answer"
-        rows.append((token, f"gave up: {last_error}", now))
-    with db:
-        db.executemany("INSERT INTO failures (token, error, at) VALUES (?, ?, ?)", rows)
+        if error is not None:
+            reasons[token] = f"gave up: {type(error).__name__}"
+        elif outcome is not None and outcome.error:
+            reasons[token] = f"gave up: {outcome.error}"
+        else:
+            reasons[token] = "gave up: no answer"
+    with transaction(db):
+        record_failures(db, reasons, time.time())
+
+
+def record_failures(db: sqlite3.Connection, errors: dict[str, str], now: float) -> None:
+    """Store ``{token: error}``, replacing an older failure of the same token."""
+    db.executemany(
+        "INSERT OR REPLACE INTO failures (token, error, at) VALUES (?, ?, ?)",
+        [(token, error, now) for token, error in errors.items()],
+    )

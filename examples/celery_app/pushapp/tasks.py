@@ -49,6 +49,10 @@ app.conf.update(
     task_serializer="json",  # the default, spelt out: messages travel as plain dicts
     accept_content=["json"],
     worker_prefetch_multiplier=1,  # a worker holds one chunk at a time, others take the rest
+    # Redis hands a task out again when a worker has held it unacknowledged for this long,
+    # and a task waiting for its countdown is held so: keep it above the longest countdown
+    # (Retry-After is capped at one hour), or a long wait would be sent twice.
+    broker_transport_options={"visibility_timeout": 2 * 3600},
 )
 
 
@@ -67,10 +71,10 @@ def store_result(result: Result, message: Message) -> None:
         devices.apply_result(db, result)
 
 
-def store_give_up(message: Message, result: Result | None) -> None:
-    """Retries are spent: record the tokens left, so they don't vanish."""
+def store_give_up(message: Message, result: Result | None, error: BaseException | None) -> None:
+    """Retries are spent, or an error stopped the task: record the tokens left."""
     with closing(devices.connect(DB)) as db:
-        devices.record_give_up(db, message, result)
+        devices.record_give_up(db, message, result, error)
 
 
 send_push = register_send_task(
