@@ -25,6 +25,7 @@ import requests
 
 from . import legacy, v1
 from .auth import AccessToken, TokenSource, fetcher_for
+from .encoding import check_credential
 from .errors import FCMAuthenticationError, FCMError, FCMRequestError, FCMResponseError
 from .fanout import fan_out
 from .legacy import FCM_URL
@@ -93,9 +94,11 @@ class FCM:
         default 10 s; ``None`` also means the default, never "no timeout"), ``proxies``,
         ``verify`` (TLS verification stays on unless you pass ``False`` or a CA bundle
         path) and ``cert``.
-    :raises ValueError: neither or both of ``api_key`` and ``credentials``, an empty key, or
-        a v1 connection with no project.
-    :raises TypeError: an unknown option.
+    :raises ValueError: neither or both of ``api_key`` and ``credentials``, an empty key, a
+        key holding a character that cannot go in an HTTP header (whitespace, a line break,
+        non-ASCII; the message says where, never what the key is), or a v1 connection with
+        no project.
+    :raises TypeError: an unknown option, or a key that is not a str.
 
     >>> fcm = FCM("my-server-key")
     >>> fcm
@@ -122,6 +125,8 @@ class FCM:
             raise ValueError("give either api_key (legacy) or credentials (HTTP v1), not both")
         if credentials is None and not api_key:
             raise ValueError("an API key (legacy) or credentials (HTTP v1) are required")
+        if api_key is not None:
+            check_credential(api_key, "the API key")
         if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
             raise ValueError(f"max_workers must be a positive int, got {max_workers!r}")
         if not isinstance(send_timeout, (int, float)) or not send_timeout > 0:

@@ -18,7 +18,7 @@ from typing import Any
 
 import requests
 
-from .encoding import snippet
+from .encoding import check_credential, snippet
 from .errors import FCMAuthenticationError
 from .transport import post
 from .v1 import SCOPE
@@ -78,7 +78,11 @@ class TokenSource:
         return token is not None and self._clock() < token.refresh_at
 
     def get(self) -> AccessToken:
-        """A token valid for a while yet."""
+        """A token valid for a while yet.
+
+        :raises FCMAuthenticationError: the fetched token cannot be sent in a header (the
+            message never shows it), or the fetcher's own rejections.
+        """
         token = self._token
         if self._fresh(token):
             assert token is not None
@@ -89,6 +93,12 @@ class TokenSource:
                 assert token is not None
                 return token
             value, lifetime = self._fetch()
+            try:
+                check_credential(value, "the access token")
+            except (TypeError, ValueError) as exc:
+                raise FCMAuthenticationError(
+                    f"the token endpoint gave an unusable access token: {exc}"
+                ) from None
             now = self._clock()
             self.fetches += 1
             refresh_at = now + max(lifetime - REFRESH_MARGIN, lifetime / 2)

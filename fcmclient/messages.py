@@ -10,6 +10,7 @@ keyword arguments, JSON-serialisable, which is how messages travel through Celer
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
@@ -97,6 +98,9 @@ class Message:
             notification.update(_check_mapping(base.pop("notification", None), "notification") or {})
             merged.update(base)
         merged.update(options)
+        # A notification given as an option is content, like payload['notification']: the
+        # title and body arguments go over it rather than being replaced by it.
+        notification.update(_check_mapping(merged.pop("notification", None), "notification") or {})
         if message_title is not None:
             notification["title"] = message_title
         if message_body is not None:
@@ -110,6 +114,10 @@ class Message:
             json.dumps(self.__getstate__(), allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise TypeError(f"message content must be JSON-serialisable: {exc}") from None
+        # Checked, so plain JSON values: keep deep copies, sharing nothing with the caller.
+        self._data, self._notification, self._options = copy.deepcopy(
+            (self._data, self._notification, self._options)
+        )
 
     @property
     def targets(self) -> list[str]:
@@ -165,9 +173,16 @@ class Message:
             state["message_title"] = title
         if body is not None:
             state["message_body"] = body
+        payload: dict[str, Any] = {}
         if notification:
-            state["payload"] = {"notification": copy.deepcopy(notification)}
-        state.update(copy.deepcopy(self._options))
+            payload["notification"] = copy.deepcopy(notification)
+        parameters = _parameters(type(self))
+        for key, value in self._options.items():
+            # An option named like a constructor parameter (only possible through payload=)
+            # goes back through payload=, or it would come back as that parameter.
+            (payload if key in parameters else state)[key] = copy.deepcopy(value)
+        if payload:
+            state["payload"] = payload
         return state
 
     def _target_state(self, targets: list[str]) -> dict[str, Any]:
@@ -214,6 +229,17 @@ class Message:
         return f"<{type(self).__name__} to {shown}; data keys {keys}; options {options}>"
 
 
+_PARAMETERS: dict[type, frozenset[str]] = {}
+
+
+def _parameters(cls: type[Message]) -> frozenset[str]:
+    """The names of ``cls``'s constructor parameters (options must not pass as one)."""
+    names = _PARAMETERS.get(cls)
+    if names is None:
+        names = _PARAMETERS[cls] = frozenset(inspect.signature(cls.__init__).parameters)
+    return names
+
+
 def _upgrade_state(state: Mapping[str, Any]) -> dict[str, Any]:
     """Accept fcm-client 0.2 pickles, whose state was the raw legacy body."""
     state = dict(state)
@@ -243,7 +269,9 @@ class JSONMessage(Message):
         ``delay_while_idle``, ``restricted_package_name``, ``dry_run``,
         ``content_available``, ``mutable_content``; the HTTP v1 fields ``android``,
         ``apns``, ``webpush``, ``fcm_options``; ``None`` values are dropped and unknown
-        options are passed on for FCM to judge.
+        options are passed on for FCM to judge. A ``notification`` dict is content, like
+        ``payload['notification']``: ``message_title`` and ``message_body`` go over it.
+        The message keeps deep copies of everything given, sharing nothing with the caller.
     :raises ValueError: no tokens, or an empty token.
     :raises TypeError: a token that is not a str, ``data`` that is not a dict with str keys,
         or content that is not JSON-serialisable.
@@ -398,6 +426,7 @@ class PlainTextMessage(Message):
     :param registration_id: the target token.
     :param data: the ``data`` payload.
     :param options: as for :class:`JSONMessage`.
+    :raises TypeError: a ``notification`` option.
 
     >>> PlainTextMessage("tok-1", {"x": 1}, dry_run=True).registration_id
     'tok-1'
@@ -410,6 +439,8 @@ class PlainTextMessage(Message):
         **options: Any,
     ) -> None:
         self._targets = (_check_token(registration_id, "registration_id"),)
+        if options.get("notification") is not None:
+            raise TypeError("a plain-text message has no notification; send a JSONMessage instead")
         self._set_content(data, None, None, None, options)
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from ._version import __version__
 __all__ = [
     "DEFAULT_TIMEOUT",
     "MAX_RESPONSE_BYTES",
+    "MAX_TIMEOUT",
     "REQUEST_OPTIONS",
     "Reply",
     "Timeout",
@@ -31,6 +33,10 @@ DEFAULT_TIMEOUT = 10.0
 
 #: Bytes of an answer read at most; the rest is cut off (the decoders then report it).
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+
+#: The largest ``timeout`` accepted, in seconds (one hour): a bounded request is the point of a
+#: timeout, and the socket layer cannot represent an infinite or astronomically large one.
+MAX_TIMEOUT = 3600.0
 
 #: The requests options ``FCM(**options)`` accepts.
 REQUEST_OPTIONS = frozenset({"timeout", "proxies", "verify", "cert"})
@@ -50,6 +56,8 @@ class Reply:
 def _positive(value: object, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ValueError(f"{what} must be a positive number of seconds, got {value!r}")
+    if not math.isfinite(value) or value > MAX_TIMEOUT:
+        raise ValueError(f"{what} must be at most {MAX_TIMEOUT:g} seconds, got {value!r}")
     return float(value)
 
 
@@ -57,7 +65,8 @@ def normalize_timeout(value: object) -> Timeout:
     """Check a ``timeout`` option; ``None`` means :data:`DEFAULT_TIMEOUT`.
 
     An unbounded request is never possible: ``timeout=None`` does not switch timeouts
-    off (as it would in requests) but selects the default.
+    off (as it would in requests) but selects the default, and every value must be a
+    positive number of seconds no larger than :data:`MAX_TIMEOUT`.
     """
     if value is None:
         return DEFAULT_TIMEOUT
