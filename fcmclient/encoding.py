@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["dumps", "stringify", "snippet", "header", "check_credential"]
+__all__ = ["dumps", "loads", "stringify", "snippet", "header", "check_credential"]
 
 _SNIPPET = 300
 
@@ -14,6 +14,25 @@ _SNIPPET = 300
 def dumps(value: Any) -> bytes:
     """Compact UTF-8 JSON, as sent on the wire."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def loads(body: bytes) -> Any:
+    """Parse an answer's JSON body.
+
+    :raises ValueError: the body is not JSON, not UTF-8 (or -16/-32), or nested so deeply
+        that parsing it would exhaust the stack (Python raises ``RecursionError`` for that).
+
+    >>> loads(b'{"a": [1]}')
+    {'a': [1]}
+    >>> loads(b"[" * 100_000)
+    Traceback (most recent call last):
+    ...
+    ValueError: the JSON is nested too deeply to read
+    """
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply to read") from None
 
 
 def stringify(value: Any) -> str:

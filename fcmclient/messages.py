@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import copy
 import inspect
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
+from .encoding import dumps
+
 __all__ = [
+    "MAX_CONTENT_BYTES",
     "LEGACY_OPTIONS",
     "V1_FIELDS",
     "Message",
@@ -24,6 +26,13 @@ __all__ = [
     "TopicMessage",
     "InstallationMessage",
 ]
+
+#: The most content (``data``, notification and options, as compact JSON) a message may hold.
+#: FCM accepts about 4 KB of payload (4 KB more per platform override on v1), so anything
+#: above this can only be refused by FCM after being uploaded once per target; it is refused
+#: here instead, before any request. Below it, FCM judges (``MessageTooBig``,
+#: ``INVALID_ARGUMENT``).
+MAX_CONTENT_BYTES = 64 * 1024
 
 #: Options both protocols understand; :mod:`fcmclient.v1` translates each of them.
 LEGACY_OPTIONS = (
@@ -111,9 +120,14 @@ class Message:
         self._notification = notification or None
         self._options = {key: value for key, value in merged.items() if value is not None}
         try:
-            json.dumps(self.__getstate__(), allow_nan=False)
+            size = len(dumps(self._content_state()))
         except (TypeError, ValueError) as exc:
             raise TypeError(f"message content must be JSON-serialisable: {exc}") from None
+        if size > MAX_CONTENT_BYTES:
+            raise ValueError(
+                f"the message content is {size} bytes of JSON, more than the {MAX_CONTENT_BYTES} "
+                "bytes allowed (FCM itself accepts about 4 KB)"
+            )
         # Checked, so plain JSON values: keep deep copies, sharing nothing with the caller.
         self._data, self._notification, self._options = copy.deepcopy(
             (self._data, self._notification, self._options)
@@ -272,7 +286,8 @@ class JSONMessage(Message):
         options are passed on for FCM to judge. A ``notification`` dict is content, like
         ``payload['notification']``: ``message_title`` and ``message_body`` go over it.
         The message keeps deep copies of everything given, sharing nothing with the caller.
-    :raises ValueError: no tokens, or an empty token.
+    :raises ValueError: no tokens, an empty token, or content larger than
+        :data:`MAX_CONTENT_BYTES`.
     :raises TypeError: a token that is not a str, ``data`` that is not a dict with str keys,
         or content that is not JSON-serialisable.
 
