@@ -58,6 +58,13 @@ def deadline(seconds: float) -> Iterator[Deadline]:
     """Give the requests this thread makes inside the block ``seconds`` in total.
 
     Nests: an inner block never extends an outer one's deadline.
+
+    :param seconds: the time allowed, from now.
+    :returns: a context manager yielding the :class:`Deadline` in force.
+
+    >>> with deadline(30.0) as outer, deadline(60.0) as inner:
+    ...     inner is outer
+    True
     """
     outer: Deadline | None = getattr(_local, "deadline", None)
     current = Deadline(seconds)
@@ -134,6 +141,8 @@ def _connect_within_deadline(conn: connection.HTTPConnection) -> None:
 
 
 class HTTPConnection(connection.HTTPConnection):
+    """urllib3's connection, connecting and reading within the current deadline."""
+
     response_class = _DeadlineResponse
 
     def connect(self) -> None:
@@ -142,6 +151,8 @@ class HTTPConnection(connection.HTTPConnection):
 
 
 class HTTPSConnection(connection.HTTPSConnection):
+    """urllib3's TLS connection, connecting and reading within the current deadline."""
+
     response_class = _DeadlineResponse
 
     def connect(self) -> None:
@@ -150,10 +161,14 @@ class HTTPSConnection(connection.HTTPSConnection):
 
 
 class HTTPConnectionPool(connectionpool.HTTPConnectionPool):
+    """urllib3's pool of :class:`HTTPConnection`."""
+
     ConnectionCls = HTTPConnection
 
 
 class HTTPSConnectionPool(connectionpool.HTTPSConnectionPool):
+    """urllib3's pool of :class:`HTTPSConnection`."""
+
     ConnectionCls = HTTPSConnection
 
 

@@ -1,4 +1,5 @@
-"""The only code that touches the network: one pooled session, timeouts, capped reads."""
+"""The only code that touches the network: one pooled session, timeouts and a total deadline
+per request (:mod:`fcmclient.deadline`), capped reads."""
 
 from __future__ import annotations
 

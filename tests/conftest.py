@@ -90,19 +90,24 @@ class SecretWatch:
     ``FCM.from_service_account``, the emulator's keys and accounts, every access token the
     client receives). Texts are every ``fcmclient`` log record at DEBUG (with its formatted
     exception) and the message of every ``FCMError`` and ``requests.RequestException`` created
-    during the run. Secrets shorter than :data:`MIN_SECRET` characters (placeholders like
-    ``"key"``) are not scanned; tests about secrets use realistic ones.
+    during the run. A text leaks when it holds a registered API key or access token, any 40
+    characters of a registered private key, or something shaped like a PEM private key or an
+    emulator-issued key or token. Secrets shorter than :data:`MIN_SECRET` characters
+    (placeholders like ``"key"``) are not scanned; tests about secrets use realistic ones.
     """
 
     MIN_SECRET = 12
+    WINDOW = 40
     PATTERNS = (
         re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
         re.compile(r"\bemu\.[0-9a-f]{40}\b"),  # an access token issued by the emulator
         re.compile(r"\bemu-[A-Za-z0-9_-]{40}"),  # an API key made by the emulator
     )
+    BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{40,}")
 
     def __init__(self) -> None:
         self.needles: dict[str, str] = {}
+        self.keys: list[str] = []  # base64 bodies of private keys, line breaks removed
         self.texts: dict[str, str] = {}  # text -> where it came from
 
     def secret(self, value: object, kind: str) -> None:
@@ -110,9 +115,9 @@ class SecretWatch:
         if not isinstance(value, str):
             return
         if "PRIVATE KEY-----" in value:
-            lines = [line for line in value.splitlines() if len(line) >= 40 and "-----" not in line]
-            for line in lines[:1] + lines[len(lines) // 2 : len(lines) // 2 + 1] + lines[-1:]:
-                self.needles[line] = kind
+            self.keys.append(
+                "".join(line for line in value.split() if "-----" not in line and "KEY" not in line)
+            )
         elif len(value.strip()) >= self.MIN_SECRET:
             self.needles[value.strip()] = kind
 
@@ -120,14 +125,25 @@ class SecretWatch:
         self.texts.setdefault(text, where)
 
     def scan(self, texts: dict[str, str]) -> list[str]:
-        """``where: kind`` for every text holding a registered secret or a secret's shape."""
-        leaks = []
-        for text, where in texts.items():
-            for needle, kind in self.needles.items():
-                if needle in text:
-                    leaks.append(f"{where}: {kind}")
-            leaks.extend(f"{where}: {pattern.pattern}" for pattern in self.PATTERNS if pattern.search(text))
-        return leaks
+        """``where: what`` for every text holding a secret or a secret's shape."""
+        joined = "\0".join(texts)
+        blob = "\0".join(self.keys)
+        found: list[tuple[str, str]] = []
+        for needle, kind in self.needles.items():
+            if needle in joined:
+                found.append((needle, kind))
+        for pattern in self.PATTERNS:
+            found.extend((match, pattern.pattern) for match in set(pattern.findall(joined)))
+        for run in set(self.BASE64_RUN.findall(joined)):
+            windows = (run[i : i + self.WINDOW] for i in range(0, len(run) - self.WINDOW + 1, 8))
+            if any(window in blob for window in windows):
+                found.append((run, "private key"))
+        return [
+            f"{where}: {what}"
+            for fragment, what in found
+            for text, where in texts.items()
+            if fragment in text
+        ]
 
 
 WATCH = SecretWatch()
