@@ -82,10 +82,10 @@ class FCM:
     Nothing retries on its own: each target gets at most one request per :meth:`send`.
 
     How long a send can take, whatever the server does (answers slowly, never answers,
-    or trickles its answer a byte at a time): one request takes at most the connect timeout
-    plus the read timeout in all (``timeout=10`` allows 20 s; ``(3, 7)`` allows 10 s), since
-    the read timeout bounds the whole answer and not, as in requests, each socket read. A
-    legacy :meth:`send` is one request. An HTTP v1 :meth:`send` fetches an access token when
+    or trickles its answer a byte at a time): each socket read waits at most the read
+    timeout, and one request takes at most the connect timeout plus the read timeout in all
+    (``timeout=10`` allows 20 s; ``(3, 7)`` allows 10 s), where requests alone would bound
+    only each read. A legacy :meth:`send` is one request. An HTTP v1 :meth:`send` fetches an access token when
     needed (one request), then starts no new request after ``send_timeout``; so it returns
     within ``send_timeout`` plus twice the per-request bound (a token refresh and a send that
     started just before the deadline).

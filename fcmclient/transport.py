@@ -30,7 +30,8 @@ __all__ = [
 
 log = logging.getLogger("fcmclient")
 
-#: Seconds allowed to connect, and then for the whole answer, when no ``timeout`` is given.
+#: Seconds allowed to connect, and for each read of the answer, when no ``timeout`` is given
+#: (a whole request is allowed their sum, see :func:`total_seconds`).
 DEFAULT_TIMEOUT = 10.0
 
 #: Bytes of an answer read at most; the rest is cut off (the decoders then report it).
@@ -85,8 +86,9 @@ def normalize_timeout(value: object) -> Timeout:
 def total_seconds(timeout: Timeout) -> float:
     """The most one request may take in all: the connect timeout plus the read timeout.
 
-    Connecting gets its own budget; the answer (status, headers and body) then gets the
-    read timeout as a whole, not per socket read as in requests.
+    requests bounds connecting and each socket read; this bounds the whole request,
+    connecting, sending and reading the status, headers and body, however slowly the
+    server trickles its answer.
 
     >>> total_seconds(10.0), total_seconds((3.05, 27))
     (20.0, 30.05)

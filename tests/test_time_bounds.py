@@ -89,19 +89,18 @@ def test_v1_fan_out_of_500_tokens_is_bounded(
         ) as client,
     ):
         result, elapsed = timed(lambda: client.send(JSONMessage(tokens)))
-        sent = len(server.requests)
-    retry = result.retry()
-    unsent = [t for t in retry.targets if result.outcomes[t].error == "NOT_SENT"] if retry else []
+        arrived = len(server.requests)
+    sent = {t: o for t, o in result.outcomes.items() if o.error != "NOT_SENT"}
     figure(
         f"v1 fan-out of 500 tokens, server {case}: {elapsed:.2f} s (bound {bound:g} s = send_timeout "
-        f"{send_timeout:g} + 2 x {TOTAL:g}); {sent} sent, {len(unsent)} not sent"
+        f"{send_timeout:g} + 2 x {TOTAL:g}); {len(sent)} sent, {500 - len(sent)} not sent"
     )
     assert elapsed < bound + SLACK
-    assert 0 < sent < 500
-    assert len(unsent) == 500 - sent
-    sent_outcomes = [o for t, o in result.outcomes.items() if t not in unsent]
-    assert len(sent_outcomes) == sent
-    assert {o.bucket for o in sent_outcomes} == {bucket}  # every token accounted for
+    assert 0 < len(sent) < 500
+    assert arrived <= len(sent)
+    assert {o.bucket for o in sent.values()} == {bucket}
+    assert result.retry() is not None
+    assert set(result.retry().targets) >= set(tokens) - set(sent)  # every unsent token in retry()
 
 
 def test_slow_token_endpoint_is_bounded(
