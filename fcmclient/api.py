@@ -25,6 +25,7 @@ import requests
 
 from . import legacy, v1
 from .auth import AccessToken, TokenSource, fetcher_for
+from .encoding import check_credential
 from .errors import FCMAuthenticationError, FCMError, FCMRequestError, FCMResponseError
 from .fanout import NOT_SENT, fan_out
 from .legacy import FCM_URL
@@ -80,6 +81,20 @@ class FCM:
     It is safe to share between threads; make one per process and reuse it.
     Nothing retries on its own: each target gets at most one request per :meth:`send`.
 
+    How long a send can take, whatever the server does (answers slowly, never answers,
+    or trickles its answer a byte at a time): each socket read waits at most the read
+    timeout, and one request takes at most the connect timeout plus the read timeout in all
+    (``timeout=10`` allows 20 s; ``(3, 7)`` allows 10 s), where requests alone would bound
+    only each read. A legacy :meth:`send` is one request. An HTTP v1 :meth:`send` fetches an access token when
+    needed (one request), then starts no new request after ``send_timeout``; so it returns
+    within ``send_timeout`` plus twice the per-request bound (a token refresh and a send that
+    started just before the deadline).
+
+    TLS certificates are verified by default, against the CA bundle requests uses (certifi,
+    or ``REQUESTS_CA_BUNDLE``). Pass ``verify="/path/to/ca.pem"`` to trust a private CA (an
+    emulator or proxy with its own certificate); ``verify=False`` switches verification off
+    and urllib3 warns on every request.
+
     :param api_key: the legacy server key.
     :param url: the send endpoint; defaults to :data:`FCM_URL` (legacy) or :data:`V1_URL`
         for ``project_id`` (v1; a ``{project_id}`` placeholder in ``url`` is filled in).
@@ -90,12 +105,14 @@ class FCM:
     :param send_timeout: seconds after which a v1 multicast starts no new request; targets
         not yet sent go to :meth:`Result.retry` (default 120).
     :param options: requests options: ``timeout`` (seconds, or a ``(connect, read)`` pair;
-        default 10 s; ``None`` also means the default, never "no timeout"), ``proxies``,
-        ``verify`` (TLS verification stays on unless you pass ``False`` or a CA bundle
-        path) and ``cert``.
-    :raises ValueError: neither or both of ``api_key`` and ``credentials``, an empty key, or
-        a v1 connection with no project.
-    :raises TypeError: an unknown option.
+        default 10 s, at most :data:`~fcmclient.transport.MAX_TIMEOUT`; ``None`` also means
+        the default, never "no timeout"), ``proxies``, ``verify`` (``True`` by default; a CA
+        bundle path, or ``False``) and ``cert``.
+    :raises ValueError: neither or both of ``api_key`` and ``credentials``, an empty key, a
+        key holding a character that cannot go in an HTTP header (whitespace, a line break,
+        non-ASCII; the message says where, never what the key is), or a v1 connection with
+        no project.
+    :raises TypeError: an unknown option, or a key that is not a str.
 
     >>> fcm = FCM("my-server-key")
     >>> fcm
@@ -122,6 +139,8 @@ class FCM:
             raise ValueError("give either api_key (legacy) or credentials (HTTP v1), not both")
         if credentials is None and not api_key:
             raise ValueError("an API key (legacy) or credentials (HTTP v1) are required")
+        if api_key is not None:
+            check_credential(api_key, "the API key")
         if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
             raise ValueError(f"max_workers must be a positive int, got {max_workers!r}")
         if not isinstance(send_timeout, (int, float)) or not send_timeout > 0:
@@ -247,17 +266,23 @@ class FCM:
         at most ``max_workers`` at a time; a transport failure of one target's request
         (timeout, reset) puts that target in :meth:`Result.retry`.
 
-        :raises requests.RequestException: legacy: any network problem; v1: the access
-            token could not be fetched before anything was sent (when a refresh fails in
-            the middle of a multicast, the targets not yet sent go to
-            :meth:`Result.retry` instead, so what was sent is never lost).
+        Once a status line has arrived, the status decides: a body that cannot be read
+        (cut short, undecodable, over the size cap) counts as a malformed answer.
+
+        :raises requests.RequestException: legacy: a network problem before FCM's status
+            line arrived (``requests.Timeout`` when the time ran out); v1: the access token
+            could not be fetched before anything was sent (a network problem or an outage
+            of the token endpoint). When a refresh fails in the middle of a multicast, the
+            targets not yet sent go to :meth:`Result.retry` instead, so what was sent is
+            never lost.
         :raises FCMRequestError: legacy: FCM rejected the request (400) or answered an
-            unexpected status.
+            unexpected status (a redirect included: none is followed).
         :raises FCMAuthenticationError: the credentials were rejected. For a v1 multicast,
             the exception's ``result`` holds what was settled before, with every target not
             yet sent in ``retry()``.
-        :raises FCMResponseError: legacy: a malformed answer.
+        :raises FCMResponseError: legacy: a malformed or unreadable 200 answer.
         :raises TypeError: v1 cannot translate the message (``time_to_live`` not an int).
+        :raises ValueError: an :class:`InstallationMessage` on the legacy API.
         """
         if not isinstance(message, Message):
             raise TypeError(

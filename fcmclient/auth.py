@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import copy
 import datetime
-import json
+import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -19,9 +20,10 @@ from typing import Any
 
 import requests
 
-from .encoding import snippet
+from .deadline import deadline
+from .encoding import check_credential, loads, snippet
 from .errors import FCMAuthenticationError
-from .transport import post
+from .transport import post, total_seconds
 from .v1 import SCOPE
 
 __all__ = [
@@ -43,6 +45,8 @@ REFRESH_MARGIN = 300.0
 _JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 _ASSERTION_LIFETIME = 3600
 _DEFAULT_LIFETIME = 3600.0
+
+log = logging.getLogger("fcmclient")
 
 #: A fetcher returns (access token, lifetime in seconds).
 Fetcher = Callable[[], tuple[str, float]]
@@ -83,7 +87,11 @@ class TokenSource:
         return token is not None and self._clock() < token.refresh_at
 
     def get(self) -> AccessToken:
-        """A token valid for a while yet."""
+        """A token valid for a while yet.
+
+        :raises FCMAuthenticationError: the fetched token cannot be sent in a header (the
+            message never shows it), or the fetcher's own rejections.
+        """
         token = self._token
         if self._fresh(token):
             assert token is not None
@@ -98,8 +106,15 @@ class TokenSource:
             if failure is not None and self._attempts != attempts:
                 raise _copy(failure) from failure  # the fetch this call waited for failed
             self._failure = None
+            log.debug("fetching an access token")
             try:
                 value, lifetime = self._fetch()
+                try:
+                    check_credential(value, "the access token")
+                except (TypeError, ValueError) as exc:
+                    raise FCMAuthenticationError(
+                        f"the token endpoint gave an unusable access token: {exc}"
+                    ) from None
             except Exception as exc:  # shared with the waiting threads (not KeyboardInterrupt)
                 self._failure = exc
                 raise
@@ -110,6 +125,7 @@ class TokenSource:
             refresh_at = now + max(lifetime - REFRESH_MARGIN, lifetime / 2)
             token = AccessToken(value, now, refresh_at)
             self._token = token
+            log.debug("access token %d fetched, valid for %.0f s", self.fetches, lifetime)
             return token
 
     def invalidate(self, token: AccessToken) -> None:
@@ -141,9 +157,18 @@ class ServiceAccountGrant:
     :param credentials: ``google.oauth2.service_account.Credentials`` (signs the assertion).
     :param token_uri: where to post the grant (the key file's ``token_uri``).
     :param http: the client's session, timeout and requests options.
+    :raises ValueError: the private key cannot sign RS256 (google-auth loads EC, DSA and
+        Ed25519 keys too, and only fails when the first assertion is signed).
     """
 
     def __init__(self, credentials: Any, token_uri: str, http: _Http) -> None:
+        try:
+            credentials.signer.sign(b"fcm-client: can this key sign RS256?")
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(
+                f"the service account's private_key cannot sign RS256 ({type(exc).__name__}); "
+                "FCM needs the RSA key of a Google service-account key file"
+            ) from None
         self._credentials = credentials
         self._token_uri = token_uri
         self._http = http
@@ -189,8 +214,8 @@ def read_token_response(status: int, body: bytes) -> tuple[str, float]:
         problem, like a network error.
     """
     try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        document = loads(body)
+    except ValueError:
         document = None
     if not isinstance(document, dict):
         document = {}
@@ -199,8 +224,12 @@ def read_token_response(status: int, body: bytes) -> tuple[str, float]:
         lifetime = document.get("expires_in", _DEFAULT_LIFETIME)
         if not isinstance(token, str) or not token:
             raise FCMAuthenticationError("the token endpoint answered 200 without an access_token")
-        if isinstance(lifetime, bool) or not isinstance(lifetime, (int, float)) or lifetime <= 0:
-            lifetime = _DEFAULT_LIFETIME
+        if (
+            isinstance(lifetime, bool)
+            or not isinstance(lifetime, (int, float))
+            or not 0 < lifetime < math.inf
+        ):
+            lifetime = _DEFAULT_LIFETIME  # NaN, too: a NaN expiry would refetch on every send
         return token, float(min(lifetime, 86400.0))
     if 400 <= status <= 499 and status != 429:
         error = document.get("error")
@@ -244,7 +273,8 @@ class CredentialsRefresh:
                 return super().__call__(*args, **kwargs)  # type: ignore[no-untyped-call]
 
         try:
-            self._credentials.refresh(_TimedRequest(self._http.session))
+            with deadline(total_seconds(timeout)):
+                self._credentials.refresh(_TimedRequest(self._http.session))
         except exceptions.RefreshError as exc:
             raise FCMAuthenticationError(f"the credentials could not be refreshed: {exc}") from None
         except exceptions.TransportError as exc:

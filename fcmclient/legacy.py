@@ -7,13 +7,12 @@ the documented exception. No sockets here: :mod:`fcmclient.api` does the I/O.
 
 from __future__ import annotations
 
-import json
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .encoding import dumps, header, snippet, stringify
+from .encoding import dumps, header, loads, snippet, stringify
 from .errors import FCMAuthenticationError, FCMRequestError, FCMResponseError
 from .messages import V1_FIELDS, InstallationMessage, Message, PlainTextMessage, TopicMessage
 from .outcomes import Outcome
@@ -129,8 +128,8 @@ def decode(message: Message, status: int, headers: Mapping[str, str], body: byte
 
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        document = loads(body)
+    except ValueError:
         raise FCMResponseError(f"FCM answered 200 with a body that is not JSON: {snippet(body)!r}") from None
     if not isinstance(document, dict):
         raise FCMResponseError(f"FCM answered 200 with JSON that is not an object: {snippet(body)!r}")

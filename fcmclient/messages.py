@@ -10,11 +10,14 @@ keyword arguments, JSON-serialisable, which is how messages travel through Celer
 from __future__ import annotations
 
 import copy
-import json
+import inspect
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
+from .encoding import dumps
+
 __all__ = [
+    "MAX_CONTENT_BYTES",
     "LEGACY_OPTIONS",
     "V1_FIELDS",
     "Message",
@@ -23,6 +26,13 @@ __all__ = [
     "TopicMessage",
     "InstallationMessage",
 ]
+
+#: The most content (``data``, notification and options, as compact JSON) a message may hold.
+#: FCM accepts about 4 KB of payload (4 KB more per platform override on v1), so anything
+#: above this can only be refused by FCM after being uploaded once per target; it is refused
+#: here instead, before any request. Below it, FCM judges (``MessageTooBig``,
+#: ``INVALID_ARGUMENT``).
+MAX_CONTENT_BYTES = 64 * 1024
 
 #: Options both protocols understand; :mod:`fcmclient.v1` translates each of them.
 LEGACY_OPTIONS = (
@@ -97,6 +107,9 @@ class Message:
             notification.update(_check_mapping(base.pop("notification", None), "notification") or {})
             merged.update(base)
         merged.update(options)
+        # A notification given as an option is content, like payload['notification']: the
+        # title and body arguments go over it rather than being replaced by it.
+        notification.update(_check_mapping(merged.pop("notification", None), "notification") or {})
         if message_title is not None:
             notification["title"] = message_title
         if message_body is not None:
@@ -107,9 +120,18 @@ class Message:
         self._notification = notification or None
         self._options = {key: value for key, value in merged.items() if value is not None}
         try:
-            json.dumps(self.__getstate__(), allow_nan=False)
+            size = len(dumps(self._content_state()))
         except (TypeError, ValueError) as exc:
             raise TypeError(f"message content must be JSON-serialisable: {exc}") from None
+        if size > MAX_CONTENT_BYTES:
+            raise ValueError(
+                f"the message content is {size} bytes of JSON, more than the {MAX_CONTENT_BYTES} "
+                "bytes allowed (FCM itself accepts about 4 KB)"
+            )
+        # Checked, so plain JSON values: keep deep copies, sharing nothing with the caller.
+        self._data, self._notification, self._options = copy.deepcopy(
+            (self._data, self._notification, self._options)
+        )
 
     @property
     def targets(self) -> list[str]:
@@ -165,9 +187,16 @@ class Message:
             state["message_title"] = title
         if body is not None:
             state["message_body"] = body
+        payload: dict[str, Any] = {}
         if notification:
-            state["payload"] = {"notification": copy.deepcopy(notification)}
-        state.update(copy.deepcopy(self._options))
+            payload["notification"] = copy.deepcopy(notification)
+        parameters = _parameters(type(self))
+        for key, value in self._options.items():
+            # An option named like a constructor parameter (only possible through payload=)
+            # goes back through payload=, or it would come back as that parameter.
+            (payload if key in parameters else state)[key] = copy.deepcopy(value)
+        if payload:
+            state["payload"] = payload
         return state
 
     def _target_state(self, targets: list[str]) -> dict[str, Any]:
@@ -214,6 +243,17 @@ class Message:
         return f"<{type(self).__name__} to {shown}; data keys {keys}; options {options}>"
 
 
+_PARAMETERS: dict[type, frozenset[str]] = {}
+
+
+def _parameters(cls: type[Message]) -> frozenset[str]:
+    """The names of ``cls``'s constructor parameters (options must not pass as one)."""
+    names = _PARAMETERS.get(cls)
+    if names is None:
+        names = _PARAMETERS[cls] = frozenset(inspect.signature(cls.__init__).parameters)
+    return names
+
+
 def _upgrade_state(state: Mapping[str, Any]) -> dict[str, Any]:
     """Accept fcm-client 0.2 pickles, whose state was the raw legacy body."""
     state = dict(state)
@@ -243,8 +283,11 @@ class JSONMessage(Message):
         ``delay_while_idle``, ``restricted_package_name``, ``dry_run``,
         ``content_available``, ``mutable_content``; the HTTP v1 fields ``android``,
         ``apns``, ``webpush``, ``fcm_options``; ``None`` values are dropped and unknown
-        options are passed on for FCM to judge.
-    :raises ValueError: no tokens, or an empty token.
+        options are passed on for FCM to judge. A ``notification`` dict is content, like
+        ``payload['notification']``: ``message_title`` and ``message_body`` go over it.
+        The message keeps deep copies of everything given, sharing nothing with the caller.
+    :raises ValueError: no tokens, an empty token, or content larger than
+        :data:`MAX_CONTENT_BYTES`.
     :raises TypeError: a token that is not a str, ``data`` that is not a dict with str keys,
         or content that is not JSON-serialisable.
 
@@ -398,6 +441,7 @@ class PlainTextMessage(Message):
     :param registration_id: the target token.
     :param data: the ``data`` payload.
     :param options: as for :class:`JSONMessage`.
+    :raises TypeError: a ``notification`` option.
 
     >>> PlainTextMessage("tok-1", {"x": 1}, dry_run=True).registration_id
     'tok-1'
@@ -410,6 +454,8 @@ class PlainTextMessage(Message):
         **options: Any,
     ) -> None:
         self._targets = (_check_token(registration_id, "registration_id"),)
+        if options.get("notification") is not None:
+            raise TypeError("a plain-text message has no notification; send a JSONMessage instead")
         self._set_content(data, None, None, None, options)
 
     @property

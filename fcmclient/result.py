@@ -56,9 +56,9 @@ class Result:
         *,
         rng: random.Random | None = None,
     ) -> None:
-        decoded = legacy.decode(
-            message, response.status_code, response.headers, response.content, time.time()
-        )
+        # A Response built without a body has content None: to the decoders that is b"".
+        body = response.content or b""
+        decoded = legacy.decode(message, response.status_code, response.headers, body, time.time())
         self._fill(message, decoded.outcomes, backoff, decoded.multicast_id, rng)
 
     @classmethod

@@ -1,36 +1,45 @@
-"""The only code that touches the network: one pooled session, timeouts, capped reads."""
+"""The only code that touches the network: one pooled session, timeouts and a total deadline
+per request (:mod:`fcmclient.deadline`), capped reads."""
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from ._version import __version__
+from .deadline import DeadlineAdapter, deadline
 
 __all__ = [
     "DEFAULT_TIMEOUT",
     "MAX_RESPONSE_BYTES",
+    "MAX_TIMEOUT",
     "REQUEST_OPTIONS",
     "Reply",
     "Timeout",
     "make_session",
     "normalize_timeout",
+    "total_seconds",
     "post",
     "split_options",
 ]
 
 log = logging.getLogger("fcmclient")
 
-#: Seconds allowed to connect, and between bytes of the answer, when no ``timeout`` is given.
+#: Seconds allowed to connect, and for each read of the answer, when no ``timeout`` is given
+#: (a whole request is allowed their sum, see :func:`total_seconds`).
 DEFAULT_TIMEOUT = 10.0
 
 #: Bytes of an answer read at most; the rest is cut off (the decoders then report it).
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+
+#: The largest ``timeout`` accepted, in seconds (one hour): a bounded request is the point of a
+#: timeout, and the socket layer cannot represent an infinite or astronomically large one.
+MAX_TIMEOUT = 3600.0
 
 #: The requests options ``FCM(**options)`` accepts.
 REQUEST_OPTIONS = frozenset({"timeout", "proxies", "verify", "cert"})
@@ -50,6 +59,8 @@ class Reply:
 def _positive(value: object, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ValueError(f"{what} must be a positive number of seconds, got {value!r}")
+    if not math.isfinite(value) or value > MAX_TIMEOUT:
+        raise ValueError(f"{what} must be at most {MAX_TIMEOUT:g} seconds, got {value!r}")
     return float(value)
 
 
@@ -57,7 +68,8 @@ def normalize_timeout(value: object) -> Timeout:
     """Check a ``timeout`` option; ``None`` means :data:`DEFAULT_TIMEOUT`.
 
     An unbounded request is never possible: ``timeout=None`` does not switch timeouts
-    off (as it would in requests) but selects the default.
+    off (as it would in requests) but selects the default, and every value must be a
+    positive number of seconds no larger than :data:`MAX_TIMEOUT`.
     """
     if value is None:
         return DEFAULT_TIMEOUT
@@ -69,6 +81,21 @@ def normalize_timeout(value: object) -> Timeout:
             _positive(value[1], "the read timeout"),
         )
     return _positive(value, "timeout")
+
+
+def total_seconds(timeout: Timeout) -> float:
+    """The most one request may take in all: the connect timeout plus the read timeout.
+
+    requests bounds connecting and each socket read; this bounds the whole request,
+    connecting, sending and reading the status, headers and body, however slowly the
+    server trickles its answer.
+
+    >>> total_seconds(10.0), total_seconds((3.05, 27))
+    (20.0, 30.05)
+    """
+    if isinstance(timeout, tuple):
+        return float(timeout[0] + timeout[1])
+    return 2 * float(timeout)
 
 
 def split_options(options: Mapping[str, Any]) -> tuple[Timeout, dict[str, Any]]:
@@ -86,7 +113,7 @@ def split_options(options: Mapping[str, Any]) -> tuple[Timeout, dict[str, Any]]:
 def make_session(pool_size: int) -> requests.Session:
     """A session whose pool keeps up to ``pool_size`` connections per host, never retrying."""
     session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+    adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers["User-Agent"] = f"fcm-client/{__version__}"
@@ -103,28 +130,55 @@ def post(
 ) -> Reply:
     """POST once, never following redirects, and read at most :data:`MAX_RESPONSE_BYTES`.
 
-    :raises requests.RequestException: on any network problem (connect, timeout, reset,
-        undecodable content encoding).
+    The whole exchange takes at most :func:`total_seconds` of ``timeout`` (a server that
+    trickles bytes is cut off). Once the status line and headers have arrived, the status is
+    the answer: a body that cannot be read in full (cut off by the deadline or the size cap,
+    truncated, or with an undecodable ``Content-Encoding``) is returned as far as it was
+    read, for the protocol decoder to judge.
+
+    :raises requests.Timeout: no status line and headers within the deadline.
+    :raises requests.RequestException: any other network problem before the headers
+        (connect, reset, TLS).
     """
-    response = session.post(
-        url,
-        data=body,
-        headers=headers,
-        timeout=timeout,
-        allow_redirects=False,
-        stream=True,
-        **options,
-    )
+    total = total_seconds(timeout)
+    with deadline(total) as until:
+        try:
+            response = session.post(
+                url,
+                data=body,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
+                stream=True,
+                **options,
+            )
+        except Exception as exc:
+            if until.expired and not isinstance(exc, requests.Timeout):
+                raise requests.ReadTimeout(f"no answer within {total:g} s (connect + read timeout)") from exc
+            raise
+        try:
+            content = _read_capped(response, url)
+        finally:
+            response.close()
+    return Reply(response.status_code, response.headers, content)
+
+
+def _read_capped(response: requests.Response, url: str) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
     try:
-        chunks: list[bytes] = []
-        size = 0
         for chunk in response.iter_content(64 * 1024):
             chunks.append(chunk)
             size += len(chunk)
             if size > MAX_RESPONSE_BYTES:
                 log.warning("answer from %s cut at %d bytes", url, MAX_RESPONSE_BYTES)
                 break
-        content = b"".join(chunks)[:MAX_RESPONSE_BYTES]
-    finally:
-        response.close()
-    return Reply(response.status_code, response.headers, content)
+    except requests.RequestException as exc:
+        log.warning(
+            "answer from %s (HTTP %d) unreadable after %d bytes: %s",
+            url,
+            response.status_code,
+            size,
+            type(exc).__name__,
+        )
+    return b"".join(chunks)[:MAX_RESPONSE_BYTES]

@@ -8,11 +8,10 @@ v1 mapping is documented in ``docs/migrating.rst``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
-from .encoding import dumps, header, snippet, stringify
+from .encoding import dumps, header, loads, snippet, stringify
 from .errors import FCMAuthenticationError
 from .messages import LEGACY_OPTIONS, V1_FIELDS, InstallationMessage, Message, TopicMessage
 from .outcomes import Outcome
@@ -197,8 +196,8 @@ class Translation:
 def _error_fields(body: bytes) -> tuple[str | None, str | None, str | None, Any, str | None]:
     """(status name, message, FcmError code, ApnsError statusCode, ErrorInfo reason)."""
     try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        document = loads(body)
+    except ValueError:
         return None, None, None, None, None
     error = document.get("error") if isinstance(document, dict) else None
     if not isinstance(error, dict):
@@ -231,8 +230,8 @@ def decode(status: int, headers: Mapping[str, str], body: bytes, now: float) -> 
     """
     if status == 200:
         try:
-            document = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+            document = loads(body)
+        except ValueError:
             document = None
         name = document.get("name") if isinstance(document, dict) else None
         if isinstance(name, str) and name:

@@ -21,16 +21,17 @@ MAX_RETRY_AFTER = 3600.0
 #: Google asks for at least one minute.
 QUOTA_WAIT = 60.0
 
-_DELTA = re.compile(r"\d{1,12}(?:\.\d{1,6})?")
+_DELTA = re.compile(r"\d+(?:\.\d+)?", re.ASCII)
 _MAX_EXPONENT = 32
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
     """Read a ``Retry-After`` header as seconds to wait from ``now``.
 
-    Accepts delta-seconds (``"120"``, and the decimal form some servers send) and HTTP-dates
-    in every RFC 7231 form. A date in the past gives ``0.0``; anything above
-    :data:`MAX_RETRY_AFTER` is capped to it; a missing or unreadable value gives ``None``.
+    Accepts delta-seconds (``"120"``, and the decimal form some servers send) of any length
+    and HTTP-dates in every RFC 7231 form. A date in the past gives ``0.0``; anything above
+    :data:`MAX_RETRY_AFTER` is capped to it; a missing or unreadable value (a negative
+    number included) gives ``None``, so the caller falls back to backoff.
 
     :param value: the header value, or ``None`` when absent.
     :param now: the current time as a POSIX timestamp (``time.time()``).

@@ -25,7 +25,7 @@ from fcmclient import (
     Result,
     TopicMessage,
 )
-from fcmclient.transport import DEFAULT_TIMEOUT
+from fcmclient.transport import DEFAULT_TIMEOUT, MAX_TIMEOUT
 
 API_KEY = "AAAA-legacy-server-key-7f3c9e"
 JSON_HEADERS = {"Authorization": f"key={API_KEY}", "Content-Type": "application/json"}
@@ -269,15 +269,21 @@ def test_bad_timeout_is_rejected(timeout: Any) -> None:
         FCM(API_KEY, timeout=timeout)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: transport._positive accepts math.inf (and huge floats), i.e. an unbounded request; "
-    "send() then fails with OverflowError, not a RequestException",
+@pytest.mark.parametrize(
+    "timeout", [math.inf, (5.0, math.inf), (math.inf, 5.0), 1e300, MAX_TIMEOUT + 1], ids=repr
 )
-@pytest.mark.parametrize("timeout", [math.inf, (5.0, math.inf), 1e300], ids=repr)
-def test_infinite_timeout_is_rejected(timeout: Any) -> None:
+def test_regression_infinite_or_huge_timeout_was_accepted(timeout: Any) -> None:
+    # transport._positive let math.inf and 1e300 through: an unbounded request, and send()
+    # then failed with OverflowError from the socket layer instead of a RequestException.
     with pytest.raises(ValueError, match="timeout"):
         FCM(API_KEY, timeout=timeout)
+
+
+def test_the_largest_timeout_is_accepted_and_sent(mock: responses.RequestsMock) -> None:
+    mock.post(FCM_URL, json=multicast({"message_id": "1"}))
+    with FCM(API_KEY, timeout=(MAX_TIMEOUT, MAX_TIMEOUT)) as client:
+        client.send(JSONMessage(["tok"]))
+    assert mock.calls[0].request.req_kwargs["timeout"] == (MAX_TIMEOUT, MAX_TIMEOUT)  # type: ignore[attr-defined]
 
 
 def test_requests_options_are_passed_through(mock: responses.RequestsMock, no_proxy_env: None) -> None:
@@ -353,35 +359,45 @@ def test_400_carries_the_explanation_without_the_key(mock: responses.RequestsMoc
     assert_secret_free(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: FCM() accepts an API key that cannot go in a header; requests' InvalidHeader then "
-    "quotes the whole 'key=<API key>' header value in its message",
-)
-def test_key_with_a_newline_never_reaches_an_exception_message(mock: responses.RequestsMock) -> None:
+def test_regression_key_with_a_newline_leaked_into_the_exception_message(
+    mock: responses.RequestsMock,
+) -> None:
+    # FCM() accepted a key that cannot go in a header; requests' InvalidHeader then quoted the
+    # whole 'key=<API key>' header in its message. Now FCM() refuses it, naming only where.
     key = API_KEY + "\n"  # as read from a key file
-    with pytest.raises((ValueError, requests.RequestException)) as info, FCM(key) as client:
-        client.send(JSONMessage(["tok"]))
+    with pytest.raises(ValueError, match=f"line break at position {len(API_KEY)} ") as info:
+        FCM(key)
     assert_secret_free(info.value)
+    assert "newline" in str(info.value)
+    assert len(mock.calls) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: FCM() accepts a non-latin-1 API key; http.client raises UnicodeEncodeError whose "
-    "repr holds the full 'key=<API key>' header, and which is not a RequestException",
-)
-def test_non_latin1_key_never_reaches_an_exception_message() -> None:
+def test_regression_non_latin1_key_leaked_into_the_exception_message() -> None:
+    # FCM() accepted a non-latin-1 key; http.client raised UnicodeEncodeError (not a
+    # RequestException) whose repr held the whole 'key=<API key>' header.
     key = API_KEY + "\u20ac"
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)  # the kernel completes the handshake; nobody needs to answer
         url = f"http://127.0.0.1:{listener.getsockname()[1]}/fcm/send"
-        with (
-            pytest.raises((ValueError, requests.RequestException)) as info,
-            FCM(key, url=url, timeout=2.0) as client,
-        ):
-            client.send(JSONMessage(["tok"]))
+        with pytest.raises(ValueError, match="non-ASCII") as info:
+            FCM(key, url=url, timeout=2.0)
     assert API_KEY not in repr(info.value)
+    assert API_KEY not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "key", [" " + API_KEY, API_KEY + " x", API_KEY + "\t", "\x00" + API_KEY, "k\r\nX: y"]
+)
+def test_keys_that_cannot_go_in_a_header_are_refused_without_echo(key: str) -> None:
+    with pytest.raises(ValueError, match="cannot be sent in an HTTP header") as info:
+        FCM(key)
+    assert key.strip() not in str(info.value)
+
+
+def test_non_str_key_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="API key must be a str"):
+        FCM(API_KEY.encode())  # type: ignore[arg-type]
 
 
 # -- failures before and during the request -----------------------------------------------------

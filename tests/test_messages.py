@@ -164,19 +164,25 @@ def test_properties_return_copies() -> None:
     assert msg.options == {"android": {"x": 1}}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: messages._check_mapping and _set_content copy data/options shallowly, so mutating "
-    "a nested value of the caller's dict after construction changes the message",
-)
-def test_message_does_not_share_nested_values_with_the_caller() -> None:
+def test_regression_message_shared_nested_values_with_the_caller() -> None:
+    # _check_mapping and _set_content copied data/options shallowly: mutating a nested value
+    # of the caller's dict after construction changed the message.
     data = {"nested": {"k": "v"}}
     android = {"notification": {"channel_id": "goals"}}
-    msg = JSONMessage(["a"], data, android=android)
+    extra = {"notification": {"icon": "ball"}, "apns": {"headers": {"apns-priority": "5"}}}
+    msg = JSONMessage(["a"], data, payload=extra, android=android)
+    before = msg.__getstate__()
     data["nested"]["k"] = "changed"
     android["notification"]["channel_id"] = "changed"
+    extra["notification"]["icon"] = "changed"
+    extra["apns"]["headers"]["apns-priority"] = "10"
     assert msg.data == {"nested": {"k": "v"}}
-    assert msg.options == {"android": {"notification": {"channel_id": "goals"}}}
+    assert msg.options == {
+        "android": {"notification": {"channel_id": "goals"}},
+        "apns": {"headers": {"apns-priority": "5"}},
+    }
+    assert msg.notification == {"icon": "ball"}
+    assert msg.__getstate__() == before
 
 
 # -- registration ids ---------------------------------------------------------------------------
@@ -299,17 +305,25 @@ def test_payload_must_be_a_mapping() -> None:
         JSONMessage(["tok"], payload=[("data", {})])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a `notification=` option replaces the notification built from message_title/"
-    "message_body in Message.payload (messages.py, payload property), silently dropping the title",
-)
-def test_notification_option_does_not_silently_drop_the_title() -> None:
-    try:
-        msg = JSONMessage(["tok"], message_title="Goal!", notification={"icon": "ball"})
-    except (TypeError, ValueError):
-        return  # refusing the ambiguous call is a fix too
+def test_regression_notification_option_silently_dropped_the_title() -> None:
+    # A `notification=` option replaced the notification built from message_title/message_body
+    # in Message.payload. It is now content, merged like payload['notification'].
+    msg = JSONMessage(["tok"], message_title="Goal!", notification={"icon": "ball", "title": "lost"})
     assert msg.payload["notification"] == {"title": "Goal!", "icon": "ball"}
+    assert msg.notification == {"title": "Goal!", "icon": "ball"}
+    assert "notification" not in msg.options
+    assert JSONMessage(**msg.__getstate__()) == msg
+    assert JSONMessage(**msg.__getstate__()).payload == msg.payload
+
+
+def test_notification_option_on_a_topic_message_is_content_too() -> None:
+    msg = TopicMessage(topic="news", message_body="B", notification={"tag": "t"})
+    assert msg.payload == {"to": "/topics/news", "notification": {"body": "B", "tag": "t"}}
+
+
+def test_plain_text_message_refuses_a_notification_option() -> None:
+    with pytest.raises(TypeError, match="no notification"):
+        PlainTextMessage("tok", notification={"title": "x"})
 
 
 # -- state --------------------------------------------------------------------------------------
@@ -427,18 +441,31 @@ def test_fcm_client_0_2_pickle_loads() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: __getstate__ merges options into the constructor kwargs, so a payload key named "
-    "like a parameter (message_title, message_body, payload) comes back as that parameter: "
-    "== says equal while the rebuilt payload differs",
-)
-def test_payload_key_named_like_a_parameter_survives_the_round_trip() -> None:
-    msg = JSONMessage(["tok"], payload={"message_title": "not a notification"})
+@pytest.mark.parametrize("name", ["message_title", "message_body", "payload", "self", "options"])
+def test_regression_getstate_confused_a_payload_key_named_like_a_parameter(name: str) -> None:
+    # __getstate__ merged options into the constructor kwargs, so a payload key named like a
+    # parameter came back as that parameter: == said equal while the rebuilt payload differed.
+    msg = JSONMessage(["tok"], message_body="B", payload={name: "not a parameter"})
     rebuilt = JSONMessage(**msg.__getstate__())
     assert (
-        rebuilt.payload == msg.payload == {"registration_ids": ["tok"], "message_title": "not a notification"}
+        rebuilt.payload
+        == msg.payload
+        == {
+            "registration_ids": ["tok"],
+            "notification": {"body": "B"},
+            name: "not a parameter",
+        }
     )
+    assert pickle.loads(pickle.dumps(msg)).payload == msg.payload  # noqa: S301 - our own pickle
+
+
+def test_option_named_like_a_parameter_survives_for_every_class() -> None:
+    fid = InstallationMessage(["f1"], payload={"fids": ["x"], "message_title": 1})
+    assert InstallationMessage(**fid.__getstate__()).options == {"fids": ["x"], "message_title": 1}
+    assert InstallationMessage(**fid.__getstate__()).fids == ["f1"]
+    topic = TopicMessage(topic="news", payload={"condition": "c", "payload": 2})
+    assert TopicMessage(**topic.__getstate__()) == topic
+    assert TopicMessage(**topic.__getstate__()).options == {"payload": 2}
 
 
 json_values = st.recursive(

@@ -392,10 +392,8 @@ def test_hand_built_response_is_read_like_a_real_one() -> None:
     assert result.multicast_id == 9
 
 
-BODYLESS = (
-    "BUG: Result.__init__ passes response.content to legacy.decode unchecked; a requests.Response "
-    "without a body has content None, so snippet()/json.loads raise TypeError"
-)
+# Result.__init__ passed response.content to legacy.decode unchecked; a requests.Response
+# without a body has content None, so snippet()/json.loads raised TypeError.
 
 
 def bodyless(status: int) -> requests.Response:
@@ -405,12 +403,16 @@ def bodyless(status: int) -> requests.Response:
     return response
 
 
-@pytest.mark.xfail(strict=True, reason=BODYLESS)
-def test_bodyless_5xx_needs_retry() -> None:
+def test_regression_bodyless_5xx_crashed_with_type_error() -> None:
     assert Result(JSONMessage(["a"]), bodyless(503), 1000).needs_retry()
 
 
-@pytest.mark.xfail(strict=True, reason=BODYLESS)
-def test_bodyless_200_is_a_response_error() -> None:
+@pytest.mark.parametrize("status", [400, 404])
+def test_regression_bodyless_4xx_crashed_with_type_error(status: int) -> None:
+    with pytest.raises(FCMRequestError, match=str(status)):
+        Result(JSONMessage(["a"]), bodyless(status), 1000)
+
+
+def test_regression_bodyless_200_crashed_with_type_error() -> None:
     with pytest.raises(FCMResponseError):
         Result(JSONMessage(["a"]), bodyless(200), 1000)

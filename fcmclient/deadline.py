@@ -1,0 +1,193 @@
+"""A total deadline for one HTTP request, on top of requests' per-read timeouts.
+
+requests (and urllib3) apply the read timeout to each socket read, so a server that sends
+one byte every few seconds can hold a request for ever. Here every read of the answer,
+status line, headers and body alike, waits at most for what is left of the request's
+deadline, and connecting never waits beyond it either.
+
+It takes two pieces: :class:`DeadlineAdapter`, mounted on a session, makes urllib3 use
+connections whose answers are read this way; :func:`deadline` sets the deadline for the
+requests the current thread makes inside its ``with`` block. Outside such a block the
+connections behave exactly like urllib3's own. Nothing here starts a thread.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from requests.adapters import HTTPAdapter
+from urllib3 import connection, connectionpool
+
+__all__ = ["Deadline", "DeadlineAdapter", "deadline"]
+
+_local = threading.local()
+
+
+class Deadline:
+    """The moment (on :func:`time.monotonic`) by which a request must be over.
+
+    :param seconds: how long from now.
+    """
+
+    __slots__ = ("at", "seconds")
+
+    def __init__(self, seconds: float) -> None:
+        #: The length of the deadline, in seconds.
+        self.seconds = seconds
+        #: The moment it passes, on the monotonic clock.
+        self.at = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        """Seconds left (negative once passed)."""
+        return self.at - time.monotonic()
+
+    @property
+    def expired(self) -> bool:
+        """Whether the deadline has passed."""
+        return self.remaining() <= 0
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[Deadline]:
+    """Give the requests this thread makes inside the block ``seconds`` in total.
+
+    Nests: an inner block never extends an outer one's deadline.
+
+    :param seconds: the time allowed, from now.
+    :returns: a context manager yielding the :class:`Deadline` in force.
+
+    >>> with deadline(30.0) as outer, deadline(60.0) as inner:
+    ...     inner is outer
+    True
+    """
+    outer: Deadline | None = getattr(_local, "deadline", None)
+    current = Deadline(seconds)
+    if outer is not None and outer.at < current.at:
+        current = outer
+    _local.deadline = current
+    try:
+        yield current
+    finally:
+        _local.deadline = outer
+
+
+def _timed_out() -> TimeoutError:
+    return TimeoutError("the request's total deadline passed")
+
+
+class _DeadlineReader(io.RawIOBase):
+    """Reads a socket's file, each read waiting at most for what is left of the deadline."""
+
+    def __init__(self, raw: Any, sock: Any, until: Deadline) -> None:
+        super().__init__()
+        self._raw = raw
+        self._sock = sock
+        self._until = until
+        self._base = sock.gettimeout()  # the read timeout urllib3 set
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        remaining = self._until.remaining()
+        if remaining <= 0:
+            raise _timed_out()
+        self._sock.settimeout(remaining if self._base is None else min(self._base, remaining))
+        count: int | None = self._raw.readinto(buffer)
+        return count
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self._raw.close()
+                if self._sock.fileno() != -1:  # kept alive: the next request starts afresh
+                    self._sock.settimeout(self._base)
+            except OSError:
+                pass
+            finally:
+                super().close()
+
+
+class _DeadlineResponse(http.client.HTTPResponse):
+    """An answer whose reads honour the current thread's deadline, if any."""
+
+    def __init__(self, sock: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        until: Deadline | None = getattr(_local, "deadline", None)
+        if until is not None and self.fp is not None:
+            raw = self.fp.detach()  # nothing has been read yet: no buffered bytes are lost
+            self.fp = io.BufferedReader(_DeadlineReader(raw, sock, until))
+
+
+def _connect_within_deadline(conn: connection.HTTPConnection) -> None:
+    until: Deadline | None = getattr(_local, "deadline", None)
+    if until is None:
+        return
+    remaining = until.remaining()
+    if remaining <= 0:
+        raise _timed_out()
+    timeout = conn.timeout
+    if not isinstance(timeout, (int, float)) or timeout > remaining:
+        conn.timeout = remaining
+
+
+# The classes keep urllib3's names: they show in urllib3's and requests' error messages.
+
+
+class HTTPConnection(connection.HTTPConnection):
+    """urllib3's connection, connecting and reading within the current deadline."""
+
+    response_class = _DeadlineResponse
+
+    def connect(self) -> None:
+        _connect_within_deadline(self)
+        super().connect()
+
+
+class HTTPSConnection(connection.HTTPSConnection):
+    """urllib3's TLS connection, connecting and reading within the current deadline."""
+
+    response_class = _DeadlineResponse
+
+    def connect(self) -> None:
+        _connect_within_deadline(self)
+        super().connect()
+
+
+class HTTPConnectionPool(connectionpool.HTTPConnectionPool):
+    """urllib3's pool of :class:`HTTPConnection`."""
+
+    ConnectionCls = HTTPConnection
+
+
+class HTTPSConnectionPool(connectionpool.HTTPSConnectionPool):
+    """urllib3's pool of :class:`HTTPSConnection`."""
+
+    ConnectionCls = HTTPSConnection
+
+
+_POOLS = {"http": HTTPConnectionPool, "https": HTTPSConnectionPool}
+
+
+class DeadlineAdapter(HTTPAdapter):
+    """An :class:`~requests.adapters.HTTPAdapter` whose connections honour :func:`deadline`.
+
+    Takes the same arguments. Direct connections and HTTP(S) proxies are covered; a SOCKS
+    proxy keeps urllib3's own connections (per-read timeouts only).
+    """
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):
+            manager.pool_classes_by_scheme = _POOLS
+        return manager

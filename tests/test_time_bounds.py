@@ -1,0 +1,168 @@
+"""Nothing hangs: servers that never answer or trickle bytes cannot hold send() past its bounds.
+
+The rule (``FCM`` docstring, docs/guarantees.rst): one request takes at most the connect
+timeout plus the read timeout in all (``transport.total_seconds``), whatever the server
+does; a legacy send is one request; an HTTP v1 send is the token fetch plus a fan-out that
+starts nothing after ``send_timeout``, so it ends within ``send_timeout + 2 * total``.
+
+Bounds are asserted generously (a shared 2-core machine is noisy); the measured figures are
+printed in pytest's summary (``figure`` fixture).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+
+from fcmclient import FCM, FCMResponseError, JSONMessage
+from fcmclient.deadline import deadline
+from fcmclient.outcomes import Bucket
+from fcmclient.transport import total_seconds
+from tests.loopback import RawServer, hang, http_answer, trickle
+
+TIMEOUT = 0.25  # connect and read: a request may take 0.5 s in all
+TOTAL = total_seconds(TIMEOUT)
+INTERVAL = 0.1  # one byte every 0.1 s: each read succeeds well within the read timeout
+SLACK = 1.5  # scheduling noise on a busy machine
+
+LEGACY_BODY = json.dumps({"multicast_id": 1, "results": [{"message_id": "0:1"}]}).encode()
+V1_BODY = b'{"name": "projects/demo/messages/1"}'
+
+
+def timed(action: Callable[[], Any]) -> tuple[Any, float]:
+    started = time.monotonic()
+    try:
+        outcome = action()
+    except Exception as exc:
+        outcome = exc
+    return outcome, time.monotonic() - started
+
+
+def test_total_is_connect_plus_read() -> None:
+    assert total_seconds(10.0) == 20.0
+    assert total_seconds((3.0, 27.0)) == 30.0
+
+
+@pytest.mark.parametrize(
+    ("case", "script", "expected"),
+    [
+        ("never answers", hang(), requests.Timeout),
+        ("trickles the headers", trickle(http_answer(200, LEGACY_BODY), INTERVAL), requests.Timeout),
+        ("trickles the body", trickle(http_answer(200, LEGACY_BODY), INTERVAL, after=120), FCMResponseError),
+    ],
+)
+def test_legacy_send_is_bounded_by_connect_plus_read(
+    figure: Callable[[str], None], case: str, script: Any, expected: type[Exception]
+) -> None:
+    with RawServer(script) as server, FCM("key", url=server.url(), timeout=TIMEOUT) as client:
+        outcome, elapsed = timed(lambda: client.send(JSONMessage(["a"])))
+    figure(f"legacy send, server {case}: {elapsed:.2f} s (bound {TOTAL:g} s = connect + read timeout)")
+    assert isinstance(outcome, expected), outcome
+    assert elapsed < TOTAL + SLACK
+
+
+@pytest.mark.parametrize(
+    ("case", "script", "bucket"),
+    [
+        ("never answers", hang(), Bucket.RETRY),
+        ("trickles the headers", trickle(http_answer(200, V1_BODY), INTERVAL), Bucket.RETRY),
+        ("trickles the body", trickle(http_answer(200, V1_BODY), INTERVAL, after=110), Bucket.FAILED),
+    ],
+)
+def test_v1_fan_out_of_500_tokens_is_bounded(
+    fcm_service_account: dict[str, str], figure: Callable[[str], None], case: str, script: Any, bucket: Bucket
+) -> None:
+    send_timeout = 0.5
+    bound = send_timeout + 2 * TOTAL
+    info = fcm_service_account
+    tokens = [f"tok-{i:03d}" for i in range(500)]
+    with (
+        RawServer(script) as server,
+        FCM.from_service_account(
+            info, url=server.url("/v1/send"), timeout=TIMEOUT, send_timeout=send_timeout, max_workers=64
+        ) as client,
+    ):
+        result, elapsed = timed(lambda: client.send(JSONMessage(tokens)))
+        arrived = len(server.requests)
+    sent = {t: o for t, o in result.outcomes.items() if o.error != "NOT_SENT"}
+    figure(
+        f"v1 fan-out of 500 tokens, server {case}: {elapsed:.2f} s (bound {bound:g} s = send_timeout "
+        f"{send_timeout:g} + 2 x {TOTAL:g}); {len(sent)} sent, {500 - len(sent)} not sent"
+    )
+    assert elapsed < bound + SLACK
+    assert 0 < len(sent) < 500
+    assert arrived <= len(sent)
+    assert {o.bucket for o in sent.values()} == {bucket}
+    assert result.retry() is not None
+    assert set(result.retry().targets) >= set(tokens) - set(sent)  # every unsent token in retry()
+
+
+def test_slow_token_endpoint_is_bounded(
+    figure: Callable[[str], None], service_account_info: dict[str, Any]
+) -> None:
+    answer = http_answer(200, b'{"access_token": "slow", "expires_in": 3600}')
+    with RawServer(trickle(answer, INTERVAL)) as server:
+        info = dict(service_account_info, token_uri=server.url("/token"))
+        with FCM.from_service_account(info, url=server.url("/send"), timeout=TIMEOUT) as client:
+            outcome, elapsed = timed(lambda: client.send(JSONMessage(["a", "b"])))
+    figure(f"v1 send, token endpoint trickles: {elapsed:.2f} s (bound {TOTAL:g} s)")
+    assert isinstance(outcome, requests.Timeout)
+    assert elapsed < TOTAL + SLACK
+
+
+def test_google_auth_refresh_is_bounded_too(figure: Callable[[str], None]) -> None:
+    from google.oauth2.credentials import Credentials
+
+    answer = http_answer(200, b'{"access_token": "slow", "expires_in": 3600}')
+    with RawServer(trickle(answer, INTERVAL)) as server:
+        credentials = Credentials(  # type: ignore[no-untyped-call]
+            token=None,
+            refresh_token="refresh-me",
+            token_uri=server.url("/token"),
+            client_id="id",
+            client_secret="secret",
+        )
+        with FCM(
+            credentials=credentials, project_id="demo", url=server.url("/send"), timeout=TIMEOUT
+        ) as client:
+            outcome, elapsed = timed(lambda: client.send(JSONMessage(["a"])))
+    figure(
+        f"v1 send through google-auth refresh, token endpoint trickles: {elapsed:.2f} s (bound {TOTAL:g} s)"
+    )
+    assert isinstance(outcome, requests.RequestException), outcome
+    assert elapsed < TOTAL + SLACK
+
+
+def dead_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_dead_port_fails_fast_for_a_500_token_fan_out(
+    fcm_service_account: dict[str, str], figure: Callable[[str], None]
+) -> None:
+    info = fcm_service_account
+    url = f"http://127.0.0.1:{dead_port()}/v1/send"
+    with FCM.from_service_account(info, url=url, max_workers=16) as client:
+        result, elapsed = timed(lambda: client.send(JSONMessage([f"t{i}" for i in range(500)])))
+    figure(f"v1 fan-out of 500 tokens to a dead port: {elapsed:.2f} s")
+    assert elapsed < 5.0
+    assert {o.error for o in result.outcomes.values()} == {"TRANSPORT_ERROR"}
+    assert result.retry().targets == result.message.targets
+
+
+def test_deadlines_nest_and_never_extend() -> None:
+    with deadline(10.0) as outer:
+        with deadline(100.0) as inner:
+            assert inner is outer
+        with deadline(0.0) as spent:
+            assert spent.at < outer.at
+            assert spent.expired
+        assert not outer.expired
