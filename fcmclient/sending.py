@@ -1,49 +1,41 @@
-"""The ``fcmclient send`` command: build the message, send in chunks, report per target."""
+"""The ``fcmclient send`` command: build the message, send it in chunks, settle every target.
+
+Tokens are streamed from their file a chunk at a time, and each target's outcome is written
+to the report as soon as it is final, so memory stays flat for any number of tokens and an
+interrupted run leaves a report that says what happened to every target.
+"""
 
 from __future__ import annotations
 
 import argparse
-import collections
+import concurrent.futures
 import contextlib
+import itertools
 import json
+import os
 import time
-from collections.abc import Iterator, Mapping
-from typing import Any, TextIO
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, BinaryIO, TextIO
 
 import requests
 
 from .api import FCM
-from .cli import EXIT_AUTH, EXIT_OK, EXIT_PARTIAL, UsageError
+from .cli import EXIT_AUTH, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, StopRequest, UsageError
 from .errors import FCMAuthenticationError, FCMRequestError, FCMResponseError
+from .fanout import NOT_SENT
 from .messages import JSONMessage, Message, TopicMessage
 from .outcomes import Bucket, Outcome
+from .report import Ledger, Progress
 from .result import Result
+from .targets import TokenFileError, TokenSource
 
-__all__ = ["run_send", "ACTIONS", "report_line"]
+__all__ = ["run_send", "INTERRUPTED", "LEGACY_MAX_TOKENS"]
 
-#: What the app should do with a target, by bucket (``replace`` for a canonical success).
-ACTIONS = {
-    Bucket.SUCCESS: "keep",
-    Bucket.NOT_REGISTERED: "delete",
-    Bucket.FAILED: "investigate",
-    Bucket.RETRY: "retry",
-}
-_LEGACY_MAX_IDS = 1000
+#: Error of the targets of a send abandoned by a second interrupt: they may have been sent.
+INTERRUPTED = "INTERRUPTED"
 
-
-def _read_tokens(args: argparse.Namespace, stdin: TextIO) -> list[str]:
-    tokens = list(args.token)
-    if args.tokens_file:
-        try:
-            if args.tokens_file == "-":
-                lines = stdin.read().splitlines()
-            else:
-                with open(args.tokens_file, encoding="utf-8") as handle:
-                    lines = handle.read().splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read tokens file {args.tokens_file!r}: {exc}") from None
-        tokens.extend(line.strip() for line in lines)
-    return list(dict.fromkeys(token for token in tokens if token))
+#: Tokens per legacy request at most (``registration_ids``).
+LEGACY_MAX_TOKENS = 1000
 
 
 def _read_data(args: argparse.Namespace) -> dict[str, Any] | None:
@@ -57,7 +49,8 @@ def _read_data(args: argparse.Namespace) -> dict[str, Any] | None:
             with open(args.data_file, encoding="utf-8") as handle:
                 text = handle.read()
         except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read {where}: {exc}") from None
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise UsageError(f"cannot read {where}: {reason}") from None
     else:
         return None
     try:
@@ -69,216 +62,329 @@ def _read_data(args: argparse.Namespace) -> dict[str, Any] | None:
     return data
 
 
-def _options(args: argparse.Namespace) -> dict[str, Any]:
-    options: dict[str, Any] = {
+def _content(args: argparse.Namespace) -> dict[str, Any]:
+    """The message's keyword arguments, apart from its targets."""
+    content: dict[str, Any] = {
+        "data": _read_data(args),
+        "message_title": args.title,
+        "message_body": args.body,
         "time_to_live": args.ttl,
         "priority": args.priority,
         "collapse_key": args.collapse_key,
     }
     if args.dry_run:
-        options["dry_run"] = True
-    return options
+        content["dry_run"] = True
+    return content
 
 
-def _messages(args: argparse.Namespace, stdin: TextIO, legacy: bool) -> Iterator[Message]:
-    tokens = _read_tokens(args, stdin)
-    given = [bool(tokens or args.tokens_file), args.topic is not None, args.condition is not None]
-    if sum(given) != 1:
-        raise UsageError("give tokens (--token/--tokens-file), --topic or --condition: exactly one kind")
-    data = _read_data(args)
-    content: dict[str, Any] = {
-        "data": data,
-        "message_title": args.title,
-        "message_body": args.body,
-    }
-    content.update(_options(args))
-    if args.topic is not None or args.condition is not None:
-        yield TopicMessage(topic=args.topic, condition=args.condition, **content)
-        return
-    if not tokens:
-        raise UsageError("the token list is empty")
-    size = args.chunk_size
-    if size < 1 or (legacy and size > _LEGACY_MAX_IDS):
-        raise UsageError(f"--chunk-size must be between 1 and {_LEGACY_MAX_IDS if legacy else 'any'}")
-    for start in range(0, len(tokens), size):
-        yield JSONMessage(tokens[start : start + size], **content)
+def _credentials_kind(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[str, str]:
+    """``(kind, value)``: ``("v1", path)``, ``("legacy", key)`` or ``("emulator", "")``."""
+    given = [
+        (flag, kind, value)
+        for flag, kind, value in (
+            ("--service-account", "v1", args.service_account),
+            ("--api-key", "legacy", args.api_key),
+            ("--emulator", "emulator", "" if args.emulator else None),
+        )
+        if value is not None
+    ]
+    if len(given) > 1:
+        raise UsageError(f"give one kind of credentials, not {' and '.join(flag for flag, _, _ in given)}")
+    if given:
+        return given[0][1], given[0][2]
+    if environ.get("GOOGLE_APPLICATION_CREDENTIALS"):
+        return "v1", environ["GOOGLE_APPLICATION_CREDENTIALS"]
+    if environ.get("FCM_API_KEY"):
+        return "legacy", environ["FCM_API_KEY"]
+    raise UsageError(
+        "no credentials: give --service-account FILE (or set GOOGLE_APPLICATION_CREDENTIALS), "
+        "--api-key KEY (or set FCM_API_KEY), or --emulator"
+    )
+
+
+def _build(kind: str, value: Any, args: argparse.Namespace, url: str | None) -> FCM:
+    """The connection for credentials of ``kind``; bad credentials or options are a UsageError."""
+    where = "GOOGLE_APPLICATION_CREDENTIALS: " if kind == "v1" and not args.service_account else ""
+    try:
+        if kind == "legacy":
+            return FCM(value, url=url, timeout=args.timeout)
+        return FCM.from_service_account(value, project_id=args.project_id, url=url, timeout=args.timeout)
+    except OSError as exc:
+        raise UsageError(
+            f"{where}cannot read service-account file {value!r}: {exc.strerror or exc}"
+        ) from None
+    except (ValueError, TypeError) as exc:  # a bad key file, or an option FCM() refuses
+        raise UsageError(f"{where}{exc}") from None
 
 
 @contextlib.contextmanager
 def _connect(args: argparse.Namespace, environ: Mapping[str, str]) -> Iterator[FCM]:
-    kinds = [
-        name
-        for name, given in (
-            ("--service-account", args.service_account),
-            ("--api-key", args.api_key),
-            ("--emulator", args.emulator),
-        )
-        if given
-    ]
-    if len(kinds) > 1:
-        raise UsageError(f"give one kind of credentials, not {' and '.join(kinds)}")
-    kwargs: dict[str, Any] = {"timeout": args.timeout}
-    if args.emulator:
-        from .testing import FCMEmulator
+    """The connection the command line asks for (with ``--emulator``, to an emulator it runs)."""
+    kind, given = _credentials_kind(args, environ)
+    value: Any = given
+    if kind == "legacy" and args.project_id:
+        raise UsageError("--project-id is for HTTP v1: give a service account, not an API key")
+    if kind == "emulator" and args.url:
+        raise UsageError("--url and --emulator do not go together: --emulator picks its own URL")
+    with contextlib.ExitStack() as stack:
+        url = args.url
+        if kind == "emulator":
+            from .testing import FCMEmulator
 
-        project = args.project_id or "demo"
-        with FCMEmulator() as emulator:
-            info = emulator.service_account_info(project_id=project)
-            with FCM.from_service_account(info, url=emulator.v1_url(project), **kwargs) as fcm:
-                yield fcm
-        return
-    service_account = args.service_account or (
-        None if args.api_key else environ.get("GOOGLE_APPLICATION_CREDENTIALS")
-    )
-    api_key = args.api_key or (None if service_account else environ.get("FCM_API_KEY"))
-    if service_account:
-        if args.project_id:
-            kwargs["project_id"] = args.project_id
-        if args.url:
-            kwargs["url"] = args.url
-        try:
-            fcm = FCM.from_service_account(service_account, **kwargs)
-        except OSError as exc:
-            raise UsageError(
-                f"cannot read service-account file {service_account!r}: {exc.strerror or exc}"
-            ) from None
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-    elif api_key:
-        fcm = FCM(api_key, url=args.url, **kwargs)
-    else:
-        raise UsageError(
-            "no credentials: give --service-account FILE (or set GOOGLE_APPLICATION_CREDENTIALS), "
-            "--api-key (or set FCM_API_KEY), or --emulator"
-        )
-    with fcm:
-        yield fcm
+            emulator = stack.enter_context(FCMEmulator())
+            project = args.project_id or "demo"
+            kind, value, url = "v1", emulator.service_account_info(project), emulator.v1_url(project)
+        yield stack.enter_context(_build(kind, value, args, url))
 
 
-def report_line(target: str, outcome: Outcome) -> dict[str, Any]:
-    """One JSON-lines record: the target, its bucket, and what the app should do."""
-    action = "replace" if outcome.canonical_id is not None else ACTIONS[outcome.bucket]
-    line: dict[str, Any] = {"target": target, "outcome": outcome.bucket.value, "action": action}
-    for key in ("message_id", "canonical_id", "error", "detail"):
-        value = getattr(outcome, key)
-        if value is not None:
-            line[key] = value
-    return line
+class _AbandonedError(Exception):
+    """A second interrupt arrived while a send was in flight."""
 
 
-class _Progress:
-    def __init__(self, stream: TextIO, total: int, enabled: bool) -> None:
-        self._stream, self._total, self._enabled, self._done = stream, total, enabled, 0
+class _Sender:
+    """Sends messages one at a time on a helper thread, so that signals are seen at once."""
 
-    def advance(self, count: int) -> None:
-        self._done += count
-        if self._enabled:
-            filled = 30 * self._done // max(self._total, 1)
-            self._stream.write(f"\rsending [{'#' * filled}{'.' * (30 - filled)}] {self._done}/{self._total}")
-            self._stream.flush()
+    def __init__(self, fcm: FCM, stop: StopRequest, stderr: TextIO) -> None:
+        self._fcm, self._stop, self._stderr = fcm, stop, stderr
+        self._runner = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="fcmclient-send")
+        self._announced = False
 
     def close(self) -> None:
-        if self._enabled:
-            self._stream.write("\n")
-            self._stream.flush()
+        self._runner.shutdown(wait=True)
+
+    def announce_stop(self) -> None:
+        if not self._announced:
+            self._announced = True
+            print(
+                "\nfcmclient: stopping; waiting for the sends in flight (interrupt again to abandon them)",
+                file=self._stderr,
+                flush=True,
+            )
+
+    def send(self, message: Message) -> Result:
+        """Send, turning a failure of the whole message into one outcome per target.
+
+        :raises FCMAuthenticationError: the credentials were rejected.
+        :raises _AbandonedError: a second interrupt came before the answer.
+        """
+        future = self._runner.submit(self._fcm.send, message)
+        while not concurrent.futures.wait([future], timeout=0.1).done:
+            if self._stop.count >= 2:
+                raise _AbandonedError
+            if self._stop.count:
+                self.announce_stop()
+        try:
+            return future.result()
+        except requests.RequestException as exc:
+            outcome = Outcome.retry("TRANSPORT_ERROR", f"{type(exc).__name__}: {str(exc)[:200]}")
+        except (FCMRequestError, FCMResponseError) as exc:
+            outcome = Outcome.failed(type(exc).__name__, str(exc)[:300])
+        outcomes = [outcome] * len(message.targets)
+        return Result.from_outcomes(message, outcomes, self._fcm.backoff)
 
 
-def _send_one(fcm: FCM, message: Message, round_: int) -> tuple[dict[str, Outcome], Message | None, float]:
-    """Send, turning whole-message failures into per-target outcomes (nothing is lost)."""
+class _Pending:
+    """A retry message waiting for its time, with the outcomes that sent it there."""
+
+    def __init__(self, due: float, message: Message, outcomes: dict[str, Outcome]) -> None:
+        self.due, self.message, self.outcomes = due, message, outcomes
+
+
+class _Run:
+    """One ``send`` command: sends, and settles every target in ``ledger`` exactly once."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        sender: _Sender,
+        source: TokenSource,
+        progress: Progress,
+        stop: StopRequest,
+        stderr: TextIO,
+        retries: int,
+    ) -> None:
+        self.ledger, self.sender, self.source = ledger, sender, source
+        self.progress, self.stop, self.stderr = progress, stop, stderr
+        self.retries = retries
+        self.pending: list[_Pending] = []
+        self.in_flight: list[str] = []
+
+    def _send(self, message: Message, round_: int) -> None:
+        self.in_flight = message.targets
+        result = self.sender.send(message)
+        self.in_flight = []
+        retry = result.retry()
+        keep = retry is not None and round_ < self.retries
+        for target, outcome in result.outcomes.items():
+            if not (keep and outcome.bucket is Bucket.RETRY):
+                self.ledger.settle(target, outcome)
+        if retry is not None:
+            delay = result.delay(round_)
+            if keep:
+                waiting = {t: o for t, o in result.outcomes.items() if o.bucket is Bucket.RETRY}
+                self.pending.append(_Pending(time.monotonic() + delay, retry, waiting))
+            else:
+                self.ledger.note_wait(delay)
+        self.ledger.flush()
+
+    def _give_up(self, targets: Iterable[str], outcome: Outcome) -> None:
+        for target in targets:
+            self.ledger.settle(target, outcome)
+
+    def _settle_pending(self) -> None:
+        for item in self.pending:
+            for target, outcome in item.outcomes.items():
+                self.ledger.settle(target, outcome)
+        self.pending = []
+
+    def _first_round(self, messages: Iterator[Message]) -> None:
+        for message in messages:
+            if self.stop.count:
+                self.sender.announce_stop()
+                self._give_up(message.targets, Outcome.retry(NOT_SENT, "not sent: interrupted"))
+                return
+            self._send(message, 0)
+            self.progress.update(self.source.count or 1, self.source.fraction())
+        self.progress.update(self.source.count or 1, self.source.fraction(), force=True)
+
+    def _retry_rounds(self) -> None:
+        for round_ in range(1, self.retries + 1):
+            if self.stop.count or not self.pending:
+                return
+            batch, self.pending = self.pending, []
+            count = sum(len(item.message.targets) for item in batch)
+            wait = max(batch[0].due - time.monotonic(), 0.0)
+            print(f"retry round {round_}: {count} target(s), the first in {wait:.1f} s", file=self.stderr)
+            for index, item in enumerate(batch):
+                if self.stop.event.wait(max(item.due - time.monotonic(), 0.0)):
+                    self.sender.announce_stop()
+                    self.pending.extend(batch[index:])
+                    return
+                self._send(item.message, round_)
+
+    def drive(self, messages: Iterator[Message], rest: Iterator[str]) -> tuple[int, str | None]:
+        """Send ``messages``, then the retry rounds; settle the targets of ``rest`` left unsent.
+
+        :returns: the exit status (``EXIT_OK`` when it ran to the end) and an error line.
+        """
+        status, error, unsent, abandoned = EXIT_OK, None, "not sent: interrupted", False
+        try:
+            self._first_round(messages)
+            self.progress.finish()
+            self._retry_rounds()
+        except TokenFileError as exc:
+            status, error = EXIT_USAGE, f"error: {exc}; the targets before it were sent"
+        except FCMAuthenticationError as exc:
+            unsent = "not sent: the credentials were rejected"
+            status, error = EXIT_AUTH, f"credentials rejected: {exc}"
+            partial = exc.result
+            if isinstance(partial, Result):
+                for target, outcome in partial.outcomes.items():
+                    self.ledger.settle(target, outcome)
+            else:
+                self._give_up(self.in_flight, Outcome.retry(NOT_SENT, unsent))
+        except _AbandonedError:
+            status, abandoned = EXIT_INTERRUPTED, True
+            error = "abandoned: the targets in flight are marked INTERRUPTED (they may have been sent)"
+            self._give_up(
+                self.in_flight, Outcome.retry(INTERRUPTED, "abandoned in flight: may have been sent")
+            )
+        self.progress.finish()
+        self._settle_pending()
+        if status == EXIT_OK and self.stop.count:
+            status, error = EXIT_INTERRUPTED, "interrupted: the targets not sent are marked NOT_SENT"
+        if status != EXIT_OK and not (abandoned and self.source.fraction() is None):
+            # A file is read to its end quickly; a pipe is not waited for after an abandon.
+            self._give_up(rest, Outcome.retry(NOT_SENT, unsent))
+        self.ledger.flush()
+        return status, error
+
+
+def _rest(chunks: Iterator[list[str]]) -> Iterator[str]:
+    """The tokens not read yet (a line that is not text ends them)."""
     try:
-        result = fcm.send(message)
-    except requests.RequestException as exc:
-        outcome = Outcome.retry("TRANSPORT_ERROR", f"{type(exc).__name__}: {str(exc)[:200]}")
-        return dict.fromkeys(message.targets, outcome), message, fcm_backoff(fcm, round_)
-    except (FCMRequestError, FCMResponseError) as exc:
-        outcome = Outcome.failed(type(exc).__name__, str(exc)[:300])
-        return dict.fromkeys(message.targets, outcome), None, 0.0
-    retry = result.retry()
-    return result.outcomes, retry, result.delay(round_) if retry is not None else 0.0
+        for chunk in chunks:
+            yield from chunk
+    except TokenFileError:
+        return
 
 
-def fcm_backoff(fcm: FCM, round_: int) -> float:
-    """The connection's backoff for a message that could not be sent at all."""
-    return float(fcm.backoff * 2 ** min(round_, 16)) / 1000.0
+def _check_target_kind(args: argparse.Namespace, content: dict[str, Any]) -> bool:
+    """True for tokens, False for a topic or condition; checks the content once, up front."""
+    tokens = bool(args.token) or args.tokens_file is not None
+    if tokens + (args.topic is not None) + (args.condition is not None) != 1:
+        raise UsageError("give tokens (--token/--tokens-file), --topic or --condition: exactly one kind")
+    try:
+        if tokens:
+            JSONMessage(["probe"], **content)
+        else:
+            TopicMessage(topic=args.topic, condition=args.condition, **content)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(str(exc)) from None
+    return tokens
 
 
-def _summary(outcomes: Mapping[str, Outcome], wait: float | None) -> str:
-    counts = collections.Counter(outcome.bucket for outcome in outcomes.values())
-    canonical = sum(outcome.canonical_id is not None for outcome in outcomes.values())
-    parts = [
-        f"{len(outcomes)} target(s): {counts[Bucket.SUCCESS]} delivered",
-        f"{canonical} to replace (canonical)",
-        f"{counts[Bucket.NOT_REGISTERED]} not registered",
-        f"{counts[Bucket.FAILED]} failed",
-        f"{counts[Bucket.RETRY]} to retry"
-        + (f" after {wait:.1f} s" if counts[Bucket.RETRY] and wait is not None else ""),
-    ]
-    lines = [", ".join(parts)]
-    errors = collections.Counter(o.error for o in outcomes.values() if o.bucket is Bucket.FAILED)
-    if errors:
-        lines.append("failed: " + ", ".join(f"{code} x{count}" for code, count in errors.most_common()))
-    return "\n".join(lines)
+@contextlib.contextmanager
+def _open_report(path: str | None) -> Iterator[TextIO | None]:
+    """Open the report before anything is sent, so that an unwritable path costs nothing."""
+    if path is None:
+        yield None
+        return
+    try:
+        handle = open(path, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+    except OSError as exc:
+        raise UsageError(f"cannot write report {path!r}: {exc.strerror or exc}") from None
+    with handle:
+        yield handle
 
 
 def run_send(
     args: argparse.Namespace,
     environ: Mapping[str, str],
-    stdin: TextIO,
+    stdin: BinaryIO,
     stdout: TextIO,
     stderr: TextIO,
+    stop: StopRequest,
 ) -> int:
-    """The ``send`` command; returns the exit status."""
-    if args.retries < 0:
-        raise UsageError("--retries must be 0 or more")
-    with _connect(args, environ) as fcm:
-        messages = list(_messages(args, stdin, fcm.protocol == "legacy"))
-        order = [target for message in messages for target in message.targets]
-        outcomes: dict[str, Outcome] = {}
-        progress = _Progress(stderr, len(order), stderr.isatty() if args.progress is None else args.progress)
-        pending, round_, wait = messages, 0, None
-        status = EXIT_OK
+    """The ``send`` command; returns the exit status.
+
+    :raises UsageError: bad input, found before anything was sent.
+    """
+    content = _content(args)
+    tokens = _check_target_kind(args, content)
+    with contextlib.ExitStack() as stack:
+        fcm = stack.enter_context(_connect(args, environ))
+        if fcm.protocol == "legacy" and args.chunk_size > LEGACY_MAX_TOKENS:
+            raise UsageError(f"--chunk-size is at most {LEGACY_MAX_TOKENS} on the legacy API")
+        source = TokenSource(args.token, args.tokens_file, stdin)
         try:
-            while pending:
-                retries: list[Message] = []
-                waits: list[float] = []
-                for message in pending:
-                    settled, retry, delay = _send_one(fcm, message, round_)
-                    outcomes.update(settled)
-                    if retry is not None:
-                        retries.append(retry)
-                        waits.append(delay)
-                    if round_ == 0:
-                        progress.advance(len(message.targets))
-                wait = max(waits) if waits else None
-                if not retries or round_ >= args.retries:
-                    break
-                round_ += 1
-                count = sum(len(message.targets) for message in retries)
-                print(f"retry round {round_}: {count} target(s) in {wait:.1f} s", file=stderr)
-                time.sleep(wait or 0.0)
-                pending = retries
-        except FCMAuthenticationError as exc:
-            partial = exc.result
-            if isinstance(partial, Result):
-                outcomes.update(partial.outcomes)
-            print(f"fcmclient: credentials rejected: {exc}", file=stderr)
-            status = EXIT_AUTH
-        finally:
-            progress.close()
-        unsent = Outcome.retry("NOT_SENT", "not sent: the credentials were rejected")
-        final = {target: outcomes.get(target, unsent) for target in order}
-        if args.report:
-            _write_report(args.report, final)
-        print(_summary(final, wait), file=stdout)
-        if status != EXIT_OK:
-            return status
-        return EXIT_OK if all(o.bucket is Bucket.SUCCESS for o in final.values()) else EXIT_PARTIAL
-
-
-def _write_report(path: str, outcomes: Mapping[str, Outcome]) -> None:
-    try:
-        with open(path, "w", encoding="utf-8") as handle:
-            for target, outcome in outcomes.items():
-                handle.write(json.dumps(report_line(target, outcome), ensure_ascii=False) + "\n")
-    except OSError as exc:
-        raise UsageError(f"cannot write report {path!r}: {exc.strerror or exc}") from None
+            stack.enter_context(source)
+            chunks = source.chunks(args.chunk_size)
+            if tokens:
+                first: Message = JSONMessage(next(chunks), **content)
+            else:
+                first = TopicMessage(topic=args.topic, condition=args.condition, **content)
+        except TokenFileError as exc:
+            raise UsageError(str(exc)) from None
+        except StopIteration:
+            where = source.name if args.tokens_file is not None else "--token"
+            raise UsageError(f"the token list is empty ({where})") from None
+        ledger = Ledger(stack.enter_context(_open_report(args.report)))
+        if args.emulator:
+            print(f"fcmclient: sending to a local emulator, {fcm.url}", file=stderr)
+        sender = _Sender(fcm, stop, stderr)
+        stack.callback(sender.close)
+        on_terminal = getattr(stderr, "isatty", lambda: False)()
+        progress = Progress(stderr, on_terminal if args.progress is None else args.progress)
+        run = _Run(ledger, sender, source, progress, stop, stderr, args.retries)
+        messages = itertools.chain([first], (JSONMessage(chunk, **content) for chunk in chunks))
+        status, error = run.drive(messages, _rest(chunks))
+        ledger.flush()
+        print(ledger.summary(source.duplicates, args.report, dry_run=args.dry_run), file=stdout, flush=True)
+        if error is not None:
+            print(f"fcmclient: {error}", file=stderr, flush=True)
+        if stop.count >= 2:  # abandoned: the send thread must not keep the process alive
+            os._exit(EXIT_INTERRUPTED)
+    if status != EXIT_OK:
+        return status
+    return EXIT_OK if ledger.all_delivered() else EXIT_PARTIAL
