@@ -15,7 +15,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from types import FrameType
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 __all__ = [
     "main",
@@ -28,6 +28,8 @@ __all__ = [
     "EXIT_AUTH",
     "EXIT_INTERRUPTED",
 ]
+
+_T = TypeVar("_T")
 
 EXIT_OK = 0
 EXIT_PARTIAL = 1
@@ -47,10 +49,24 @@ class StopRequest:
     def __init__(self) -> None:
         self.count = 0
         self.event = threading.Event()
+        self._abortable = False
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
         self.count += 1
         self.event.set()
+        if self._abortable and self.count >= 2:
+            raise KeyboardInterrupt
+
+    def next_or_abort(self, items: Iterator[_T]) -> _T:
+        """``next(items)``; a second interrupt, even one that comes while it blocks (reading a
+        pipe), raises :class:`KeyboardInterrupt` instead."""
+        if self.count >= 2:
+            raise KeyboardInterrupt
+        self._abortable = True
+        try:
+            return next(items)
+        finally:
+            self._abortable = False
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[StopRequest]:
@@ -101,6 +117,8 @@ def _send_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
         description="Send one message. Credentials: --service-account or "
         "GOOGLE_APPLICATION_CREDENTIALS (HTTP v1), --api-key or FCM_API_KEY (legacy), or "
         "--emulator (a local emulator started for this run).",
+        epilog="Exit status: 0 every target sent; 1 some were not (the summary and the report say "
+        "which); 2 bad input; 3 credentials rejected; 130 interrupted.",
     )
     target = send.add_argument_group("targets (exactly one kind)")
     target.add_argument(
@@ -116,8 +134,8 @@ def _send_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     content.add_argument("--data-file", metavar="FILE", help="data payload from a JSON file")
     options = send.add_argument_group("options")
     options.add_argument("--ttl", type=_count(0), metavar="SECONDS", help="time to live")
-    options.add_argument("--priority", choices=("high", "normal"))
-    options.add_argument("--collapse-key")
+    options.add_argument("--priority", choices=("high", "normal"), help="delivery priority")
+    options.add_argument("--collapse-key", help="messages with the same key replace each other")
     options.add_argument("--dry-run", action="store_true", help="validate only, deliver nothing")
     creds = send.add_argument_group("credentials (one kind)")
     creds.add_argument("--service-account", metavar="FILE", help="service-account key file (HTTP v1)")

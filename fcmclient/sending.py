@@ -11,11 +11,10 @@ import argparse
 import concurrent.futures
 import contextlib
 import itertools
-import json
 import os
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, BinaryIO, TextIO
+from typing import BinaryIO, TextIO
 
 import requests
 
@@ -27,114 +26,13 @@ from .messages import JSONMessage, Message, TopicMessage
 from .outcomes import Bucket, Outcome
 from .report import Ledger, Progress
 from .result import Result
+from .send_options import LEGACY_MAX_TOKENS, connect, message_content, open_report, target_is_tokens
 from .targets import TokenFileError, TokenSource
 
-__all__ = ["run_send", "INTERRUPTED", "LEGACY_MAX_TOKENS"]
+__all__ = ["run_send", "INTERRUPTED"]
 
 #: Error of the targets of a send abandoned by a second interrupt: they may have been sent.
 INTERRUPTED = "INTERRUPTED"
-
-#: Tokens per legacy request at most (``registration_ids``).
-LEGACY_MAX_TOKENS = 1000
-
-
-def _read_data(args: argparse.Namespace) -> dict[str, Any] | None:
-    if args.data is not None and args.data_file is not None:
-        raise UsageError("give --data or --data-file, not both")
-    if args.data is not None:
-        text, where = args.data, "--data"
-    elif args.data_file is not None:
-        where = f"data file {args.data_file!r}"
-        try:
-            with open(args.data_file, encoding="utf-8") as handle:
-                text = handle.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-            raise UsageError(f"cannot read {where}: {reason}") from None
-    else:
-        return None
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise UsageError(f"{where} is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{where} must be a JSON object, got {type(data).__name__}")
-    return data
-
-
-def _content(args: argparse.Namespace) -> dict[str, Any]:
-    """The message's keyword arguments, apart from its targets."""
-    content: dict[str, Any] = {
-        "data": _read_data(args),
-        "message_title": args.title,
-        "message_body": args.body,
-        "time_to_live": args.ttl,
-        "priority": args.priority,
-        "collapse_key": args.collapse_key,
-    }
-    if args.dry_run:
-        content["dry_run"] = True
-    return content
-
-
-def _credentials_kind(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[str, str]:
-    """``(kind, value)``: ``("v1", path)``, ``("legacy", key)`` or ``("emulator", "")``."""
-    given = [
-        (flag, kind, value)
-        for flag, kind, value in (
-            ("--service-account", "v1", args.service_account),
-            ("--api-key", "legacy", args.api_key),
-            ("--emulator", "emulator", "" if args.emulator else None),
-        )
-        if value is not None
-    ]
-    if len(given) > 1:
-        raise UsageError(f"give one kind of credentials, not {' and '.join(flag for flag, _, _ in given)}")
-    if given:
-        return given[0][1], given[0][2]
-    if environ.get("GOOGLE_APPLICATION_CREDENTIALS"):
-        return "v1", environ["GOOGLE_APPLICATION_CREDENTIALS"]
-    if environ.get("FCM_API_KEY"):
-        return "legacy", environ["FCM_API_KEY"]
-    raise UsageError(
-        "no credentials: give --service-account FILE (or set GOOGLE_APPLICATION_CREDENTIALS), "
-        "--api-key KEY (or set FCM_API_KEY), or --emulator"
-    )
-
-
-def _build(kind: str, value: Any, args: argparse.Namespace, url: str | None) -> FCM:
-    """The connection for credentials of ``kind``; bad credentials or options are a UsageError."""
-    where = "GOOGLE_APPLICATION_CREDENTIALS: " if kind == "v1" and not args.service_account else ""
-    try:
-        if kind == "legacy":
-            return FCM(value, url=url, timeout=args.timeout)
-        return FCM.from_service_account(value, project_id=args.project_id, url=url, timeout=args.timeout)
-    except OSError as exc:
-        raise UsageError(
-            f"{where}cannot read service-account file {value!r}: {exc.strerror or exc}"
-        ) from None
-    except (ValueError, TypeError) as exc:  # a bad key file, or an option FCM() refuses
-        raise UsageError(f"{where}{exc}") from None
-
-
-@contextlib.contextmanager
-def _connect(args: argparse.Namespace, environ: Mapping[str, str]) -> Iterator[FCM]:
-    """The connection the command line asks for (with ``--emulator``, to an emulator it runs)."""
-    kind, given = _credentials_kind(args, environ)
-    value: Any = given
-    if kind == "legacy" and args.project_id:
-        raise UsageError("--project-id is for HTTP v1: give a service account, not an API key")
-    if kind == "emulator" and args.url:
-        raise UsageError("--url and --emulator do not go together: --emulator picks its own URL")
-    with contextlib.ExitStack() as stack:
-        url = args.url
-        if kind == "emulator":
-            from .testing import FCMEmulator
-
-            emulator = stack.enter_context(FCMEmulator())
-            project = args.project_id or "demo"
-            kind, value, url = "v1", emulator.service_account_info(project), emulator.v1_url(project)
-        yield stack.enter_context(_build(kind, value, args, url))
 
 
 class _AbandonedError(Exception):
@@ -177,8 +75,12 @@ class _Sender:
             return future.result()
         except requests.RequestException as exc:
             outcome = Outcome.retry("TRANSPORT_ERROR", f"{type(exc).__name__}: {str(exc)[:200]}")
-        except (FCMRequestError, FCMResponseError) as exc:
-            outcome = Outcome.failed(type(exc).__name__, str(exc)[:300])
+        except FCMRequestError as exc:  # the whole request was refused: fix it, do not resend
+            outcome = Outcome.failed(
+                f"HTTP_{exc.status}" if exc.status else "REQUEST_REJECTED", str(exc)[:300]
+            )
+        except FCMResponseError as exc:  # an unreadable answer: it may have been delivered
+            outcome = Outcome.failed("INVALID_RESPONSE", str(exc)[:300])
         outcomes = [outcome] * len(message.targets)
         return Result.from_outcomes(message, outcomes, self._fcm.backoff)
 
@@ -267,7 +169,7 @@ class _Run:
 
         :returns: the exit status (``EXIT_OK`` when it ran to the end) and an error line.
         """
-        status, error, unsent, abandoned = EXIT_OK, None, "not sent: interrupted", False
+        status, error, unsent = EXIT_OK, None, "not sent: interrupted"
         try:
             self._first_round(messages)
             self.progress.finish()
@@ -284,7 +186,7 @@ class _Run:
             else:
                 self._give_up(self.in_flight, Outcome.retry(NOT_SENT, unsent))
         except _AbandonedError:
-            status, abandoned = EXIT_INTERRUPTED, True
+            status = EXIT_INTERRUPTED
             error = "abandoned: the targets in flight are marked INTERRUPTED (they may have been sent)"
             self._give_up(
                 self.in_flight, Outcome.retry(INTERRUPTED, "abandoned in flight: may have been sent")
@@ -293,49 +195,32 @@ class _Run:
         self._settle_pending()
         if status == EXIT_OK and self.stop.count:
             status, error = EXIT_INTERRUPTED, "interrupted: the targets not sent are marked NOT_SENT"
-        if status != EXIT_OK and not (abandoned and self.source.fraction() is None):
-            # A file is read to its end quickly; a pipe is not waited for after an abandon.
-            self._give_up(rest, Outcome.retry(NOT_SENT, unsent))
+        if status != EXIT_OK and not self._give_up_rest(rest, Outcome.retry(NOT_SENT, unsent)):
+            error = f"{error}; standard input was not read to its end"
         self.ledger.flush()
         return status, error
 
+    def _give_up_rest(self, rest: Iterator[str], outcome: Outcome) -> bool:
+        """Settle the targets not read yet; False if a second interrupt cut a pipe short."""
+        if self.source.fraction() is not None:  # a file or the command line: read it all, quickly
+            self._give_up(rest, outcome)
+            return True
+        while True:  # a pipe may block: a second interrupt leaves it
+            try:
+                target = self.stop.next_or_abort(rest)
+            except StopIteration:
+                return True
+            except KeyboardInterrupt:
+                return False
+            self.ledger.settle(target, outcome)
 
-def _rest(chunks: Iterator[list[str]]) -> Iterator[str]:
+
+def _rest(tokens: Iterator[str]) -> Iterator[str]:
     """The tokens not read yet (a line that is not text ends them)."""
     try:
-        for chunk in chunks:
-            yield from chunk
+        yield from tokens
     except TokenFileError:
         return
-
-
-def _check_target_kind(args: argparse.Namespace, content: dict[str, Any]) -> bool:
-    """True for tokens, False for a topic or condition; checks the content once, up front."""
-    tokens = bool(args.token) or args.tokens_file is not None
-    if tokens + (args.topic is not None) + (args.condition is not None) != 1:
-        raise UsageError("give tokens (--token/--tokens-file), --topic or --condition: exactly one kind")
-    try:
-        if tokens:
-            JSONMessage(["probe"], **content)
-        else:
-            TopicMessage(topic=args.topic, condition=args.condition, **content)
-    except (ValueError, TypeError) as exc:
-        raise UsageError(str(exc)) from None
-    return tokens
-
-
-@contextlib.contextmanager
-def _open_report(path: str | None) -> Iterator[TextIO | None]:
-    """Open the report before anything is sent, so that an unwritable path costs nothing."""
-    if path is None:
-        yield None
-        return
-    try:
-        handle = open(path, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
-    except OSError as exc:
-        raise UsageError(f"cannot write report {path!r}: {exc.strerror or exc}") from None
-    with handle:
-        yield handle
 
 
 def run_send(
@@ -350,10 +235,10 @@ def run_send(
 
     :raises UsageError: bad input, found before anything was sent.
     """
-    content = _content(args)
-    tokens = _check_target_kind(args, content)
+    content = message_content(args)
+    tokens = target_is_tokens(args, content)
     with contextlib.ExitStack() as stack:
-        fcm = stack.enter_context(_connect(args, environ))
+        fcm = stack.enter_context(connect(args, environ))
         if fcm.protocol == "legacy" and args.chunk_size > LEGACY_MAX_TOKENS:
             raise UsageError(f"--chunk-size is at most {LEGACY_MAX_TOKENS} on the legacy API")
         source = TokenSource(args.token, args.tokens_file, stdin)
@@ -369,7 +254,7 @@ def run_send(
         except StopIteration:
             where = source.name if args.tokens_file is not None else "--token"
             raise UsageError(f"the token list is empty ({where})") from None
-        ledger = Ledger(stack.enter_context(_open_report(args.report)))
+        ledger = Ledger(stack.enter_context(open_report(args.report)))
         if args.emulator:
             print(f"fcmclient: sending to a local emulator, {fcm.url}", file=stderr)
         sender = _Sender(fcm, stop, stderr)
@@ -378,7 +263,7 @@ def run_send(
         progress = Progress(stderr, on_terminal if args.progress is None else args.progress)
         run = _Run(ledger, sender, source, progress, stop, stderr, args.retries)
         messages = itertools.chain([first], (JSONMessage(chunk, **content) for chunk in chunks))
-        status, error = run.drive(messages, _rest(chunks))
+        status, error = run.drive(messages, _rest(iter(source)))
         ledger.flush()
         print(ledger.summary(source.duplicates, args.report, dry_run=args.dry_run), file=stdout, flush=True)
         if error is not None:

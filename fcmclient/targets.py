@@ -49,6 +49,7 @@ class TokenSource:
         self.duplicates = 0
         #: Tokens handed out so far.
         self.count = 0
+        self._tokens = self._read()
 
     @property
     def name(self) -> str:
@@ -97,6 +98,10 @@ class TokenSource:
         return True
 
     def __iter__(self) -> Iterator[str]:
+        """The tokens not handed out yet: every iteration continues the same stream."""
+        return self._tokens
+
+    def _read(self) -> Iterator[str]:
         for raw in self._given:
             token = raw.strip()
             if token and self._fresh(token):

@@ -8,6 +8,7 @@ import pathlib
 import pty
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -275,6 +276,35 @@ def test_legacy_sends_chunks_of_registration_ids(fcm_emulator: FCMEmulator, tmp_
     assert done.returncode == 0, done.stderr
     assert [len(r.targets) for r in fcm_emulator.requests if r.protocol == "legacy"] == [1000, 1000, 500]
     assert done.stdout.startswith("2500 target(s): 2500 sent,")
+
+
+def test_a_request_refused_or_unreachable_as_a_whole_settles_each_target(
+    fcm_emulator: FCMEmulator, tmp_path: pathlib.Path
+) -> None:
+    fcm_emulator.set_outcome("a", Outcome.http_error(400))
+    refused = tmp_path / "refused.jsonl"
+    done = run(
+        *("send", "--api-key", fcm_emulator.api_key, "--url", fcm_emulator.legacy_url),
+        *("--token", "a", "--token", "b", "--report", str(refused)),
+    )
+    assert done.returncode == 1
+    assert "  investigate: HTTP_400 x2 (sending again as is will not help)\n" in done.stdout
+    assert [(line["outcome"], line["error"]) for line in report_lines(refused)] == [
+        ("failed", "HTTP_400")
+    ] * 2
+    unreachable = tmp_path / "unreachable.jsonl"
+    with socket.socket() as closed:  # a port that was free a moment ago: nothing listens there
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    done = run(
+        *("send", "--api-key", "k", "--url", f"http://127.0.0.1:{port}/fcm/send", "--token", "a"),
+        *("--report", str(unreachable)),
+    )
+    assert done.returncode == 1
+    assert done.stdout.startswith("1 target(s): 0 sent, 0 not registered, 0 failed, 1 to retry\n")
+    (line,) = report_lines(unreachable)
+    assert (line["outcome"], line["error"]) == ("retry", "TRANSPORT_ERROR")
+    assert line["detail"].startswith("ConnectionError: ")
 
 
 def test_dry_run_delivers_nothing(fcm_emulator: FCMEmulator, account_file: pathlib.Path) -> None:
@@ -582,6 +612,49 @@ def test_a_second_interrupt_abandons_the_sends_in_flight(
     errors = {line["target"]: line["error"] for line in report_lines(report)}
     assert errors == {f"tok-{n}": "INTERRUPTED" if n < 4 else "NOT_SENT" for n in range(10)}
     assert out.startswith("10 target(s): 0 sent, 0 not registered, 0 failed, 10 to retry")
+
+
+def test_a_second_interrupt_leaves_a_pipe_that_never_ends(
+    fcm_emulator: FCMEmulator, account_file: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    """After the first interrupt the rest of stdin is read for the report; a writer that never
+    closes the pipe cannot hold the command: the second interrupt ends it."""
+    fcm_emulator.latency = 0.3
+    report = tmp_path / "r.jsonl"
+    args = [*v1_args(fcm_emulator, account_file), "--tokens-file", "-", "--chunk-size", "20"]
+    process = subprocess.Popen(
+        command(*args, "--report", str(report)),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=clean_env(),
+        text=True,
+    )
+    assert process.stdin is not None
+    process.stdin.write("".join(f"tok-{n}\n" for n in range(110)))
+    process.stdin.flush()  # and the pipe stays open, like a stuck producer
+    deadline = time.monotonic() + 30
+    while sends(fcm_emulator) == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    while not report.exists() or len(report.read_text().splitlines()) < 20:  # the chunk in flight
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 130  # with the pipe still open (communicate() would close it)
+    assert process.stdout is not None
+    assert process.stderr is not None
+    with process.stdin, process.stdout, process.stderr:
+        out, err = process.stdout.read(), process.stderr.read()
+    assert err.rstrip().endswith("; standard input was not read to its end")
+    lines = report_lines(report)
+    targets = [line["target"] for line in lines]
+    assert targets == [f"tok-{n}" for n in range(110)]  # what the pipe held was read and reported
+    assert sum(line["outcome"] == "success" for line in lines) == 20
+    assert all(line["error"] == "NOT_SENT" for line in lines if line["outcome"] != "success")
+    assert out.startswith(f"{len(lines)} target(s): 20 sent,")
 
 
 def test_demo_says_what_to_do_for_every_bucket() -> None:
