@@ -84,6 +84,11 @@ class StopRequest:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
+        prefix = "unrecognized arguments: "
+        if message.startswith(prefix):  # name the options only: a mistyped --api-key has a key
+            words = message[len(prefix) :].split()
+            options = [word.split("=", 1)[0] for word in words if word.startswith("-")]
+            message = prefix + (" ".join(options) or f"{len(words)} value(s)")
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 

@@ -448,7 +448,9 @@ SA = ["--service-account", "{sa}", "--url", "{url}"]
         (["send", "--tokens-file", "-", *SA], "the token list is empty (standard input)"),
         (["send", "--tokens-file", "{missing}", *SA], "cannot read tokens file"),
         (["send", "--tokens-file", "{binary}", *SA], "line 1: not UTF-8 text"),
-        (["send", "--token", "a", *SA, "--shiny"], "unrecognized arguments: --shiny"),
+        (["send", "--token", "a", *SA, "--shiny"], "unrecognized arguments: --shiny (see fcmclient --help)"),
+        (["send", "--token", "a", *SA, "--api-kee", "s3cret"], "unrecognized arguments: --api-kee (see"),
+        (["send", "--token", "a", *SA, "--api-kee=s3cret"], "unrecognized arguments: --api-kee (see"),
         (["send", "--token", "a", *SA, "--ttl", "soon"], "argument --ttl: not a whole number"),
         (["send", "--token", "a", *SA, "--timeout", "0"], "argument --timeout: must be a positive"),
         (["send", "--token", "a", *SA, "--retries", "-1"], "argument --retries: must be 0 or more"),
@@ -479,6 +481,7 @@ def test_bad_input_is_one_line_and_exit_2(
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("fcmclient: error: ")
     assert message in lines[0]
+    assert "s3cret" not in lines[0]
     assert fcm_emulator.requests == []  # nothing was sent, not even a token request
 
 
