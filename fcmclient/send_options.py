@@ -48,7 +48,10 @@ def _read_data(args: argparse.Namespace) -> dict[str, Any] | None:
 
 
 def message_content(args: argparse.Namespace) -> dict[str, Any]:
-    """The message's keyword arguments, apart from its targets."""
+    """The message's keyword arguments, apart from its targets.
+
+    :raises UsageError: ``--data``/``--data-file`` unreadable, not JSON or not an object.
+    """
     content: dict[str, Any] = {
         "data": _read_data(args),
         "message_title": args.title,
@@ -104,7 +107,10 @@ def _build(kind: str, value: Any, args: argparse.Namespace, url: str | None) -> 
 
 @contextlib.contextmanager
 def connect(args: argparse.Namespace, environ: Mapping[str, str]) -> Iterator[FCM]:
-    """The connection the command line asks for (with ``--emulator``, to an emulator it runs)."""
+    """The connection the command line asks for (with ``--emulator``, to an emulator it runs).
+
+    :raises UsageError: no credentials, several kinds, or a key file or option that is refused.
+    """
     kind, given = _credentials_kind(args, environ)
     value: Any = given
     if kind == "legacy" and args.project_id:
@@ -123,7 +129,10 @@ def connect(args: argparse.Namespace, environ: Mapping[str, str]) -> Iterator[FC
 
 
 def target_is_tokens(args: argparse.Namespace, content: dict[str, Any]) -> bool:
-    """True for tokens, False for a topic or condition; checks the content once, up front."""
+    """True for tokens, False for a topic or condition; checks the content once, up front.
+
+    :raises UsageError: not exactly one kind of target, or content the message refuses.
+    """
     tokens = bool(args.token) or args.tokens_file is not None
     if tokens + (args.topic is not None) + (args.condition is not None) != 1:
         raise UsageError("give tokens (--token/--tokens-file), --topic or --condition: exactly one kind")
@@ -139,7 +148,10 @@ def target_is_tokens(args: argparse.Namespace, content: dict[str, Any]) -> bool:
 
 @contextlib.contextmanager
 def open_report(path: str | None) -> Iterator[TextIO | None]:
-    """Open the report before anything is sent, so that an unwritable path costs nothing."""
+    """Open the report before anything is sent, so that an unwritable path costs nothing.
+
+    :raises UsageError: the file cannot be created.
+    """
     if path is None:
         yield None
         return

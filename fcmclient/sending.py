@@ -244,6 +244,10 @@ def run_send(
         source = TokenSource(args.token, args.tokens_file, stdin)
         try:
             stack.enter_context(source)
+            if args.tokens_file == "-" and stdin.isatty():
+                print(
+                    "fcmclient: reading tokens from the terminal, one per line; end with Ctrl-D", file=stderr
+                )
             chunks = source.chunks(args.chunk_size)
             if tokens:
                 first: Message = JSONMessage(next(chunks), **content)

@@ -543,6 +543,25 @@ def test_progress_bar_on_a_terminal_only(
     assert piped.stdout == out
 
 
+def test_tokens_typed_at_a_terminal(fcm_emulator: FCMEmulator, account_file: pathlib.Path) -> None:
+    controller, terminal = pty.openpty()
+    with subprocess.Popen(
+        command(*v1_args(fcm_emulator, account_file), "--tokens-file", "-"),
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=clean_env(),
+        text=True,
+    ) as process:
+        os.close(terminal)
+        os.write(controller, b"typed-1\ntyped-2\n\x04")  # two lines, then Ctrl-D
+        out, err = process.communicate(timeout=60)
+    os.close(controller)
+    assert process.returncode == 0, err
+    assert err == "fcmclient: reading tokens from the terminal, one per line; end with Ctrl-D\n"
+    assert out.startswith("2 target(s): 2 sent,")
+
+
 def start_and_wait_for_sends(
     args: list[str], ready: Callable[[], bool], timeout: float = 30
 ) -> subprocess.Popen[str]:
