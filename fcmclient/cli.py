@@ -1,48 +1,134 @@
 """The ``fcmclient`` command: ``send`` pushes, run the ``emulator``, or a ``demo``.
 
-Exit status: 0 everything was accepted; 1 some targets failed or still need a retry (the
-report says which); 2 bad input (one line on stderr, no traceback); 3 the credentials were
-rejected.
+Exit status: 0 every target was sent; 1 some were not (the summary and the report say which);
+2 bad input (one line on stderr, no traceback); 3 the credentials were rejected; 130
+interrupted (SIGINT or SIGTERM).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
-from collections.abc import Sequence
-from typing import NoReturn
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from types import FrameType
+from typing import NoReturn, TypeVar
 
-__all__ = ["main", "UsageError", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE", "EXIT_AUTH"]
+__all__ = [
+    "main",
+    "build_parser",
+    "UsageError",
+    "StopRequest",
+    "EXIT_OK",
+    "EXIT_PARTIAL",
+    "EXIT_USAGE",
+    "EXIT_AUTH",
+    "EXIT_INTERRUPTED",
+]
+
+_T = TypeVar("_T")
 
 EXIT_OK = 0
 EXIT_PARTIAL = 1
 EXIT_USAGE = 2
 EXIT_AUTH = 3
+EXIT_INTERRUPTED = 130
 
 
 class UsageError(Exception):
     """Bad input from the person at the keyboard: reported in one line, exit status 2."""
 
 
+class StopRequest:
+    """Counts SIGINT and SIGTERM: the first asks to stop once the sends in flight are
+    answered, the second to abandon them."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.event = threading.Event()
+        self._abortable = False
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.count += 1
+        self.event.set()
+        if self._abortable and self.count >= 2:
+            raise KeyboardInterrupt
+
+    def next_or_abort(self, items: Iterator[_T]) -> _T:
+        """``next(items)``; a second interrupt, even one that comes while it blocks (reading a
+        pipe), raises :class:`KeyboardInterrupt` instead."""
+        if self.count >= 2:
+            raise KeyboardInterrupt
+        self._abortable = True
+        try:
+            return next(items)
+        finally:
+            self._abortable = False
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[StopRequest]:
+        """Handle the signals while the block runs (only possible in the main thread)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = {signum: signal.signal(signum, self) for signum in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
+        prefix = "unrecognized arguments: "
+        if message.startswith(prefix):  # name the options only: a mistyped --api-key has a key
+            words = message[len(prefix) :].split()
+            options = [word.split("=", 1)[0] for word in words if word.startswith("-")]
+            message = prefix + (" ".join(options) or f"{len(words)} value(s)")
+        raise UsageError(f"{message} (see {self.prog} --help)")
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="fcmclient", description="Send Firebase Cloud Messaging pushes.")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+def _count(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, got {value}")
+        return value
 
+    return parse
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
+def _send_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     send = commands.add_parser(
         "send",
-        help="send a message to tokens, a topic or a condition",
+        help="send one message to tokens, a topic or a condition",
         description="Send one message. Credentials: --service-account or "
         "GOOGLE_APPLICATION_CREDENTIALS (HTTP v1), --api-key or FCM_API_KEY (legacy), or "
         "--emulator (a local emulator started for this run).",
+        epilog="Exit status: 0 every target sent; 1 some were not (the summary and the report say "
+        "which); 2 bad input; 3 credentials rejected; 130 interrupted.",
     )
-    target = send.add_argument_group("targets")
-    target.add_argument("--token", action="append", default=[], help="a registration token (repeatable)")
+    target = send.add_argument_group("targets (exactly one kind)")
+    target.add_argument(
+        "--token", action="append", default=[], metavar="TOKEN", help="a registration token (repeatable)"
+    )
     target.add_argument("--tokens-file", metavar="FILE", help="tokens, one per line ('-' for stdin)")
     target.add_argument("--topic", help="a topic name")
     target.add_argument("--condition", help="a condition over topics")
@@ -52,33 +138,39 @@ def _parser() -> argparse.ArgumentParser:
     content.add_argument("--data", metavar="JSON", help="data payload, a JSON object")
     content.add_argument("--data-file", metavar="FILE", help="data payload from a JSON file")
     options = send.add_argument_group("options")
-    options.add_argument("--ttl", type=int, metavar="SECONDS", help="time to live")
-    options.add_argument("--priority", choices=("high", "normal"))
-    options.add_argument("--collapse-key")
+    options.add_argument("--ttl", type=_count(0), metavar="SECONDS", help="time to live")
+    options.add_argument("--priority", choices=("high", "normal"), help="delivery priority")
+    options.add_argument("--collapse-key", help="messages with the same key replace each other")
     options.add_argument("--dry-run", action="store_true", help="validate only, deliver nothing")
-    creds = send.add_argument_group("credentials")
-    creds.add_argument("--service-account", metavar="FILE", help="service-account key file (v1)")
-    creds.add_argument("--api-key", help="legacy server key (better: FCM_API_KEY)")
-    creds.add_argument("--emulator", action="store_true", help="send to a local emulator")
-    creds.add_argument("--project-id", help="override the service account's project")
-    creds.add_argument("--url", help="send endpoint (emulators, proxies)")
+    creds = send.add_argument_group("credentials (one kind)")
+    creds.add_argument("--service-account", metavar="FILE", help="service-account key file (HTTP v1)")
+    creds.add_argument("--api-key", help="legacy server key (better: the FCM_API_KEY variable)")
+    creds.add_argument(
+        "--emulator", action="store_true", help="send to a local emulator started for this run"
+    )
+    creds.add_argument("--project-id", help="send for this project instead of the key file's")
+    creds.add_argument("--url", help="send endpoint, for emulators and proxies")
     run = send.add_argument_group("run")
-    run.add_argument("--chunk-size", type=int, default=500, metavar="N", help="tokens per send (500)")
-    run.add_argument("--retries", type=int, default=0, metavar="N", help="retry rounds (default 0: none)")
-    run.add_argument("--report", metavar="FILE", help="write per-target outcomes as JSON lines")
-    run.add_argument("--timeout", type=float, metavar="SECONDS", help="per-request timeout")
+    run.add_argument("--chunk-size", type=_count(1), default=500, metavar="N", help="tokens per send (500)")
+    run.add_argument("--retries", type=_count(0), default=0, metavar="N", help="retry rounds (0: none)")
+    run.add_argument("--report", metavar="FILE", help="write each target's outcome as a JSON line")
+    run.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="per-request timeout (10)")
     run.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="progress bar (default: on a terminal)",
+        help="progress bar on stderr (default: when stderr is a terminal)",
     )
 
-    emulator = commands.add_parser(
-        "emulator", help="run the local FCM emulator in the foreground", add_help=False
-    )
-    emulator.add_argument("args", nargs=argparse.REMAINDER)
 
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of the whole command line (``fcmclient emulator`` has its own for the rest)."""
+    parser = _Parser(prog="fcmclient", description="Send Firebase Cloud Messaging pushes.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _send_parser(commands)
+    commands.add_parser(
+        "emulator", help="run the local FCM emulator in the foreground (--help for its options)"
+    )
     commands.add_parser("demo", help="send a multicast to the built-in emulator and explain each outcome")
     return parser
 
@@ -91,20 +183,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .testing.cli import main as emulator_main
 
             return emulator_main(arguments[1:])
-        parsed = _parser().parse_args(arguments)
+        parsed = build_parser().parse_args(arguments)
         if parsed.command == "demo":
             from .demo import run_demo
 
             return run_demo(sys.stdout)
         from .sending import run_send
 
-        return run_send(parsed, os.environ, sys.stdin, sys.stdout, sys.stderr)
+        stop = StopRequest()
+        with stop.installed():
+            return run_send(parsed, os.environ, sys.stdin.buffer, sys.stdout, sys.stderr, stop)
     except UsageError as exc:
         print(f"fcmclient: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("fcmclient: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader of our output went away (``| head``)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PARTIAL
 
 
 if __name__ == "__main__":  # pragma: no cover

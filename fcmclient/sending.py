@@ -1,284 +1,279 @@
-"""The ``fcmclient send`` command: build the message, send in chunks, report per target."""
+"""The ``fcmclient send`` command: build the message, send it in chunks, settle every target.
+
+Tokens are streamed from their file a chunk at a time, and each target's outcome is written
+to the report as soon as it is final, so memory stays flat for any number of tokens and an
+interrupted run leaves a report that says what happened to every target.
+"""
 
 from __future__ import annotations
 
 import argparse
-import collections
+import concurrent.futures
 import contextlib
-import json
+import itertools
+import os
 import time
-from collections.abc import Iterator, Mapping
-from typing import Any, TextIO
+from collections.abc import Iterable, Iterator, Mapping
+from typing import BinaryIO, TextIO
 
 import requests
 
 from .api import FCM
-from .cli import EXIT_AUTH, EXIT_OK, EXIT_PARTIAL, UsageError
+from .cli import EXIT_AUTH, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, StopRequest, UsageError
 from .errors import FCMAuthenticationError, FCMRequestError, FCMResponseError
+from .fanout import NOT_SENT
 from .messages import JSONMessage, Message, TopicMessage
 from .outcomes import Bucket, Outcome
+from .report import Ledger, Progress
 from .result import Result
+from .send_options import LEGACY_MAX_TOKENS, connect, message_content, open_report, target_is_tokens
+from .targets import TokenFileError, TokenSource
 
-__all__ = ["run_send", "ACTIONS", "report_line"]
+__all__ = ["run_send", "INTERRUPTED"]
 
-#: What the app should do with a target, by bucket (``replace`` for a canonical success).
-ACTIONS = {
-    Bucket.SUCCESS: "keep",
-    Bucket.NOT_REGISTERED: "delete",
-    Bucket.FAILED: "investigate",
-    Bucket.RETRY: "retry",
-}
-_LEGACY_MAX_IDS = 1000
+#: Error of the targets of a send abandoned by a second interrupt: they may have been sent.
+INTERRUPTED = "INTERRUPTED"
 
 
-def _read_tokens(args: argparse.Namespace, stdin: TextIO) -> list[str]:
-    tokens = list(args.token)
-    if args.tokens_file:
-        try:
-            if args.tokens_file == "-":
-                lines = stdin.read().splitlines()
-            else:
-                with open(args.tokens_file, encoding="utf-8") as handle:
-                    lines = handle.read().splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read tokens file {args.tokens_file!r}: {exc}") from None
-        tokens.extend(line.strip() for line in lines)
-    return list(dict.fromkeys(token for token in tokens if token))
+class _AbandonedError(Exception):
+    """A second interrupt arrived while a send was in flight."""
 
 
-def _read_data(args: argparse.Namespace) -> dict[str, Any] | None:
-    if args.data is not None and args.data_file is not None:
-        raise UsageError("give --data or --data-file, not both")
-    if args.data is not None:
-        text, where = args.data, "--data"
-    elif args.data_file is not None:
-        where = f"data file {args.data_file!r}"
-        try:
-            with open(args.data_file, encoding="utf-8") as handle:
-                text = handle.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read {where}: {exc}") from None
-    else:
-        return None
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise UsageError(f"{where} is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{where} must be a JSON object, got {type(data).__name__}")
-    return data
+class _Sender:
+    """Sends messages one at a time on a helper thread, so that signals are seen at once."""
 
-
-def _options(args: argparse.Namespace) -> dict[str, Any]:
-    options: dict[str, Any] = {
-        "time_to_live": args.ttl,
-        "priority": args.priority,
-        "collapse_key": args.collapse_key,
-    }
-    if args.dry_run:
-        options["dry_run"] = True
-    return options
-
-
-def _messages(args: argparse.Namespace, stdin: TextIO, legacy: bool) -> Iterator[Message]:
-    tokens = _read_tokens(args, stdin)
-    given = [bool(tokens or args.tokens_file), args.topic is not None, args.condition is not None]
-    if sum(given) != 1:
-        raise UsageError("give tokens (--token/--tokens-file), --topic or --condition: exactly one kind")
-    data = _read_data(args)
-    content: dict[str, Any] = {
-        "data": data,
-        "message_title": args.title,
-        "message_body": args.body,
-    }
-    content.update(_options(args))
-    if args.topic is not None or args.condition is not None:
-        yield TopicMessage(topic=args.topic, condition=args.condition, **content)
-        return
-    if not tokens:
-        raise UsageError("the token list is empty")
-    size = args.chunk_size
-    if size < 1 or (legacy and size > _LEGACY_MAX_IDS):
-        raise UsageError(f"--chunk-size must be between 1 and {_LEGACY_MAX_IDS if legacy else 'any'}")
-    for start in range(0, len(tokens), size):
-        yield JSONMessage(tokens[start : start + size], **content)
-
-
-@contextlib.contextmanager
-def _connect(args: argparse.Namespace, environ: Mapping[str, str]) -> Iterator[FCM]:
-    kinds = [
-        name
-        for name, given in (
-            ("--service-account", args.service_account),
-            ("--api-key", args.api_key),
-            ("--emulator", args.emulator),
-        )
-        if given
-    ]
-    if len(kinds) > 1:
-        raise UsageError(f"give one kind of credentials, not {' and '.join(kinds)}")
-    kwargs: dict[str, Any] = {"timeout": args.timeout}
-    if args.emulator:
-        from .testing import FCMEmulator
-
-        project = args.project_id or "demo"
-        with FCMEmulator() as emulator:
-            info = emulator.service_account_info(project_id=project)
-            with FCM.from_service_account(info, url=emulator.v1_url(project), **kwargs) as fcm:
-                yield fcm
-        return
-    service_account = args.service_account or (
-        None if args.api_key else environ.get("GOOGLE_APPLICATION_CREDENTIALS")
-    )
-    api_key = args.api_key or (None if service_account else environ.get("FCM_API_KEY"))
-    if service_account:
-        if args.project_id:
-            kwargs["project_id"] = args.project_id
-        if args.url:
-            kwargs["url"] = args.url
-        try:
-            fcm = FCM.from_service_account(service_account, **kwargs)
-        except OSError as exc:
-            raise UsageError(
-                f"cannot read service-account file {service_account!r}: {exc.strerror or exc}"
-            ) from None
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-    elif api_key:
-        fcm = FCM(api_key, url=args.url, **kwargs)
-    else:
-        raise UsageError(
-            "no credentials: give --service-account FILE (or set GOOGLE_APPLICATION_CREDENTIALS), "
-            "--api-key (or set FCM_API_KEY), or --emulator"
-        )
-    with fcm:
-        yield fcm
-
-
-def report_line(target: str, outcome: Outcome) -> dict[str, Any]:
-    """One JSON-lines record: the target, its bucket, and what the app should do."""
-    action = "replace" if outcome.canonical_id is not None else ACTIONS[outcome.bucket]
-    line: dict[str, Any] = {"target": target, "outcome": outcome.bucket.value, "action": action}
-    for key in ("message_id", "canonical_id", "error", "detail"):
-        value = getattr(outcome, key)
-        if value is not None:
-            line[key] = value
-    return line
-
-
-class _Progress:
-    def __init__(self, stream: TextIO, total: int, enabled: bool) -> None:
-        self._stream, self._total, self._enabled, self._done = stream, total, enabled, 0
-
-    def advance(self, count: int) -> None:
-        self._done += count
-        if self._enabled:
-            filled = 30 * self._done // max(self._total, 1)
-            self._stream.write(f"\rsending [{'#' * filled}{'.' * (30 - filled)}] {self._done}/{self._total}")
-            self._stream.flush()
+    def __init__(self, fcm: FCM, stop: StopRequest, stderr: TextIO) -> None:
+        self._fcm, self._stop, self._stderr = fcm, stop, stderr
+        self._runner = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="fcmclient-send")
+        self._announced = False
 
     def close(self) -> None:
-        if self._enabled:
-            self._stream.write("\n")
-            self._stream.flush()
+        self._runner.shutdown(wait=True)
+
+    def announce_stop(self) -> None:
+        if not self._announced:
+            self._announced = True
+            print(
+                "\nfcmclient: stopping; waiting for the sends in flight (interrupt again to abandon them)",
+                file=self._stderr,
+                flush=True,
+            )
+
+    def send(self, message: Message) -> Result:
+        """Send, turning a failure of the whole message into one outcome per target.
+
+        :raises FCMAuthenticationError: the credentials were rejected.
+        :raises _AbandonedError: a second interrupt came before the answer.
+        """
+        future = self._runner.submit(self._fcm.send, message)
+        while not concurrent.futures.wait([future], timeout=0.1).done:
+            if self._stop.count >= 2:
+                raise _AbandonedError
+            if self._stop.count:
+                self.announce_stop()
+        try:
+            return future.result()
+        except requests.RequestException as exc:
+            outcome = Outcome.retry("TRANSPORT_ERROR", f"{type(exc).__name__}: {str(exc)[:200]}")
+        except FCMRequestError as exc:  # the whole request was refused: fix it, do not resend
+            outcome = Outcome.failed(
+                f"HTTP_{exc.status}" if exc.status else "REQUEST_REJECTED", str(exc)[:300]
+            )
+        except FCMResponseError as exc:  # an unreadable answer: it may have been delivered
+            outcome = Outcome.failed("INVALID_RESPONSE", str(exc)[:300])
+        outcomes = [outcome] * len(message.targets)
+        return Result.from_outcomes(message, outcomes, self._fcm.backoff)
 
 
-def _send_one(fcm: FCM, message: Message, round_: int) -> tuple[dict[str, Outcome], Message | None, float]:
-    """Send, turning whole-message failures into per-target outcomes (nothing is lost)."""
+class _Pending:
+    """A retry message waiting for its time, with the outcomes that sent it there."""
+
+    def __init__(self, due: float, message: Message, outcomes: dict[str, Outcome]) -> None:
+        self.due, self.message, self.outcomes = due, message, outcomes
+
+
+class _Run:
+    """One ``send`` command: sends, and settles every target in ``ledger`` exactly once."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        sender: _Sender,
+        source: TokenSource,
+        progress: Progress,
+        stop: StopRequest,
+        stderr: TextIO,
+        retries: int,
+    ) -> None:
+        self.ledger, self.sender, self.source = ledger, sender, source
+        self.progress, self.stop, self.stderr = progress, stop, stderr
+        self.retries = retries
+        self.pending: list[_Pending] = []
+        self.in_flight: list[str] = []
+
+    def _send(self, message: Message, round_: int) -> None:
+        self.in_flight = message.targets
+        result = self.sender.send(message)
+        self.in_flight = []
+        retry = result.retry()
+        keep = retry is not None and round_ < self.retries
+        for target, outcome in result.outcomes.items():
+            if not (keep and outcome.bucket is Bucket.RETRY):
+                self.ledger.settle(target, outcome)
+        if retry is not None:
+            delay = result.delay(round_)
+            if keep:
+                waiting = {t: o for t, o in result.outcomes.items() if o.bucket is Bucket.RETRY}
+                self.pending.append(_Pending(time.monotonic() + delay, retry, waiting))
+            else:
+                self.ledger.note_wait(delay)
+        self.ledger.flush()
+
+    def _give_up(self, targets: Iterable[str], outcome: Outcome) -> None:
+        for target in targets:
+            self.ledger.settle(target, outcome)
+
+    def _settle_pending(self) -> None:
+        for item in self.pending:
+            for target, outcome in item.outcomes.items():
+                self.ledger.settle(target, outcome)
+        self.pending = []
+
+    def _first_round(self, messages: Iterator[Message]) -> None:
+        for message in messages:
+            if self.stop.count:
+                self.sender.announce_stop()
+                self._give_up(message.targets, Outcome.retry(NOT_SENT, "not sent: interrupted"))
+                return
+            self._send(message, 0)
+            self.progress.update(self.source.count or 1, self.source.fraction())
+        self.progress.update(self.source.count or 1, self.source.fraction(), force=True)
+
+    def _retry_rounds(self) -> None:
+        for round_ in range(1, self.retries + 1):
+            if self.stop.count or not self.pending:
+                return
+            batch, self.pending = self.pending, []
+            count = sum(len(item.message.targets) for item in batch)
+            wait = max(batch[0].due - time.monotonic(), 0.0)
+            print(f"retry round {round_}: {count} target(s), the first in {wait:.1f} s", file=self.stderr)
+            for index, item in enumerate(batch):
+                if self.stop.event.wait(max(item.due - time.monotonic(), 0.0)):
+                    self.sender.announce_stop()
+                    self.pending.extend(batch[index:])
+                    return
+                self._send(item.message, round_)
+
+    def drive(self, messages: Iterator[Message], rest: Iterator[str]) -> tuple[int, str | None]:
+        """Send ``messages``, then the retry rounds; settle the targets of ``rest`` left unsent.
+
+        :returns: the exit status (``EXIT_OK`` when it ran to the end) and an error line.
+        """
+        status, error, unsent = EXIT_OK, None, "not sent: interrupted"
+        try:
+            self._first_round(messages)
+            self.progress.finish()
+            self._retry_rounds()
+        except TokenFileError as exc:
+            status, error = EXIT_USAGE, f"error: {exc}; the targets before it were sent"
+        except FCMAuthenticationError as exc:
+            unsent = "not sent: the credentials were rejected"
+            status, error = EXIT_AUTH, f"credentials rejected: {exc}"
+            partial = exc.result
+            if isinstance(partial, Result):
+                for target, outcome in partial.outcomes.items():
+                    self.ledger.settle(target, outcome)
+            else:
+                self._give_up(self.in_flight, Outcome.retry(NOT_SENT, unsent))
+        except _AbandonedError:
+            status = EXIT_INTERRUPTED
+            error = "abandoned: the targets in flight are marked INTERRUPTED (they may have been sent)"
+            self._give_up(
+                self.in_flight, Outcome.retry(INTERRUPTED, "abandoned in flight: may have been sent")
+            )
+        self.progress.finish()
+        self._settle_pending()
+        if status == EXIT_OK and self.stop.count:
+            status, error = EXIT_INTERRUPTED, "interrupted: the targets not sent are marked NOT_SENT"
+        if status != EXIT_OK and not self._give_up_rest(rest, Outcome.retry(NOT_SENT, unsent)):
+            error = f"{error}; standard input was not read to its end"
+        self.ledger.flush()
+        return status, error
+
+    def _give_up_rest(self, rest: Iterator[str], outcome: Outcome) -> bool:
+        """Settle the targets not read yet; False if a second interrupt cut a pipe short."""
+        if self.source.fraction() is not None:  # a file or the command line: read it all, quickly
+            self._give_up(rest, outcome)
+            return True
+        while True:  # a pipe may block: a second interrupt leaves it
+            try:
+                target = self.stop.next_or_abort(rest)
+            except StopIteration:
+                return True
+            except KeyboardInterrupt:
+                return False
+            self.ledger.settle(target, outcome)
+
+
+def _rest(tokens: Iterator[str]) -> Iterator[str]:
+    """The tokens not read yet (a line that is not text ends them)."""
     try:
-        result = fcm.send(message)
-    except requests.RequestException as exc:
-        outcome = Outcome.retry("TRANSPORT_ERROR", f"{type(exc).__name__}: {str(exc)[:200]}")
-        return dict.fromkeys(message.targets, outcome), message, fcm_backoff(fcm, round_)
-    except (FCMRequestError, FCMResponseError) as exc:
-        outcome = Outcome.failed(type(exc).__name__, str(exc)[:300])
-        return dict.fromkeys(message.targets, outcome), None, 0.0
-    retry = result.retry()
-    return result.outcomes, retry, result.delay(round_) if retry is not None else 0.0
-
-
-def fcm_backoff(fcm: FCM, round_: int) -> float:
-    """The connection's backoff for a message that could not be sent at all."""
-    return float(fcm.backoff * 2 ** min(round_, 16)) / 1000.0
-
-
-def _summary(outcomes: Mapping[str, Outcome], wait: float | None) -> str:
-    counts = collections.Counter(outcome.bucket for outcome in outcomes.values())
-    canonical = sum(outcome.canonical_id is not None for outcome in outcomes.values())
-    parts = [
-        f"{len(outcomes)} target(s): {counts[Bucket.SUCCESS]} delivered",
-        f"{canonical} to replace (canonical)",
-        f"{counts[Bucket.NOT_REGISTERED]} not registered",
-        f"{counts[Bucket.FAILED]} failed",
-        f"{counts[Bucket.RETRY]} to retry"
-        + (f" after {wait:.1f} s" if counts[Bucket.RETRY] and wait is not None else ""),
-    ]
-    lines = [", ".join(parts)]
-    errors = collections.Counter(o.error for o in outcomes.values() if o.bucket is Bucket.FAILED)
-    if errors:
-        lines.append("failed: " + ", ".join(f"{code} x{count}" for code, count in errors.most_common()))
-    return "\n".join(lines)
+        yield from tokens
+    except TokenFileError:
+        return
 
 
 def run_send(
     args: argparse.Namespace,
     environ: Mapping[str, str],
-    stdin: TextIO,
+    stdin: BinaryIO,
     stdout: TextIO,
     stderr: TextIO,
+    stop: StopRequest,
 ) -> int:
-    """The ``send`` command; returns the exit status."""
-    if args.retries < 0:
-        raise UsageError("--retries must be 0 or more")
-    with _connect(args, environ) as fcm:
-        messages = list(_messages(args, stdin, fcm.protocol == "legacy"))
-        order = [target for message in messages for target in message.targets]
-        outcomes: dict[str, Outcome] = {}
-        progress = _Progress(stderr, len(order), stderr.isatty() if args.progress is None else args.progress)
-        pending, round_, wait = messages, 0, None
-        status = EXIT_OK
+    """The ``send`` command; returns the exit status.
+
+    :raises UsageError: bad input, found before anything was sent.
+    """
+    content = message_content(args)
+    tokens = target_is_tokens(args, content)
+    with contextlib.ExitStack() as stack:
+        fcm = stack.enter_context(connect(args, environ))
+        if fcm.protocol == "legacy" and args.chunk_size > LEGACY_MAX_TOKENS:
+            raise UsageError(f"--chunk-size is at most {LEGACY_MAX_TOKENS} on the legacy API")
+        source = TokenSource(args.token, args.tokens_file, stdin)
         try:
-            while pending:
-                retries: list[Message] = []
-                waits: list[float] = []
-                for message in pending:
-                    settled, retry, delay = _send_one(fcm, message, round_)
-                    outcomes.update(settled)
-                    if retry is not None:
-                        retries.append(retry)
-                        waits.append(delay)
-                    if round_ == 0:
-                        progress.advance(len(message.targets))
-                wait = max(waits) if waits else None
-                if not retries or round_ >= args.retries:
-                    break
-                round_ += 1
-                count = sum(len(message.targets) for message in retries)
-                print(f"retry round {round_}: {count} target(s) in {wait:.1f} s", file=stderr)
-                time.sleep(wait or 0.0)
-                pending = retries
-        except FCMAuthenticationError as exc:
-            partial = exc.result
-            if isinstance(partial, Result):
-                outcomes.update(partial.outcomes)
-            print(f"fcmclient: credentials rejected: {exc}", file=stderr)
-            status = EXIT_AUTH
-        finally:
-            progress.close()
-        unsent = Outcome.retry("NOT_SENT", "not sent: the credentials were rejected")
-        final = {target: outcomes.get(target, unsent) for target in order}
-        if args.report:
-            _write_report(args.report, final)
-        print(_summary(final, wait), file=stdout)
-        if status != EXIT_OK:
-            return status
-        return EXIT_OK if all(o.bucket is Bucket.SUCCESS for o in final.values()) else EXIT_PARTIAL
-
-
-def _write_report(path: str, outcomes: Mapping[str, Outcome]) -> None:
-    try:
-        with open(path, "w", encoding="utf-8") as handle:
-            for target, outcome in outcomes.items():
-                handle.write(json.dumps(report_line(target, outcome), ensure_ascii=False) + "\n")
-    except OSError as exc:
-        raise UsageError(f"cannot write report {path!r}: {exc.strerror or exc}") from None
+            stack.enter_context(source)
+            if args.tokens_file == "-" and stdin.isatty():
+                print(
+                    "fcmclient: reading tokens from the terminal, one per line; end with Ctrl-D", file=stderr
+                )
+            chunks = source.chunks(args.chunk_size)
+            if tokens:
+                first: Message = JSONMessage(next(chunks), **content)
+            else:
+                first = TopicMessage(topic=args.topic, condition=args.condition, **content)
+        except TokenFileError as exc:
+            raise UsageError(str(exc)) from None
+        except StopIteration:
+            where = source.name if args.tokens_file is not None else "--token"
+            raise UsageError(f"the token list is empty ({where})") from None
+        ledger = Ledger(stack.enter_context(open_report(args.report)))
+        if args.emulator:
+            print(f"fcmclient: sending to a local emulator, {fcm.url}", file=stderr)
+        sender = _Sender(fcm, stop, stderr)
+        stack.callback(sender.close)
+        on_terminal = getattr(stderr, "isatty", lambda: False)()
+        progress = Progress(stderr, on_terminal if args.progress is None else args.progress)
+        run = _Run(ledger, sender, source, progress, stop, stderr, args.retries)
+        messages = itertools.chain([first], (JSONMessage(chunk, **content) for chunk in chunks))
+        status, error = run.drive(messages, _rest(iter(source)))
+        ledger.flush()
+        print(ledger.summary(source.duplicates, args.report, dry_run=args.dry_run), file=stdout, flush=True)
+        if error is not None:
+            print(f"fcmclient: {error}", file=stderr, flush=True)
+        if stop.count >= 2:  # abandoned: the send thread must not keep the process alive
+            os._exit(EXIT_INTERRUPTED)
+    if status != EXIT_OK:
+        return status
+    return EXIT_OK if ledger.all_delivered() else EXIT_PARTIAL

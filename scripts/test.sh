@@ -26,6 +26,10 @@ echo "== mypy --strict"
 echo "== sphinx-build -W"
 "$VENV/bin/sphinx-build" -W -q -b html docs docs/_build/html
 echo "== redis-server (for the Celery integration tests)"
-bash scripts/ensure-redis.sh
+if ! bash scripts/ensure-redis.sh; then
+    # CI must run every test; elsewhere the Celery integration tests skip without redis-server.
+    if [ "${CI:-}" = true ]; then exit 1; fi
+    echo "== no redis-server: the Celery integration tests will be skipped"
+fi
 echo "== pytest"
 "$VENV/bin/python" -m pytest "$@"
