@@ -299,7 +299,7 @@ def main() -> None:
     parser.add_argument("--cert", help="PEM certificate chain, to serve TLS too")
     parser.add_argument("--key", help="PEM private key for --cert")
     args = parser.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     try:
         import uvloop

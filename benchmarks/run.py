@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,7 @@ LABELS = {
     "fcmclient-0.2.2-legacy": "fcm-client 0.2.2 legacy (1,000 ids/request)",
 }
 BIG_AUDIENCE = 100_000
+DOCS = ROOT / "docs" / "_static"
 
 
 # Set-up: virtualenvs, certificates, service accounts, the server --------------------------
@@ -76,7 +77,7 @@ def ensure_venvs() -> None:
     _ensure_venv(VENV, ["-r", str(HERE / "requirements.txt"), "-e", str(ROOT)], requirements)
     _ensure_venv(OLD_VENV, [OLD_VERSION], "")
     if Path(sys.prefix).resolve() != VENV.resolve():
-        os.execv(str(_python(VENV)), [str(_python(VENV)), str(Path(__file__).resolve()), *sys.argv[1:]])
+        os.execv(str(_python(VENV)), [str(_python(VENV)), str(Path(__file__).resolve()), *sys.argv[1:]])  # noqa: S606
 
 
 def make_certificates(directory: Path) -> tuple[Path, Path, Path]:
@@ -171,7 +172,7 @@ class Client:
             env["REQUESTS_CA_BUNDLE"] = env["SSL_CERT_FILE"] = str(matrix.ca)
             env.pop("CURL_CA_BUNDLE", None)
             env.pop("SSL_CERT_DIR", None)
-        self._errors = tempfile.TemporaryFile(mode="w+")
+        self._errors = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in close()
         self.process = subprocess.Popen(
             command,
             stdin=subprocess.PIPE,
@@ -217,7 +218,7 @@ class Matrix:
         self.ports, self.ca, self.accounts = ports, ca, accounts
 
     def interleaved(
-        self, names: Sequence[str], scheme: str, sizes: Sequence[int], runs: int, warmup: int
+        self, names: Sequence[str], scheme: str, sizes: Sequence[int], runs: Callable[[int], int], warmup: int
     ) -> list[dict[str, Any]]:
         """Start every client, then run them in turn (rotating who goes first): one line per (client, N)."""
         clients = [Client(name, scheme, self, warmup) for name in names]
@@ -225,7 +226,7 @@ class Matrix:
         try:
             for n in sizes:
                 results: dict[str, list[dict[str, Any]]] = {client.name: [] for client in clients}
-                for turn in range(runs):
+                for turn in range(runs(n)):
                     for k in range(len(clients)):
                         client = clients[(turn + k) % len(clients)]
                         results[client.name].append(client.run(n))
@@ -401,15 +402,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--latencies", default="0,20", help="comma-separated milliseconds")
     parser.add_argument("--schemes", default="http,https")
     parser.add_argument("--clients", default=",".join(V1_CLIENTS + LEGACY_CLIENTS))
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=3, help="runs per N below 5,000 (median reported)")
+    parser.add_argument("--runs-large", type=int, default=1, help="runs per N of 5,000 and more")
     parser.add_argument("--legacy-sends", type=int, default=15, help="sends of 1,000 ids per legacy client")
     parser.add_argument("--no-big", action="store_true", help=f"skip the {BIG_AUDIENCE:,}-token memory run")
     parser.add_argument("--out", type=Path, default=HERE / "results", help="where results.json goes")
     parser.add_argument("--chart", type=Path, help="PNG path (default: OUT/fanout.png)")
+    parser.add_argument(
+        "--docs",
+        action="store_true",
+        help=f"also write the chart and the report into {DOCS.relative_to(ROOT)}",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.runs, args.legacy_sends = "500", 2, 5
     args.size_list = [int(size) for size in args.sizes.split(",")]
+    args.runs_for = lambda n: args.runs if n < 5000 else args.runs_large
     args.latency_list = [int(ms) for ms in args.latencies.split(",")]
     args.scheme_list = args.schemes.split(",")
     args.client_list = args.clients.split(",")
@@ -445,15 +453,17 @@ def main(argv: list[str] | None = None) -> None:
                         flush=True,
                     )
                     if v1:
-                        lines = matrix.interleaved(v1, scheme, args.size_list, args.runs, warmup=500)
+                        lines = matrix.interleaved(v1, scheme, args.size_list, args.runs_for, warmup=500)
                         rows += [summarize(line, scheme, latency_ms / 1000) for line in lines]
                     if old:
-                        lines = matrix.interleaved(old, scheme, [1000], args.legacy_sends, warmup=1000)
+                        lines = matrix.interleaved(
+                            old, scheme, [1000], lambda n: args.legacy_sends, warmup=1000
+                        )
                         legacy += [summarize(line, scheme, latency_ms / 1000) for line in lines]
             if not args.no_big and "fcmclient-v1" in args.client_list:
                 print(f"== http, 0 ms: fcmclient-v1, {BIG_AUDIENCE:,} tokens", file=sys.stderr, flush=True)
                 control(ports["control_port"], "/latency?s=0")
-                (line,) = matrix.interleaved(["fcmclient-v1"], "http", [BIG_AUDIENCE], 1, warmup=0)
+                (line,) = matrix.interleaved(["fcmclient-v1"], "http", [BIG_AUDIENCE], lambda n: 1, warmup=0)
                 big = summarize(line, "http", 0.0)
     order = {client: index for index, client in enumerate(V1_CLIENTS)}
     rows.sort(key=lambda r: (r["scheme"] != "http", r["latency_ms"], r["n"], order.get(r["client"], 99)))
@@ -473,6 +483,10 @@ def main(argv: list[str] | None = None) -> None:
     (args.out / "results.json").write_text(json.dumps({"rows": rows, "legacy": legacy, "big": big}, indent=1))
     (args.out / "report.txt").write_text(report + "\n")
     draw_chart(rows, args.chart or args.out / "fanout.png")
+    if args.docs:
+        draw_chart(rows, DOCS / "benchmarks.png")
+        command = "python3 benchmarks/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        (DOCS / "benchmarks-report.txt").write_text(f"$ {command.strip()}\n\n{report}\n")
 
 
 if __name__ == "__main__":
