@@ -165,6 +165,7 @@ class Client:
             f"--service-account={matrix.accounts[scheme]}",
             f"--control-port={matrix.ports['control_port']}",
             f"--warmup={warmup}",
+            f"--min-seconds={matrix.min_seconds}",
         ]
         env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
         if scheme == "https":
@@ -214,8 +215,10 @@ class Client:
 class Matrix:
     """Everything a client process needs to reach the server, per scheme."""
 
-    def __init__(self, ports: dict[str, int], ca: Path, accounts: dict[str, Path]) -> None:
-        self.ports, self.ca, self.accounts = ports, ca, accounts
+    def __init__(
+        self, ports: dict[str, int], ca: Path, accounts: dict[str, Path], min_seconds: float
+    ) -> None:
+        self.ports, self.ca, self.accounts, self.min_seconds = ports, ca, accounts, min_seconds
 
     def interleaved(
         self, names: Sequence[str], scheme: str, sizes: Sequence[int], runs: Callable[[int], int], warmup: int
@@ -243,7 +246,7 @@ class Matrix:
 def summarize(line: dict[str, Any], scheme: str, latency: float) -> dict[str, Any]:
     runs = line["runs"]
     n = line["n"]
-    rates = [n / run["seconds"] for run in runs]
+    rates = [run["messages"] / run["seconds"] for run in runs]
     return {
         "scheme": scheme,
         "latency_ms": round(latency * 1000),
@@ -251,12 +254,13 @@ def summarize(line: dict[str, Any], scheme: str, latency: float) -> dict[str, An
         "client": line["client"],
         "msgs_per_s": statistics.median(rates),
         "rates": rates,
-        "cpu_us_per_msg": statistics.median(run["cpu"] / n * 1e6 for run in runs),
+        "cpu_us_per_msg": statistics.median(run["cpu"] / run["messages"] * 1e6 for run in runs),
         "threads": max(run["threads"] for run in runs),
         "new_connections": round(statistics.median(run["connections"] for run in runs)),
+        "sends": sum(run["sends"] for run in runs),
         "peak_open": max(run["peak_open"] for run in runs),
         "peak_rss_mb": line["peak_rss_mb"],
-        "delivered_all": all(run["delivered"] == n for run in runs),
+        "delivered_all": all(run["delivered"] == run["messages"] for run in runs),
     }
 
 
@@ -404,7 +408,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--clients", default=",".join(V1_CLIENTS + LEGACY_CLIENTS))
     parser.add_argument("--runs", type=int, default=3, help="runs per N below 5,000 (median reported)")
     parser.add_argument("--runs-large", type=int, default=1, help="runs per N of 5,000 and more")
-    parser.add_argument("--legacy-sends", type=int, default=15, help="sends of 1,000 ids per legacy client")
+    parser.add_argument(
+        "--legacy-runs", type=int, default=5, help="runs of sends of 1,000 ids (legacy clients)"
+    )
+    parser.add_argument(
+        "--min-seconds", type=float, default=1.0, help="a run repeats its send until this long"
+    )
     parser.add_argument("--no-big", action="store_true", help=f"skip the {BIG_AUDIENCE:,}-token memory run")
     parser.add_argument("--out", type=Path, default=HERE / "results", help="where results.json goes")
     parser.add_argument("--chart", type=Path, help="PNG path (default: OUT/fanout.png)")
@@ -415,7 +424,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     if args.quick:
-        args.sizes, args.runs, args.legacy_sends = "500", 2, 5
+        args.sizes, args.runs, args.legacy_runs = "500", 2, 2
     args.size_list = [int(size) for size in args.sizes.split(",")]
     args.runs_for = lambda n: args.runs if n < 5000 else args.runs_large
     args.latency_list = [int(ms) for ms in args.latencies.split(",")]
@@ -441,7 +450,7 @@ def main(argv: list[str] | None = None) -> None:
                 "http": write_service_account(Path(tmp), "http", ports["port"]),
                 "https": write_service_account(Path(tmp), "https", ports["tls_port"]),
             }
-            matrix = Matrix(ports, ca, accounts)
+            matrix = Matrix(ports, ca, accounts, args.min_seconds)
             v1 = [name for name in args.client_list if name not in LEGACY_CLIENTS]
             old = [name for name in args.client_list if name in LEGACY_CLIENTS]
             for scheme in args.scheme_list:
@@ -457,7 +466,7 @@ def main(argv: list[str] | None = None) -> None:
                         rows += [summarize(line, scheme, latency_ms / 1000) for line in lines]
                     if old:
                         lines = matrix.interleaved(
-                            old, scheme, [1000], lambda n: args.legacy_sends, warmup=1000
+                            old, scheme, [1000], lambda n: args.legacy_runs, warmup=1000
                         )
                         legacy += [summarize(line, scheme, latency_ms / 1000) for line in lines]
             if not args.no_big and "fcmclient-v1" in args.client_list:
@@ -469,7 +478,7 @@ def main(argv: list[str] | None = None) -> None:
     rows.sort(key=lambda r: (r["scheme"] != "http", r["latency_ms"], r["n"], order.get(r["client"], 99)))
     report = format_table(rows)
     if legacy:
-        report += "\n\nLegacy multicast, sends of 1,000 ids (median over the sends):\n" + format_table(legacy)
+        report += "\n\nLegacy multicast, sends of 1,000 ids (median over the runs):\n" + format_table(legacy)
     if big is not None:
         report += (
             f"\n\nBig audience: fcm-client v1, one send() of {BIG_AUDIENCE:,} tokens (plain HTTP, 0 ms): "

@@ -106,8 +106,8 @@ class Message:
         self._data = data
         self._notification = notification or None
         self._options = {key: value for key, value in merged.items() if value is not None}
-        try:
-            json.dumps(self.__getstate__(), allow_nan=False)
+        try:  # the targets are strings already: only the content can fail
+            json.dumps(self._content_state(), allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise TypeError(f"message content must be JSON-serialisable: {exc}") from None
 
@@ -267,7 +267,9 @@ class JSONMessage(Message):
     ) -> None:
         if isinstance(registration_ids, (str, bytes)):
             raise TypeError("registration_ids must be a list of tokens, not a single str")
-        tokens = [_check_token(token, "a registration id") for token in registration_ids]
+        tokens = list(registration_ids)
+        if not all(type(token) is str and token for token in tokens):  # the cheap check first
+            tokens = [_check_token(token, "a registration id") for token in tokens]
         if not tokens:
             raise ValueError("registration_ids is empty: a message needs at least one token")
         self._targets = tuple(dict.fromkeys(tokens))
