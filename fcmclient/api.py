@@ -25,6 +25,7 @@ import requests
 
 from . import legacy, v1
 from .auth import AccessToken, TokenSource, fetcher_for
+from .channel import Channel
 from .encoding import check_credential
 from .errors import FCMAuthenticationError, FCMError, FCMRequestError, FCMResponseError
 from .fanout import NOT_SENT, fan_out
@@ -59,6 +60,14 @@ DEFAULT_MAX_WORKERS = 64
 DEFAULT_SEND_TIMEOUT = 120.0
 
 _SERVICE_ACCOUNT_FIELDS = ("client_email", "private_key", "token_uri")
+# Answers are a few dozen bytes: compressing them costs more than it saves. HTTP/1.1 keeps
+# connections alive without being asked, and "Accept: */*" says nothing: both left out.
+_V1_HEADERS: dict[str, str | None] = {
+    "Content-Type": "application/json; charset=UTF-8",
+    "Accept-Encoding": "identity",
+    "Accept": None,
+    "Connection": None,
+}
 
 
 def _prefix(token: str) -> str:
@@ -67,6 +76,26 @@ def _prefix(token: str) -> str:
 
 def _transport_detail(exc: requests.RequestException) -> str:
     return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+class _Bearer:
+    """The headers of one v1 send, made again only when the access token changes."""
+
+    __slots__ = ("_channel", "_current", "_tokens")
+
+    def __init__(self, channel: Channel, tokens: TokenSource) -> None:
+        self._channel = channel
+        self._tokens = tokens
+        self._current: tuple[AccessToken, dict[str, str]] | None = None
+
+    def get(self) -> tuple[AccessToken, dict[str, str]]:
+        """A valid token and the full request headers carrying it."""
+        token = self._tokens.get()
+        current = self._current
+        if current is None or current[0] is not token:
+            current = (token, self._channel.headers({"Authorization": "Bearer " + token.value}))
+            self._current = current
+        return current
 
 
 class FCM:
@@ -322,13 +351,15 @@ class FCM:
         targets = message.targets
         started = time.monotonic()
         self._tokens.get()  # surface credential problems once, before any send
+        channel = Channel(self._session, self.url, _V1_HEADERS, self._timeout, self._options)
+        bearer = _Bearer(channel, self._tokens)
         token_failure: list[Outcome] = []
 
         def one(target: str) -> Outcome:
             if token_failure:  # no token to send with: report the rest as not sent
                 return token_failure[0]
             try:
-                return self._send_v1_one(translation, target, started)
+                return self._send_v1_one(channel, bearer, translation.body(target), target, started)
             except requests.RequestException as exc:  # a refresh failed mid-send
                 log.warning("access token refresh failed in the middle of a send: %s", type(exc).__name__)
                 detail = f"not sent: the access token could not be fetched ({_transport_detail(exc)})"
@@ -336,9 +367,12 @@ class FCM:
                 return token_failure[0]
 
         pool = self._worker_pool() if len(targets) > 1 else None
-        outcomes, error = fan_out(
-            targets, one, pool, self.max_workers, started + self.send_timeout, time.monotonic
-        )
+        try:
+            outcomes, error = fan_out(
+                targets, one, pool, self.max_workers, started + self.send_timeout, time.monotonic
+            )
+        finally:
+            channel.close()
         result = Result.from_outcomes(message, outcomes, self.backoff, rng=self._rng)
         if error is not None:
             if isinstance(error, FCMError):
@@ -346,27 +380,19 @@ class FCM:
             raise error
         return result
 
-    def _send_v1_one(self, translation: v1.Translation, target: str, started: float) -> Outcome:
+    def _send_v1_one(
+        self, channel: Channel, bearer: _Bearer, body: bytes, target: str, started: float
+    ) -> Outcome:
         assert self._tokens is not None
-        token: AccessToken = self._tokens.get()
-        headers = {
-            "Authorization": "Bearer " + token.value,
-            "Content-Type": "application/json; charset=UTF-8",
-        }
+        token, headers = bearer.get()
         try:
-            reply = post(
-                self._session,
-                self.url,
-                translation.body(target),
-                headers,
-                self._timeout,
-                self._options,
-            )
+            reply = channel.post(body, headers)
         except requests.RequestException as exc:
             log.debug("v1 send to %s failed in transport: %s", _prefix(target), type(exc).__name__)
             return Outcome.retry("TRANSPORT_ERROR", _transport_detail(exc))
         outcome = v1.decode(reply.status, reply.headers, reply.body, time.time())
-        log.debug("v1 send to %s: HTTP %d %s", _prefix(target), reply.status, outcome.bucket.value)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("v1 send to %s: HTTP %d %s", _prefix(target), reply.status, outcome.bucket.value)
         if outcome.error == v1.ACCESS_TOKEN_EXPIRED:
             self._tokens.invalidate(token)
             if token.fetched_at >= started:

@@ -310,7 +310,9 @@ class JSONMessage(Message):
     ) -> None:
         if isinstance(registration_ids, (str, bytes)):
             raise TypeError("registration_ids must be a list of tokens, not a single str")
-        tokens = [_check_token(token, "a registration id") for token in registration_ids]
+        tokens = list(registration_ids)
+        if not all(type(token) is str and token for token in tokens):  # the cheap check first
+            tokens = [_check_token(token, "a registration id") for token in tokens]
         if not tokens:
             raise ValueError("registration_ids is empty: a message needs at least one token")
         self._targets = tuple(dict.fromkeys(tokens))

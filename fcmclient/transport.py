@@ -3,13 +3,16 @@ per request (:mod:`fcmclient.deadline`), capped reads."""
 
 from __future__ import annotations
 
+import http.client
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import requests
+import urllib3
 
 from ._version import __version__
 from .deadline import DeadlineAdapter, deadline
@@ -25,7 +28,9 @@ __all__ = [
     "normalize_timeout",
     "total_seconds",
     "post",
+    "read_capped",
     "split_options",
+    "within",
 ]
 
 log = logging.getLogger("fcmclient")
@@ -45,6 +50,8 @@ MAX_TIMEOUT = 3600.0
 REQUEST_OPTIONS = frozenset({"timeout", "proxies", "verify", "cert"})
 
 Timeout = float | tuple[float, float]
+
+_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -140,45 +147,68 @@ def post(
     :raises requests.RequestException: any other network problem before the headers
         (connect, reset, TLS).
     """
-    total = total_seconds(timeout)
-    with deadline(total) as until:
+    with within(timeout):
+        response = session.post(
+            url,
+            data=body,
+            headers=headers,
+            timeout=timeout,
+            allow_redirects=False,
+            stream=True,
+            **options,
+        )
         try:
-            response = session.post(
-                url,
-                data=body,
-                headers=headers,
-                timeout=timeout,
-                allow_redirects=False,
-                stream=True,
-                **options,
-            )
-        except Exception as exc:
-            if until.expired and not isinstance(exc, requests.Timeout):
-                raise requests.ReadTimeout(f"no answer within {total:g} s (connect + read timeout)") from exc
-            raise
-        try:
-            content = _read_capped(response, url)
+            content, _ = read_capped(response.iter_content(_CHUNK), url, response.status_code)
         finally:
             response.close()
     return Reply(response.status_code, response.headers, content)
 
 
-def _read_capped(response: requests.Response, url: str) -> bytes:
-    chunks: list[bytes] = []
+@contextmanager
+def within(timeout: Timeout) -> Iterator[None]:
+    """Give the requests made in the block :func:`total_seconds` of ``timeout`` in all.
+
+    A network failure once that time has passed is reported as :class:`requests.ReadTimeout`,
+    whatever low-level error the cut-off produced.
+    """
+    total = total_seconds(timeout)
+    with deadline(total) as until:
+        try:
+            yield
+        except Exception as exc:
+            if until.expired and not isinstance(exc, requests.Timeout):
+                raise requests.ReadTimeout(f"no answer within {total:g} s (connect + read timeout)") from exc
+            raise
+
+
+#: What reading a body can raise: requests' errors, and the socket, http.client and urllib3
+#: errors underneath when a connection is driven directly.
+_BODY_ERRORS = (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError)
+
+
+def read_capped(chunks: Iterable[bytes], url: str, status: int) -> tuple[bytes, bool]:
+    """The body of an answer, at most :data:`MAX_RESPONSE_BYTES`, and whether it was read whole.
+
+    A body that cannot be read to its end (cut off by the deadline, truncated, undecodable)
+    is returned as far as it was read: once the status arrived it decides, and the protocol
+    decoder judges the body.
+
+    :param chunks: the body, in pieces.
+    :param url: where it came from (for the log).
+    :param status: its HTTP status (for the log).
+    """
+    parts: list[bytes] = []
     size = 0
     try:
-        for chunk in response.iter_content(64 * 1024):
-            chunks.append(chunk)
+        for chunk in chunks:
+            parts.append(chunk)
             size += len(chunk)
             if size > MAX_RESPONSE_BYTES:
                 log.warning("answer from %s cut at %d bytes", url, MAX_RESPONSE_BYTES)
-                break
-    except requests.RequestException as exc:
+                return b"".join(parts)[:MAX_RESPONSE_BYTES], False
+    except _BODY_ERRORS as exc:
         log.warning(
-            "answer from %s (HTTP %d) unreadable after %d bytes: %s",
-            url,
-            response.status_code,
-            size,
-            type(exc).__name__,
+            "answer from %s (HTTP %d) unreadable after %d bytes: %s", url, status, size, type(exc).__name__
         )
-    return b"".join(chunks)[:MAX_RESPONSE_BYTES]
+        return b"".join(parts), False
+    return b"".join(parts), True

@@ -1,0 +1,262 @@
+"""Many POSTs to one URL, with the per-request work of requests done once per send.
+
+An HTTP v1 multicast is one request per target to the same URL with the same headers.
+``Session.post`` would redo, for every one of them, what cannot change within a send:
+merging the session's settings, reading the environment's proxy variables, preparing the
+URL and headers, choosing the connection pool, and wrapping urllib3's answer in a
+``Response``; profiling showed that this, not the network, was most of the client's CPU.
+A :class:`Channel` does that work once, with requests' own functions (so ``proxies``,
+``verify``, ``cert`` and ``REQUESTS_CA_BUNDLE`` mean what they mean for ``Session.post``).
+
+Then each thread that posts borrows one keep-alive connection from the urllib3 pool that
+``HTTPAdapter.send`` would use (same TLS settings, same pool, so the same connections) and
+keeps it until :meth:`Channel.close`; each request is one ``http.client`` exchange on it:
+headers and body written, a capped answer read. No per-request pool traffic, no wrapper
+objects.
+
+Every request, either way, runs within :func:`~fcmclient.transport.within` (a total
+deadline of connect + read timeout, enforced by the :mod:`~fcmclient.deadline` connections
+of the pool), and once its status has arrived the status decides: a body that cannot be read
+whole is handed on as far as it was read, as :func:`~fcmclient.transport.post` does.
+
+Each request goes through ``adapter.send()`` instead when the session's adapter is not
+requests' own, unpatched ``HTTPAdapter`` or fcm-client's
+:class:`~fcmclient.deadline.DeadlineAdapter` (a transport-level test double such as
+``responses`` or ``requests-mock``, or a custom adapter), or when a proxy is configured (the
+pool then tunnels, which urllib3 alone knows how to set up). Both ways share the headers,
+settings, capped read and error mapping; only the call that sends differs.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import ssl
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from requests.models import PreparedRequest
+from requests.structures import CaseInsensitiveDict
+from urllib3 import exceptions as u3
+
+from .deadline import DeadlineAdapter
+from .transport import MAX_RESPONSE_BYTES, Reply, Timeout, read_capped, within
+
+__all__ = ["Channel"]
+
+log = logging.getLogger("fcmclient")
+
+_CHUNK = 64 * 1024
+_Headers = Mapping[str, str]
+
+
+#: Adapters whose ``send`` is requests' own: a channel may drive their pools directly.
+_OWN_ADAPTERS = (HTTPAdapter, DeadlineAdapter)
+
+
+def _own_adapter(adapter: object) -> bool:
+    """Whether ``adapter`` is requests' own (or ours), with its ``send`` not patched by a test double."""
+    send = getattr(type(adapter), "send", None)
+    return type(adapter) in _OWN_ADAPTERS and getattr(send, "__module__", None) == "requests.adapters"
+
+
+def _direct_pool(pool: Any) -> bool:
+    """Whether requests may skip ``adapter.send`` on this pool: no proxy, and the pool
+    lends connections as urllib3 1.26 and 2.x do."""
+    return (
+        getattr(pool, "proxy", None) is None
+        and callable(getattr(pool, "_get_conn", None))
+        and callable(getattr(pool, "_put_conn", None))
+    )
+
+
+def _connect_error(exc: Exception) -> requests.RequestException:
+    """The requests exception ``HTTPAdapter.send`` raises for a failure to connect."""
+    if isinstance(exc, (u3.SSLError, ssl.SSLError, ssl.CertificateError)):
+        return requests.exceptions.SSLError(exc)
+    if isinstance(exc, u3.ConnectTimeoutError) and not isinstance(exc, u3.NewConnectionError):
+        return requests.ConnectTimeout(exc)
+    if isinstance(exc, TimeoutError):
+        return requests.ConnectTimeout(exc)
+    return requests.ConnectionError(exc)
+
+
+def _exchange_error(exc: Exception) -> requests.RequestException:
+    """The requests exception for a failure once connected: sending, or reading the answer."""
+    if isinstance(exc, (u3.SSLError, ssl.SSLError)):
+        return requests.exceptions.SSLError(exc)
+    if isinstance(exc, TimeoutError):
+        return requests.ReadTimeout(exc)
+    return requests.ConnectionError(exc)
+
+
+def _chunks(response: http.client.HTTPResponse) -> Iterable[bytes]:
+    if response.length is not None and response.length <= MAX_RESPONSE_BYTES:
+        yield response.read()  # the usual case: one read of a known, small length
+        return
+    while chunk := response.read(_CHUNK):
+        yield chunk
+
+
+class Channel:
+    """POSTs to ``url`` through ``session``, prepared once: each call only sends a body.
+
+    :param session: the pooled session (its headers and mounted adapter are used).
+    :param url: where every request goes.
+    :param headers: headers for every request, over the session's defaults (``None`` removes
+        one of those, as in requests).
+    :param timeout: seconds, or a ``(connect, read)`` pair.
+    :param options: requests options: ``proxies``, ``verify``, ``cert``.
+    :raises OSError: ``verify`` names a CA bundle that does not exist (as requests does).
+
+    A channel that cannot be set up (a URL requests refuses, say) raises that
+    :class:`requests.RequestException` from every :meth:`post`, as ``Session.post`` would.
+    """
+
+    __slots__ = (
+        "_adapter",
+        "_borrowed",
+        "_connect",
+        "_error",
+        "_headers",
+        "_local",
+        "_pool",
+        "_read",
+        "_send_kwargs",
+        "_target",
+        "_timeout",
+        "url",
+    )
+
+    def __init__(
+        self,
+        session: requests.Session,
+        url: str,
+        headers: Mapping[str, str | None],
+        timeout: Timeout,
+        options: Mapping[str, Any],
+    ) -> None:
+        self.url = url
+        self._error: requests.RequestException | None = None
+        self._pool: Any = None
+        self._adapter: Any = None
+        self._target = url
+        self._local = threading.local()
+        self._borrowed: list[Any] = []
+        self._timeout = timeout
+        self._connect, self._read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        settings = session.merge_environment_settings(
+            url, options.get("proxies") or {}, True, options.get("verify"), options.get("cert")
+        )
+        merged: CaseInsensitiveDict[str | bytes | None] = CaseInsensitiveDict(session.headers)
+        merged.update(headers)
+        self._headers = {
+            name: value if isinstance(value, str) else value.decode("latin-1")
+            for name, value in merged.items()
+            if value is not None
+        }
+        self._send_kwargs: dict[str, Any] = {
+            "stream": True,
+            "timeout": timeout,
+            "verify": settings["verify"],
+            "cert": settings["cert"],
+            "proxies": settings["proxies"],
+        }
+        try:
+            self._adapter = session.get_adapter(url)
+            if _own_adapter(self._adapter):
+                pool, target = self._connection_pool(settings)
+                if _direct_pool(pool):
+                    self._pool, self._target = pool, target
+        except requests.RequestException as exc:
+            self._error = exc
+
+    def _connection_pool(self, settings: Mapping[str, Any]) -> tuple[Any, str]:
+        """The urllib3 pool ``adapter.send`` would use (same TLS settings), and the request target."""
+        adapter: HTTPAdapter = self._adapter
+        verify, cert, proxies = settings["verify"], settings["cert"], settings["proxies"]
+        template = PreparedRequest()
+        template.prepare(method="POST", url=self.url, headers=self._headers, data=b"")
+        try:
+            if hasattr(adapter, "get_connection_with_tls_context"):  # requests >= 2.32.2
+                pool = adapter.get_connection_with_tls_context(template, verify, proxies, cert)
+            else:  # pragma: no cover - older requests
+                pool = adapter.get_connection(self.url, proxies)
+        except u3.LocationValueError as exc:
+            raise requests.exceptions.InvalidURL(exc) from exc
+        adapter.cert_verify(pool, self.url, verify, cert)  # type: ignore[no-untyped-call]
+        return pool, adapter.request_url(template, proxies)
+
+    @property
+    def direct(self) -> bool:
+        """Whether requests skip ``adapter.send`` (see the module documentation)."""
+        return self._pool is not None
+
+    def headers(self, extra: _Headers) -> dict[str, str]:
+        """Every header of a request: the channel's with ``extra`` over them (make once, reuse)."""
+        merged: CaseInsensitiveDict[str] = CaseInsensitiveDict(self._headers)
+        merged.update(extra)
+        return dict(merged)
+
+    def post(self, body: bytes, headers: _Headers) -> Reply:
+        """POST ``body`` with exactly ``headers`` (from :meth:`headers`); never follows redirects.
+
+        Reads at most :data:`~fcmclient.transport.MAX_RESPONSE_BYTES` of the answer.
+
+        :raises requests.RequestException: on any network problem, as ``Session.post`` would.
+        """
+        if self._error is not None:
+            raise self._error
+        with within(self._timeout):
+            if self._pool is None:
+                return self._post_through_adapter(body, headers)
+            return self._post_direct(body, headers)
+
+    def _post_direct(self, body: bytes, headers: _Headers) -> Reply:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = self._pool._get_conn()
+            except u3.HTTPError as exc:  # the pool was closed
+                raise requests.ConnectionError(exc) from exc
+            self._local.conn = conn
+            self._borrowed.append(conn)
+        complete = False
+        try:
+            if conn.sock is None:
+                conn.timeout = self._connect
+                try:
+                    conn.connect()
+                except (u3.HTTPError, OSError, ValueError) as exc:
+                    raise _connect_error(exc) from exc
+            conn.sock.settimeout(self._read)
+            try:
+                http.client.HTTPConnection.request(conn, "POST", self._target, body, headers)
+                response = http.client.HTTPConnection.getresponse(conn)
+            except (u3.HTTPError, OSError, http.client.HTTPException) as exc:
+                raise _exchange_error(exc) from exc
+            content, complete = read_capped(_chunks(response), self.url, response.status)
+        finally:
+            if not complete:
+                conn.close()  # reopened by the next post
+        return Reply(response.status, CaseInsensitiveDict(response.getheaders()), content)
+
+    def close(self) -> None:
+        """Give the borrowed connections back to the pool (kept alive for the next send)."""
+        borrowed, self._borrowed = self._borrowed, []
+        self._local = threading.local()
+        for conn in borrowed:
+            self._pool._put_conn(conn)
+
+    def _post_through_adapter(self, body: bytes, headers: _Headers) -> Reply:
+        prepared = PreparedRequest()
+        prepared.prepare(method="POST", url=self.url, headers=headers, data=body)
+        response = self._adapter.send(prepared, **self._send_kwargs)
+        try:
+            content, _ = read_capped(response.iter_content(_CHUNK), self.url, response.status_code)
+        finally:
+            response.close()
+        return Reply(response.status_code, response.headers, content)

@@ -1,0 +1,72 @@
+"""The fan-out benchmark's pure parts: arguments, the table and the target verdicts (no clients run)."""
+
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+import sys
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+RUN = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_run", RUN)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_run"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def row(client: str, rate: float, *, scheme: str = "http", latency: int = 20, n: int = 500) -> dict[str, Any]:
+    return {
+        "scheme": scheme,
+        "latency_ms": latency,
+        "n": n,
+        "client": client,
+        "msgs_per_s": rate,
+        "cpu_us_per_msg": 150.0,
+        "threads": 64,
+        "peak_open": 64,
+        "new_connections": 0,
+        "peak_rss_mb": 50.0,
+        "delivered_all": True,
+    }
+
+
+def test_quick_mode_and_defaults(bench: ModuleType) -> None:
+    full = bench.parse_args([])
+    assert full.size_list == [100, 500, 2000, 10000]
+    assert full.latency_list == [0, 20]
+    assert full.scheme_list == ["http", "https"]
+    quick = bench.parse_args(["--quick"])
+    assert (quick.size_list, quick.runs) == ([500], 2)
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--clients", "floor,nonsense"])
+
+
+def test_table_shows_the_ratio_to_the_floor(bench: ModuleType) -> None:
+    rows = [row("floor", 3000.0), row("fcmclient-v1", 2500.0), row("firebase-admin-sync", 750.0)]
+    table = bench.format_table(rows)
+    lines = table.splitlines()
+    assert "msgs/s" in lines[0]
+    assert "vs floor" in lines[0]
+    (ours,) = [line for line in lines if "fcm-client v1" in line]
+    assert "2,500" in ours
+    assert "1.20x" in ours
+    (admin,) = [line for line in lines if "firebase-admin" in line]
+    assert "4.00x" in admin
+
+
+def test_targets_pass_and_miss_with_the_measured_figures(bench: ModuleType) -> None:
+    rows = [row("floor", 3000.0), row("fcmclient-v1", 2500.0), row("firebase-admin-sync", 900.0)]
+    verdicts = bench.check_targets(rows, None, []).splitlines()
+    assert "MISS  http  20 ms N=500   fcm-client / firebase-admin sync = 2.78x (>= 3x)" in verdicts
+    assert "PASS  http  20 ms N=500   floor / fcm-client = 1.20x (<= 1.3x)" in verdicts
+    assert "PASS  fcm-client v1 peak threads 64 (<= 64)" in verdicts

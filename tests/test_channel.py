@@ -1,0 +1,254 @@
+"""The v1 fan-out's transport on real loopback sockets: pooled connections, bounds, errors, options.
+
+HTTP v1 sends skip ``Session.post`` (see ``fcmclient/channel.py``); these tests drive that
+direct path through the emulator and small servers, and check that transport-level doubles
+(``responses``), custom adapters and proxies still get every request through the adapter.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import ssl
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import responses
+
+from fcmclient import FCM, JSONMessage
+from fcmclient.channel import Channel
+from fcmclient.testing import FCMEmulator, Outcome
+from fcmclient.transport import MAX_RESPONSE_BYTES, make_session
+
+from .emulator.emu_support import self_signed_certificate
+
+WAIT = 5.0
+
+
+@pytest.fixture
+def v1(fcm_emulator: FCMEmulator) -> Iterator[FCM]:
+    info = fcm_emulator.service_account_info("demo")
+    with FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), max_workers=4) as client:
+        yield client
+
+
+def fcmclient_threads() -> int:
+    return sum(thread.name.startswith("fcmclient") for thread in threading.enumerate())
+
+
+def test_a_second_multicast_opens_no_new_connections(fcm_emulator: FCMEmulator, v1: FCM) -> None:
+    fcm_emulator.latency = 0.02  # every worker gets to hold a request in flight
+    tokens = [f"tok-{i}" for i in range(40)]
+    first = v1.send(JSONMessage(tokens, {"k": "v"}))
+    opened = fcm_emulator.stats.connections_opened
+    second = v1.send(JSONMessage(tokens, {"k": "w"}))
+    assert len(first.success) == len(second.success) == 40
+    assert 1 <= opened <= 4  # max_workers, the token fetch included
+    assert fcm_emulator.stats.connections_opened == opened
+
+
+def test_threads_and_connections_stay_within_max_workers(fcm_emulator: FCMEmulator, v1: FCM) -> None:
+    fcm_emulator.latency = 0.02
+    before = fcmclient_threads()
+    result = v1.send(JSONMessage([f"tok-{i}" for i in range(60)]))
+    assert len(result.success) == 60
+    assert fcm_emulator.stats.connections_opened <= 4
+    assert fcmclient_threads() - before <= 3  # the caller is the fourth worker
+
+
+def test_the_direct_path_sends_what_session_post_sent(fcm_emulator: FCMEmulator, v1: FCM) -> None:
+    v1.send(JSONMessage(["tok-1", "tok-2"], {"k": "v"}, message_title="T"))
+    sends = [request for request in fcm_emulator.requests if request.protocol == "v1"]
+    assert sorted(request.targets[0] for request in sends) == ["tok-1", "tok-2"]
+    headers = sends[0].headers
+    assert headers["authorization"] == "Bearer <redacted>"
+    assert headers["content-type"] == "application/json; charset=UTF-8"
+    assert headers["user-agent"].startswith("fcm-client/")
+    assert headers["accept-encoding"] == "identity"
+    assert sends[0].body["message"]["notification"] == {"title": "T"}
+
+
+def test_a_slow_answer_times_out_into_retry(fcm_emulator: FCMEmulator) -> None:
+    fcm_emulator.set_outcome("slow", Outcome.delay(2.0))
+    info = fcm_emulator.service_account_info("demo")
+    with FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), timeout=0.3) as client:
+        result = client.send(JSONMessage(["slow", "fast"]))
+    assert list(result.success) == ["fast"]
+    assert result.failed == {}
+    assert "ReadTimeout" in result.error_details["slow"]
+
+
+def test_a_refused_connection_puts_every_target_in_retry(fcm_emulator: FCMEmulator) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = probe.getsockname()[1]
+    info = fcm_emulator.service_account_info("demo")
+    url = f"http://127.0.0.1:{dead}/v1/projects/demo/messages:send"
+    with FCM.from_service_account(info, url=url) as client:
+        result = client.send(JSONMessage(["a", "b"]))
+    retry = result.retry()
+    assert retry is not None
+    assert retry.targets == ["a", "b"]
+    assert all("ConnectionError" in detail for detail in result.error_details.values())
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return self_signed_certificate(tmp_path_factory.mktemp("tls"))
+
+
+def test_tls_verify_option_is_honoured(certificate: tuple[Path, Path]) -> None:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*certificate)
+    with FCMEmulator(ssl_context=context) as emu:
+        info = emu.service_account_info("demo")
+        # The token endpoint is on the same server: verify= covers both.
+        with FCM.from_service_account(info, url=emu.v1_url("demo"), verify=str(certificate[0])) as client:
+            assert client.send(JSONMessage(["a", "b"])).success.keys() == {"a", "b"}
+            assert client.send(JSONMessage(["c"])).success.keys() == {"c"}
+        assert emu.stats.connections_opened <= 2
+        session = make_session(4)
+        session.trust_env = False  # no REQUESTS_CA_BUNDLE: the system CAs do not know this certificate
+        untrusted = Channel(session, emu.v1_url("demo"), {}, 5.0, {})
+        assert untrusted.direct
+        with pytest.raises(requests.exceptions.SSLError):
+            untrusted.post(b"{}", untrusted.headers({}))
+        untrusted.close()
+        session.close()
+
+
+class ScriptedHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: ScriptedServer
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.paths.append(self.path)
+        body = self.server.answer
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class ScriptedServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, answer: bytes) -> None:
+        super().__init__(("127.0.0.1", 0), ScriptedHandler)
+        self.answer = answer
+        self.paths: list[str] = []
+        self.accepted = 0
+        self.errors: list[BaseException] = []
+
+    def get_request(self) -> Any:
+        self.accepted += 1
+        return super().get_request()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if error is not None and not isinstance(error, ConnectionError):
+            self.errors.append(error)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+def serve(answer: bytes) -> Iterator[ScriptedServer]:
+    server = ScriptedServer(answer)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(WAIT)
+    assert server.errors == []
+
+
+@pytest.fixture
+def huge() -> Iterator[ScriptedServer]:
+    yield from serve(b'{"name":"' + b"x" * MAX_RESPONSE_BYTES + b'"}')
+
+
+@pytest.fixture
+def named() -> Iterator[ScriptedServer]:
+    yield from serve(b'{"name":"projects/p/messages/1"}')
+
+
+def direct_channel(url: str, **options: Any) -> tuple[requests.Session, Channel]:
+    session = make_session(4)
+    return session, Channel(session, url, {"Content-Type": "application/json"}, 5.0, options)
+
+
+def test_an_oversized_answer_is_cut_and_its_connection_dropped(huge: ScriptedServer) -> None:
+    session, channel = direct_channel(huge.base + "/v1/projects/p/messages:send")
+    assert channel.direct
+    headers = channel.headers({"Authorization": "Bearer t"})
+    first = channel.post(b"{}", headers)
+    second = channel.post(b"{}", headers)
+    channel.close()
+    session.close()
+    assert len(first.body) == len(second.body) == MAX_RESPONSE_BYTES
+    assert huge.accepted == 2  # the cut answer's connection was not reused
+
+
+def test_a_proxy_gets_every_request_through_the_adapter(named: ScriptedServer) -> None:
+    url = "http://fcm.invalid/v1/projects/p/messages:send"  # resolvable by the proxy only
+    session, channel = direct_channel(url, proxies={"http": named.base})
+    assert not channel.direct
+    reply = channel.post(b"{}", channel.headers({}))
+    channel.close()
+    session.close()
+    assert json.loads(reply.body) == {"name": "projects/p/messages/1"}
+    assert named.paths == [url]  # absolute form: the request went to the proxy
+
+
+def test_responses_sees_every_v1_request(service_account_info: dict[str, Any]) -> None:
+    with responses.RequestsMock() as mock:
+        mock.add(
+            responses.POST, service_account_info["token_uri"], json={"access_token": "t", "expires_in": 3600}
+        )
+        mock.add(
+            responses.POST,
+            "https://fcm.googleapis.com/v1/projects/demo-project/messages:send",
+            json={"name": "n"},
+        )
+        with FCM.from_service_account(service_account_info) as client:
+            result = client.send(JSONMessage([f"t{i}" for i in range(10)]))
+        assert len(mock.calls) == 11
+    assert len(result.success) == 10
+    session = make_session(4)
+    channel = Channel(session, "https://fcm.googleapis.com/x", {}, 5.0, {})
+    assert channel.direct  # outside the mock: the direct path again
+    session.close()
+
+
+def test_a_custom_adapter_is_honoured(named: ScriptedServer) -> None:
+    calls: list[str] = []
+
+    class Recording(requests.adapters.HTTPAdapter):
+        def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+            calls.append(str(request.url))
+            return super().send(request, *args, **kwargs)
+
+    session = make_session(4)
+    session.mount("http://", Recording())
+    channel = Channel(session, named.base + "/send", {}, 5.0, {})
+    assert not channel.direct
+    assert json.loads(channel.post(b"{}", channel.headers({})).body)["name"] == "projects/p/messages/1"
+    session.close()
+    assert calls == [named.base + "/send"]
