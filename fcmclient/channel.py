@@ -232,7 +232,8 @@ class Channel:
                     conn.connect()
                 except (u3.HTTPError, OSError, ValueError) as exc:
                     raise _connect_error(exc) from exc
-            conn.sock.settimeout(self._read)
+            if conn.sock.gettimeout() != self._read:  # a system call: only when it changed
+                conn.sock.settimeout(self._read)
             try:
                 http.client.HTTPConnection.request(conn, "POST", self._target, body, headers)
                 response = http.client.HTTPConnection.getresponse(conn)

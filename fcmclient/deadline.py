@@ -17,8 +17,6 @@ import http.client
 import io
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from requests.adapters import HTTPAdapter
@@ -53,28 +51,36 @@ class Deadline:
         return self.remaining() <= 0
 
 
-@contextmanager
-def deadline(seconds: float) -> Iterator[Deadline]:
+class deadline:  # noqa: N801  # used like a function: ``with deadline(5.0):``
     """Give the requests this thread makes inside the block ``seconds`` in total.
 
-    Nests: an inner block never extends an outer one's deadline.
+    Nests: an inner block never extends an outer one's deadline. (A class rather than a
+    generator-based context manager: it runs once per request of a fan-out.)
 
     :param seconds: the time allowed, from now.
-    :returns: a context manager yielding the :class:`Deadline` in force.
 
     >>> with deadline(30.0) as outer, deadline(60.0) as inner:
     ...     inner is outer
     True
     """
-    outer: Deadline | None = getattr(_local, "deadline", None)
-    current = Deadline(seconds)
-    if outer is not None and outer.at < current.at:
-        current = outer
-    _local.deadline = current
-    try:
-        yield current
-    finally:
-        _local.deadline = outer
+
+    __slots__ = ("_outer", "_seconds")
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._outer: Deadline | None = None
+
+    def __enter__(self) -> Deadline:
+        outer: Deadline | None = getattr(_local, "deadline", None)
+        current = Deadline(self._seconds)
+        if outer is not None and outer.at < current.at:
+            current = outer
+        self._outer = outer
+        _local.deadline = current
+        return current
+
+    def __exit__(self, *exc_info: object) -> None:
+        _local.deadline = self._outer
 
 
 def _timed_out() -> TimeoutError:
@@ -82,23 +88,33 @@ def _timed_out() -> TimeoutError:
 
 
 class _DeadlineReader(io.RawIOBase):
-    """Reads a socket's file, each read waiting at most for what is left of the deadline."""
+    """Reads a socket's raw file, each read waiting at most for what is left of the deadline.
+
+    It stands between the response's buffer and ``socket.makefile()``'s raw reader (which
+    keeps the socket open for the response even when the connection lets go of it).
+    """
 
     def __init__(self, raw: Any, sock: Any, until: Deadline) -> None:
         super().__init__()
         self._raw = raw
         self._sock = sock
         self._until = until
-        self._base = sock.gettimeout()  # the read timeout urllib3 set
+        self._base = sock.gettimeout()  # the read timeout urllib3 (or the channel) set
+        self._current = self._base
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int | None:
-        remaining = self._until.remaining()
+        remaining = self._until.at - time.monotonic()
         if remaining <= 0:
             raise _timed_out()
-        self._sock.settimeout(remaining if self._base is None else min(self._base, remaining))
+        # Shrink the socket's timeout only when the deadline is nearer than it: each
+        # settimeout() is a system call, and a fast answer never needs one.
+        current = self._current
+        if current is None or current > remaining:
+            self._sock.settimeout(remaining)
+            self._current = remaining
         count: int | None = self._raw.readinto(buffer)
         return count
 
@@ -106,23 +122,38 @@ class _DeadlineReader(io.RawIOBase):
         if not self.closed:
             try:
                 self._raw.close()
-                if self._sock.fileno() != -1:  # kept alive: the next request starts afresh
-                    self._sock.settimeout(self._base)
+                if self._current != self._base and self._sock.fileno() != -1:
+                    self._sock.settimeout(self._base)  # kept alive: the next request starts afresh
             except OSError:
                 pass
             finally:
                 super().close()
 
 
+class _ReaderSource:
+    """What :class:`http.client.HTTPResponse` takes as its socket: only ``makefile`` is used.
+
+    It builds the response's file once, deadline-aware, instead of wrapping a finished one.
+    """
+
+    __slots__ = ("_sock", "_until")
+
+    def __init__(self, sock: Any, until: Deadline) -> None:
+        self._sock = sock
+        self._until = until
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        raw = self._sock.makefile(mode, buffering=0)
+        return io.BufferedReader(_DeadlineReader(raw, self._sock, self._until))
+
+
 class _DeadlineResponse(http.client.HTTPResponse):
     """An answer whose reads honour the current thread's deadline, if any."""
 
     def __init__(self, sock: Any, *args: Any, **kwargs: Any) -> None:
-        super().__init__(sock, *args, **kwargs)
         until: Deadline | None = getattr(_local, "deadline", None)
-        if until is not None and self.fp is not None:
-            raw = self.fp.detach()  # nothing has been read yet: no buffered bytes are lost
-            self.fp = io.BufferedReader(_DeadlineReader(raw, sock, until))
+        source: Any = sock if until is None else _ReaderSource(sock, until)
+        super().__init__(source, *args, **kwargs)
 
 
 def _connect_within_deadline(conn: connection.HTTPConnection) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from .encoding import dumps, header, loads, snippet, stringify
 from .errors import FCMAuthenticationError, FCMRequestError, FCMResponseError
 from .messages import V1_FIELDS, InstallationMessage, Message, PlainTextMessage, TopicMessage
-from .outcomes import Outcome
+from .outcomes import Bucket, Outcome
 from .waits import parse_retry_after
 
 __all__ = [
@@ -34,6 +34,9 @@ FCM_URL = "https://fcm.googleapis.com/fcm/send"
 
 JSON_CONTENT_TYPE = "application/json"
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded;charset=UTF-8"
+
+_new_tuple = tuple.__new__
+_SUCCESS = Bucket.SUCCESS
 
 #: Per-token errors that sending again may fix. Google's own sender retried only these.
 RETRY_ERRORS = frozenset({"Unavailable", "InternalServerError"})
@@ -162,7 +165,16 @@ def _decode_multicast(document: dict[str, Any], targets: Sequence[str], wait: fl
     multicast_id = document.get("multicast_id")
     if multicast_id is not None and (isinstance(multicast_id, bool) or not isinstance(multicast_id, int)):
         raise FCMResponseError(f"FCM answered a multicast_id that is not an integer: {multicast_id!r:.100}")
-    outcomes = [_decode_entry(entry, wait, f"result {index}") for index, entry in enumerate(results)]
+    outcomes: list[Outcome] = []
+    for index, entry in enumerate(results):
+        # The common case first, cheaply: {"message_id": "..."} and nothing else, which is
+        # exactly Outcome.success(message_id), built as the tuple it is.
+        if type(entry) is dict and len(entry) == 1:
+            message_id = entry.get("message_id")
+            if type(message_id) is str:
+                outcomes.append(_new_tuple(Outcome, (_SUCCESS, message_id, None, None, None, None)))
+                continue
+        outcomes.append(_decode_entry(entry, wait, f"result {index}"))
     return Decoded(outcomes, multicast_id)
 
 

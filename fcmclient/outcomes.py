@@ -8,7 +8,7 @@ decoders be tested without a network.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["Bucket", "Outcome"]
 
@@ -22,9 +22,11 @@ class Bucket(enum.Enum):
     RETRY = "retry"
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What FCM said about one target.
+class Outcome(NamedTuple):
+    """What FCM said about one target: an immutable value.
+
+    A named tuple rather than a frozen dataclass: a legacy multicast decodes up to 1,000
+    of these per answer, and a tuple is built several times faster.
 
     :param bucket: where the target goes.
     :param message_id: the id (legacy) or name (v1) FCM gave the message, on success.

@@ -6,8 +6,7 @@ from __future__ import annotations
 import http.client
 import logging
 import math
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -164,21 +163,29 @@ def post(
     return Reply(response.status_code, response.headers, content)
 
 
-@contextmanager
-def within(timeout: Timeout) -> Iterator[None]:
+class within:  # noqa: N801  # used like a function: ``with within(timeout):``
     """Give the requests made in the block :func:`total_seconds` of ``timeout`` in all.
 
     A network failure once that time has passed is reported as :class:`requests.ReadTimeout`,
     whatever low-level error the cut-off produced.
+
+    :param timeout: the request's timeout option.
     """
-    total = total_seconds(timeout)
-    with deadline(total) as until:
-        try:
-            yield
-        except Exception as exc:
-            if until.expired and not isinstance(exc, requests.Timeout):
-                raise requests.ReadTimeout(f"no answer within {total:g} s (connect + read timeout)") from exc
-            raise
+
+    __slots__ = ("_deadline", "_total", "_until")
+
+    def __init__(self, timeout: Timeout) -> None:
+        self._total = total_seconds(timeout)
+        self._deadline = deadline(self._total)
+
+    def __enter__(self) -> None:
+        self._until = self._deadline.__enter__()
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        self._deadline.__exit__()
+        if isinstance(exc, Exception) and self._until.expired and not isinstance(exc, requests.Timeout):
+            total = self._total
+            raise requests.ReadTimeout(f"no answer within {total:g} s (connect + read timeout)") from exc
 
 
 #: What reading a body can raise: requests' errors, and the socket, http.client and urllib3
