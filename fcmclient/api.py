@@ -11,6 +11,7 @@ Code written for fcm-client 0.2 / gcm-client runs unchanged::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -28,7 +29,7 @@ from .auth import AccessToken, TokenSource, fetcher_for
 from .channel import Channel
 from .encoding import check_credential
 from .errors import FCMAuthenticationError, FCMError, FCMRequestError, FCMResponseError
-from .fanout import NOT_SENT, fan_out
+from .fanout import INTERRUPTED, NOT_SENT, fan_out
 from .legacy import FCM_URL
 from .messages import InstallationMessage, JSONMessage, Message, PlainTextMessage, TopicMessage
 from .outcomes import Outcome
@@ -76,6 +77,28 @@ def _prefix(token: str) -> str:
 
 def _transport_detail(exc: requests.RequestException) -> str:
     return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+def _stopped(exc: BaseException) -> Outcome:
+    """The outcome of the target whose request stopped a v1 fan-out with ``exc``."""
+    if isinstance(exc, FCMError):  # FCM refused this request: it was not delivered
+        return Outcome.retry(NOT_SENT, f"not sent: {type(exc).__name__}")
+    return Outcome.retry(
+        INTERRUPTED,
+        f"the send stopped ({type(exc).__name__}) during this request: it may have been delivered",
+    )
+
+
+def _attach_result(exc: BaseException, result: Result) -> None:
+    """Hand the partial result of an interrupted v1 multicast to whoever catches ``exc``.
+
+    fcm-client's own errors always carry it as ``result``; any other exception (a
+    ``KeyboardInterrupt``, a Celery time limit) gets it too, unless it has a ``result`` of
+    its own.
+    """
+    if isinstance(exc, FCMError) or not hasattr(exc, "result"):
+        with contextlib.suppress(AttributeError, TypeError):  # a type that takes no attributes
+            exc.result = result  # type: ignore[attr-defined]
 
 
 class _Bearer:
@@ -312,6 +335,13 @@ class FCM:
         :raises FCMResponseError: legacy: a malformed or unreadable 200 answer.
         :raises TypeError: v1 cannot translate the message (``time_to_live`` not an int).
         :raises ValueError: an :class:`InstallationMessage` on the legacy API.
+
+        An interruption of a v1 multicast (``KeyboardInterrupt``, a Celery time limit)
+        starts no new request, waits for the requests under way (each bounded by the
+        timeout), and is re-raised with the partial :class:`Result` as its ``result``
+        attribute: targets never sent are in ``retry()`` with error ``NOT_SENT``, and a
+        target whose request the interruption cut is there with ``INTERRUPTED`` (it may have
+        been delivered). A second interruption stops that wait.
         """
         if not isinstance(message, Message):
             raise TypeError(
@@ -367,16 +397,16 @@ class FCM:
                 return token_failure[0]
 
         pool = self._worker_pool() if len(targets) > 1 else None
+        deadline = started + self.send_timeout
         try:
             outcomes, error = fan_out(
-                targets, one, pool, self.max_workers, started + self.send_timeout, time.monotonic
+                targets, one, pool, self.max_workers, deadline, time.monotonic, _stopped
             )
         finally:
             channel.close()
         result = Result.from_outcomes(message, outcomes, self.backoff, rng=self._rng)
         if error is not None:
-            if isinstance(error, FCMError):
-                error.result = result  # type: ignore[attr-defined]
+            _attach_result(error, result)
             raise error
         return result
 
@@ -389,7 +419,7 @@ class FCM:
             reply = channel.post(body, headers)
         except requests.RequestException as exc:
             log.debug("v1 send to %s failed in transport: %s", _prefix(target), type(exc).__name__)
-            return Outcome.retry("TRANSPORT_ERROR", _transport_detail(exc))
+            return Outcome.transport_error(exc)
         outcome = v1.decode(reply.status, reply.headers, reply.body, time.time())
         if log.isEnabledFor(logging.DEBUG):
             log.debug("v1 send to %s: HTTP %d %s", _prefix(target), reply.status, outcome.bucket.value)

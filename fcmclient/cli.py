@@ -182,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if arguments[:1] == ["emulator"]:  # its own parser owns the rest of the line
             from .testing.cli import main as emulator_main
 
-            return emulator_main(arguments[1:])
+            return emulator_main(arguments[1:], prog="fcmclient emulator")
         parsed = build_parser().parse_args(arguments)
         if parsed.command == "demo":
             from .demo import run_demo

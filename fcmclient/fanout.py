@@ -15,10 +15,21 @@ from concurrent.futures import Executor
 
 from .outcomes import Outcome
 
-__all__ = ["NOT_SENT", "fan_out", "positions"]
+__all__ = ["INTERRUPTED", "NOT_SENT", "fan_out", "positions"]
 
 #: Error of targets never sent: the send was interrupted or ran out of time.
 NOT_SENT = "NOT_SENT"
+
+#: Error of a target whose request was under way when the send was interrupted: it may or
+#: may not have been delivered.
+INTERRUPTED = "INTERRUPTED"
+
+
+def _interrupted(exc: BaseException) -> Outcome:
+    return Outcome.retry(
+        INTERRUPTED,
+        f"the send stopped ({type(exc).__name__}) during this request: it may have been delivered",
+    )
 
 
 def positions(count: int) -> Callable[[], int]:
@@ -48,14 +59,20 @@ def fan_out(
     workers: int,
     deadline: float,
     clock: Callable[[], float],
+    on_error: Callable[[BaseException], Outcome] = _interrupted,
 ) -> tuple[list[Outcome], BaseException | None]:
     """Apply ``work`` to every target, at most ``workers`` at a time.
 
-    Targets not started before ``deadline`` (by ``clock``), or left when a ``work`` call
-    raised, get a retry outcome with error :data:`NOT_SENT`: nothing is lost.
+    Targets not started before ``deadline`` (by ``clock``), or left when the fan-out
+    stopped, get a retry outcome with error :data:`NOT_SENT`: nothing is lost.
 
-    :returns: one outcome per target (in order), and the first exception a ``work`` call
-        raised, if any (the fan-out stops starting new targets after it).
+    It stops starting new targets when a ``work`` call raises (that target's outcome is
+    ``on_error(exception)``: by default a retry with error :data:`INTERRUPTED`), or when
+    the calling thread is interrupted while it waits for the others (a
+    ``KeyboardInterrupt``, a Celery time limit): then it still waits for the requests under
+    way, so none goes on after it returned; a second interruption stops that wait.
+
+    :returns: one outcome per target (in order), and the first exception, if any.
     """
     count = len(targets)
     outcomes: list[Outcome | None] = [None] * count
@@ -74,14 +91,21 @@ def fan_out(
             try:
                 outcomes[index] = work(targets[index])
             except BaseException as exc:  # handed to the caller, never swallowed
+                outcomes[index] = on_error(exc)
                 errors.append(exc)
                 stop.set()
                 return
 
     helpers = min(workers, count) - 1
     futures = [pool.submit(loop) for _ in range(helpers)] if pool is not None and helpers > 0 else []
-    loop()
-    for future in futures:
-        future.result()
+    try:
+        loop()
+        for future in futures:
+            future.result()
+    except BaseException as exc:  # interrupted while waiting: let the requests under way finish
+        stop.set()
+        errors.insert(0, exc)
+        for future in futures:
+            future.result()
     missing = Outcome.retry(NOT_SENT, "not sent: the send was interrupted")
     return [outcome or missing for outcome in outcomes], (errors[0] if errors else None)

@@ -10,7 +10,11 @@ from __future__ import annotations
 import enum
 from typing import NamedTuple
 
-__all__ = ["Bucket", "Outcome"]
+__all__ = ["TRANSPORT_ERROR", "Bucket", "Outcome"]
+
+#: Error code of a target whose request failed in the network (``requests`` raised) before
+#: FCM answered: it goes to ``retry()``.
+TRANSPORT_ERROR = "TRANSPORT_ERROR"
 
 
 class Bucket(enum.Enum):
@@ -63,3 +67,12 @@ class Outcome(NamedTuple):
     def retry(cls, error: str, detail: str | None = None, wait: float | None = None) -> Outcome:
         """A transient failure: send again after :meth:`~fcmclient.Result.delay`."""
         return cls(Bucket.RETRY, error=error, detail=detail, wait=wait)
+
+    @classmethod
+    def transport_error(cls, exc: BaseException) -> Outcome:
+        """A request that failed in the network (:data:`TRANSPORT_ERROR`): send again later.
+
+        The detail names the exception and the start of its message (requests' messages
+        name hosts and ports, never headers).
+        """
+        return cls(Bucket.RETRY, error=TRANSPORT_ERROR, detail=f"{type(exc).__name__}: {str(exc)[:200]}")

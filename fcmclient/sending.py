@@ -74,7 +74,7 @@ class _Sender:
         try:
             return future.result()
         except requests.RequestException as exc:
-            outcome = Outcome.retry("TRANSPORT_ERROR", f"{type(exc).__name__}: {str(exc)[:200]}")
+            outcome = Outcome.transport_error(exc)
         except FCMRequestError as exc:  # the whole request was refused: fix it, do not resend
             outcome = Outcome.failed(
                 f"HTTP_{exc.status}" if exc.status else "REQUEST_REJECTED", str(exc)[:300]

@@ -11,11 +11,15 @@ import random
 import re
 from datetime import timezone
 
-__all__ = ["MAX_RETRY_AFTER", "QUOTA_WAIT", "parse_retry_after", "backoff_seconds"]
+__all__ = ["MAX_BACKOFF", "MAX_RETRY_AFTER", "QUOTA_WAIT", "parse_retry_after", "backoff_seconds"]
 
 #: ``Retry-After`` values above this many seconds (one hour) are cut down to it, so a
 #: broken or hostile server cannot park a task for days.
 MAX_RETRY_AFTER = 3600.0
+
+#: The longest exponential backoff, in seconds (before jitter): one hour, as for
+#: ``Retry-After``. Without it, the 20th retry of a 1 s backoff would wait 12 days.
+MAX_BACKOFF = MAX_RETRY_AFTER
 
 #: Seconds to wait after an HTTP v1 ``QUOTA_EXCEEDED`` (429) that carried no ``Retry-After``:
 #: Google asks for at least one minute.
@@ -67,7 +71,8 @@ def backoff_seconds(backoff_ms: int, retry: int, rng: random.Random) -> float:
     """Exponential backoff with jitter: ``backoff * 2**retry`` +/- ``backoff / 2`` milliseconds.
 
     The jitter is uniform, so two senders that failed together do not come back together.
-    The result is in seconds and never negative.
+    The centre stops growing at :data:`MAX_BACKOFF` (one hour, like a ``Retry-After``),
+    the jitter still applies there. The result is in seconds and never negative.
 
     :param backoff_ms: the initial backoff in milliseconds (``FCM(backoff=...)``).
     :param retry: how many retries came before this one (0 for the first).
@@ -78,6 +83,6 @@ def backoff_seconds(backoff_ms: int, retry: int, rng: random.Random) -> float:
     True
     """
     exponent = min(max(retry, 0), _MAX_EXPONENT)
-    base = max(backoff_ms, 0) * (2**exponent)
+    base = min(max(backoff_ms, 0) * (2**exponent), MAX_BACKOFF * 1000.0)
     half = max(backoff_ms, 0) / 2.0
     return float(max(base + rng.uniform(-half, half), 0.0)) / 1000.0

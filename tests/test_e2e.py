@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -359,3 +360,43 @@ def test_dead_port_fails_fast() -> None:
         with pytest.raises(requests.ConnectionError):
             client.send(JSONMessage(["a"]))
         assert time.monotonic() - started < 2
+
+
+class TimeLimitError(Exception):
+    """Raised in the main thread by a timer signal, as a Celery soft time limit would be."""
+
+
+def test_v1_multicast_interrupted_keeps_its_result_and_sends_nothing_afterwards(
+    fcm_emulator: FCMEmulator,
+) -> None:
+    fcm_emulator.latency = 0.05
+    info = fcm_emulator.service_account_info("demo")
+    tokens = [f"t{n:03d}" for n in range(400)]
+
+    def stop(signum: int, frame: object) -> None:
+        raise TimeLimitError
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    try:
+        with FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), max_workers=8) as client:
+            client.send(JSONMessage(["warm-up"]))  # the access token, outside the timer
+            signal.setitimer(signal.ITIMER_REAL, 0.3)
+            with pytest.raises(TimeLimitError) as info_:
+                client.send(JSONMessage(tokens))
+            arrived = fcm_emulator.stats.v1_requests
+            time.sleep(0.3)  # long enough for a stray request to arrive
+            assert fcm_emulator.stats.v1_requests == arrived  # nothing is sent after send() raised
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    result = info_.value.result  # type: ignore[attr-defined]
+    retry = result.retry()
+    assert retry is not None
+    assert sorted([*result.success, *retry.targets]) == tokens  # every target, exactly once
+    assert 0 < len(result.success) < len(tokens)
+    assert {result.outcomes[t].error for t in retry.targets} <= {"NOT_SENT", "INTERRUPTED"}
+    delivered = {t for t in tokens if fcm_emulator.inbox(t)}
+    assert set(result.success) <= delivered  # what the result calls sent was delivered
+    assert delivered - set(result.success) <= {
+        t for t in retry.targets if result.outcomes[t].error == "INTERRUPTED"
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from fcmclient.fanout import NOT_SENT, fan_out, positions
+from fcmclient.fanout import INTERRUPTED, NOT_SENT, fan_out, positions
 from fcmclient.outcomes import Bucket, Outcome
 
 
@@ -89,4 +90,73 @@ def test_an_error_stops_new_work_and_loses_no_target() -> None:
     assert isinstance(error, RuntimeError)
     assert started == ["t0", "t1", "t2", "t3"]
     assert [o.bucket for o in outcomes[:3]] == [Bucket.SUCCESS] * 3
-    assert all(o.bucket is Bucket.RETRY and o.error == NOT_SENT for o in outcomes[3:])
+    assert outcomes[3].bucket is Bucket.RETRY
+    assert outcomes[3].error == INTERRUPTED  # its work was under way: it may have happened
+    assert all(o.bucket is Bucket.RETRY and o.error == NOT_SENT for o in outcomes[4:])
+
+
+def test_on_error_decides_the_outcome_of_the_target_that_raised() -> None:
+    def work(target: str) -> Outcome:
+        if target == "t1":
+            raise RuntimeError("refused")
+        return Outcome.success(target)
+
+    outcomes, error = fan_out(
+        ["t0", "t1", "t2"], work, None, 1, float("inf"), lambda: 0.0, lambda exc: Outcome.failed(str(exc))
+    )
+    assert isinstance(error, RuntimeError)
+    assert outcomes == [
+        Outcome.success("t0"),
+        Outcome.failed("refused"),
+        Outcome.retry(NOT_SENT, outcomes[2].detail),
+    ]
+
+
+class Interrupted(BaseException):
+    """Stands in for KeyboardInterrupt or a Celery time limit, raised in the calling thread."""
+
+
+def test_an_interruption_while_waiting_stops_new_work_and_waits_for_work_under_way() -> None:
+    """The calling thread is interrupted while the helpers still work: they start nothing
+    new, the work under way finishes before fan_out returns, and no target is lost."""
+    gate = threading.Event()
+    waiting = threading.Event()
+    done: list[str] = []
+    lock = threading.Lock()
+
+    class InterruptingPool(ThreadPoolExecutor):
+        def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+            future = super().submit(fn, *args, **kwargs)
+
+            class Waiting(Future[Any]):
+                def result(self, timeout: float | None = None) -> Any:
+                    if not waiting.is_set():  # the first wait of the calling thread is interrupted
+                        waiting.set()
+                        gate.set()
+                        raise Interrupted
+                    return future.result(timeout)
+
+            return Waiting()
+
+    def work(target: str) -> Outcome:
+        if threading.current_thread() is threading.main_thread():
+            time.sleep(0.001)  # long enough for every helper to take a target of its own
+            return Outcome.success(target)
+        gate.wait(5)
+        with lock:
+            done.append(target)
+        return Outcome.success(target)
+
+    targets = [f"t{i}" for i in range(200)]
+    with InterruptingPool(3) as pool:
+        outcomes, error = fan_out(targets, work, pool, 4, float("inf"), lambda: 0.0)
+        finished = len(done)
+        gate.set()
+    assert isinstance(error, Interrupted)
+    assert len(done) == finished  # nothing ran after fan_out returned
+    assert 1 <= finished <= 3  # each helper finished the one it had started, then stopped
+    assert all(o is not None for o in outcomes)
+    sent = [t for t, o in zip(targets, outcomes, strict=True) if o.bucket is Bucket.SUCCESS]
+    not_sent = [t for t, o in zip(targets, outcomes, strict=True) if o.error == NOT_SENT]
+    assert len(sent) + len(not_sent) == len(targets)
+    assert set(done) <= set(sent)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fcmclient.waits import MAX_RETRY_AFTER, backoff_seconds, parse_retry_after
+from fcmclient.waits import MAX_BACKOFF, MAX_RETRY_AFTER, backoff_seconds, parse_retry_after
 
 # The RFC 7231 example instant, Sun, 06 Nov 1994 08:49:37 GMT, and a clock one minute before it.
 EXAMPLE = calendar.timegm((1994, 11, 6, 8, 49, 37))
@@ -128,7 +128,7 @@ def test_any_text_gives_none_or_a_bounded_wait(value: str) -> None:
 )
 def test_backoff_stays_within_jitter_bounds(backoff: int, retry: int, seed: int) -> None:
     wait = backoff_seconds(backoff, retry, random.Random(seed))
-    centre = backoff * 2**retry
+    centre = min(backoff * 2**retry, MAX_BACKOFF * 1000)
     # A millisecond's worth of slack absorbs float rounding at the bounds.
     assert (centre - backoff / 2) / 1000 - 1e-9 <= wait <= (centre + backoff / 2) / 1000 + 1e-9
     assert wait >= 0.0
@@ -171,6 +171,14 @@ def test_backoff_doubles_per_retry() -> None:
         centres.append(sum(waits) / len(waits))
     for retry, centre in enumerate(centres):
         assert abs(centre - 2**retry) < 0.1, (retry, centre)
+
+
+@pytest.mark.parametrize("retry", [12, 20, 32, 10**6])
+def test_regression_backoff_grew_to_days(retry: int) -> None:
+    """The 20th retry of a 1 s backoff waited 12 days; the centre now stops at an hour."""
+    waits = [backoff_seconds(1000, retry, random.Random(seed)) for seed in range(200)]
+    assert all(MAX_BACKOFF - 0.5 <= wait <= MAX_BACKOFF + 0.5 for wait in waits)
+    assert max(waits) - min(waits) > 0.5  # the jitter still spreads senders out
 
 
 def test_same_seed_gives_same_backoff() -> None:

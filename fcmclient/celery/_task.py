@@ -14,7 +14,7 @@ from celery import signals
 
 from ..api import FCM
 from ..messages import Message
-from ..outcomes import Outcome
+from ..outcomes import TRANSPORT_ERROR, Outcome
 from ..result import Result
 from ._messages import dump_message, load_message
 
@@ -33,9 +33,6 @@ DEFAULT_MAX_RETRIES = 5
 
 #: The task name :func:`register_send_task` uses when none is given.
 DEFAULT_TASK_NAME = "fcmclient.send"
-
-#: Error code of targets whose request failed in the network (``requests`` raised).
-TRANSPORT_ERROR = "TRANSPORT_ERROR"
 
 _SHOWN_TARGETS = 10
 
@@ -69,8 +66,7 @@ def _prefixes(targets: list[str]) -> str:
 
 def _transport_result(message: Message, exc: requests.RequestException, backoff: int) -> Result:
     """A result where every target is to be retried after backoff: the request failed."""
-    detail = f"{type(exc).__name__}: {str(exc)[:200]}"
-    outcome = Outcome.retry(TRANSPORT_ERROR, detail)
+    outcome = Outcome.transport_error(exc)
     return Result.from_outcomes(message, [outcome] * len(message.targets), backoff)
 
 

@@ -11,16 +11,23 @@ import sys
 import tempfile
 import threading
 from types import FrameType
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from .emulator import FCMEmulator
 
 __all__ = ["main"]
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m fcmclient.testing",
+class _Parser(argparse.ArgumentParser):
+    """Bad options get one line on stderr and exit status 2, as ``fcmclient send`` does."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _parser(prog: str) -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=prog,
         description=(
             "Run a local FCM emulator until SIGINT or SIGTERM. It prints KEY=value lines "
             "(URL, LEGACY_URL, V1_URL, TOKEN_URI, API_KEY, SERVICE_ACCOUNT_FILE, ...) "
@@ -48,7 +55,9 @@ def _write_private(path: str, text: str) -> None:
         handle.write(text)
 
 
-def main(argv: list[str] | None = None, *, out: TextIO | None = None) -> int:
+def main(
+    argv: list[str] | None = None, *, out: TextIO | None = None, prog: str = "python -m fcmclient.testing"
+) -> int:
     """Run the emulator until SIGINT/SIGTERM; return the exit status.
 
     The service-account key file is written (mode 600) to a temporary directory that
@@ -56,8 +65,9 @@ def main(argv: list[str] | None = None, *, out: TextIO | None = None) -> int:
 
     :param argv: the arguments (default: ``sys.argv[1:]``).
     :param out: where to print the ``KEY=value`` lines (default: stdout).
+    :param prog: the command's name in help and error messages.
     """
-    args = _parser().parse_args(argv)
+    args = _parser(prog).parse_args(argv)
     stream = out if out is not None else sys.stdout
     stopping = threading.Event()
 

@@ -135,3 +135,23 @@ def test_help_mentions_the_options() -> None:
     )
     for option in ("--host", "--port", "--latency", "--project", "--history-limit"):
         assert option in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("command", "name"),
+    [
+        ([sys.executable, "-m", "fcmclient.testing"], "python -m fcmclient.testing"),
+        ([sys.executable, "-m", "fcmclient", "emulator"], "fcmclient emulator"),
+    ],
+)
+@pytest.mark.parametrize("bad", [["--bogus"], ["--port", "x"], ["--latency"]])
+def test_bad_option_is_one_line_and_exit_2(command: list[str], name: str, bad: list[str]) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(
+        [*command, *bad], capture_output=True, text=True, env=env, timeout=TIMEOUT, check=False
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"{name}: error: ")
+    assert line.endswith(f"(see {name} --help)")
