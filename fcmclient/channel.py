@@ -10,9 +10,10 @@ A :class:`Channel` does that work once, with requests' own functions (so ``proxi
 
 Then each thread that posts borrows one keep-alive connection from the urllib3 pool that
 ``HTTPAdapter.send`` would use (same TLS settings, same pool, so the same connections) and
-keeps it until :meth:`Channel.close`; each request is one ``http.client`` exchange on it:
-headers and body written, a capped answer read. No per-request pool traffic, no wrapper
-objects.
+keeps it until :meth:`Channel.close`. Each request is one write of the request line and
+headers (encoded once per set of headers, checked as http.client checks them) with the body,
+then ``http.client``'s own response parser reads a capped answer. No per-request pool
+traffic, no per-header validation, no wrapper objects.
 
 Every request, either way, runs within :func:`~fcmclient.transport.within` (a total
 deadline of connect + read timeout, enforced by the :mod:`~fcmclient.deadline` connections
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import http.client
 import logging
+import re
 import ssl
 import threading
 from collections.abc import Iterable, Mapping
@@ -71,6 +73,25 @@ def _direct_pool(pool: Any) -> bool:
         and callable(getattr(pool, "_get_conn", None))
         and callable(getattr(pool, "_put_conn", None))
     )
+
+
+#: Headers the direct path writes itself.
+_WRITTEN_HEADERS = frozenset({"host", "content-length"})
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BAD_HEADER_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _host_header(pool: Any) -> str:
+    """The ``Host`` header http.client would send to ``pool``'s host and port."""
+    host = str(pool.host)
+    try:
+        host.encode("ascii")
+    except UnicodeEncodeError:
+        host = host.encode("idna").decode("ascii")
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    default = 443 if pool.scheme == "https" else 80
+    return host if pool.port in (None, default) else f"{host}:{pool.port}"
 
 
 def _connect_error(exc: Exception) -> requests.RequestException:
@@ -121,7 +142,9 @@ class Channel:
         "_borrowed",
         "_connect",
         "_error",
+        "_head_cache",
         "_headers",
+        "_host",
         "_local",
         "_pool",
         "_read",
@@ -146,6 +169,8 @@ class Channel:
         self._target = url
         self._local = threading.local()
         self._borrowed: list[Any] = []
+        self._host = ""
+        self._head_cache: tuple[_Headers, bytes] | None = None
         self._timeout = timeout
         self._connect, self._read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
         settings = session.merge_environment_settings(
@@ -171,6 +196,7 @@ class Channel:
                 pool, target = self._connection_pool(settings)
                 if _direct_pool(pool):
                     self._pool, self._target = pool, target
+                    self._host = _host_header(pool)
         except requests.RequestException as exc:
             self._error = exc
 
@@ -225,6 +251,7 @@ class Channel:
             self._local.conn = conn
             self._borrowed.append(conn)
         complete = False
+        response: http.client.HTTPResponse | None = None
         try:
             if conn.sock is None:
                 conn.timeout = self._connect
@@ -234,16 +261,41 @@ class Channel:
                     raise _connect_error(exc) from exc
             if conn.sock.gettimeout() != self._read:  # a system call: only when it changed
                 conn.sock.settimeout(self._read)
+            head = self._head(headers)
             try:
-                http.client.HTTPConnection.request(conn, "POST", self._target, body, headers)
-                response = http.client.HTTPConnection.getresponse(conn)
+                # One write: request line, headers and body (http.client would make two).
+                conn.sock.sendall(b"%sContent-Length: %d\r\n\r\n%s" % (head, len(body), body))
+                response = conn.response_class(conn.sock, method="POST")
+                response.begin()
             except (u3.HTTPError, OSError, http.client.HTTPException) as exc:
                 raise _exchange_error(exc) from exc
             content, complete = read_capped(_chunks(response), self.url, response.status)
+            complete = complete and not response.will_close
         finally:
             if not complete:
+                if response is not None:
+                    response.close()  # it holds the socket open (makefile) until closed
                 conn.close()  # reopened by the next post
         return Reply(response.status, CaseInsensitiveDict(response.getheaders()), content)
+
+    def _head(self, headers: _Headers) -> bytes:
+        """The request line and ``headers``, encoded (once per headers dict)."""
+        cached = self._head_cache
+        if cached is not None and cached[0] is headers:
+            return cached[1]
+        lines = [f"POST {self._target} HTTP/1.1", f"Host: {self._host}"]
+        for name, value in headers.items():
+            if name.lower() in _WRITTEN_HEADERS:
+                continue
+            if not _HEADER_NAME.fullmatch(name) or _BAD_HEADER_VALUE.search(value):
+                raise requests.exceptions.InvalidHeader(f"header {name!r} cannot be sent as it is")
+            lines.append(f"{name}: {value}")
+        try:
+            head = ("\r\n".join(lines) + "\r\n").encode("latin-1")
+        except UnicodeEncodeError:
+            raise requests.exceptions.InvalidHeader("a header holds characters HTTP cannot carry") from None
+        self._head_cache = (headers, head)
+        return head
 
     def close(self) -> None:
         """Give the borrowed connections back to the pool (kept alive for the next send)."""

@@ -252,3 +252,58 @@ def test_a_custom_adapter_is_honoured(named: ScriptedServer) -> None:
     assert json.loads(channel.post(b"{}", channel.headers({})).body)["name"] == "projects/p/messages/1"
     session.close()
     assert calls == [named.base + "/send"]
+
+
+def raw_head(request: bytes) -> tuple[str, list[tuple[str, str]], bytes]:
+    head, _, body = request.partition(b"\r\n\r\n")
+    line, *fields = head.decode("latin-1").split("\r\n")
+    return (
+        line,
+        [(name.lower(), value.strip()) for name, _, value in (f.partition(":") for f in fields)],
+        body,
+    )
+
+
+def test_the_direct_path_writes_the_same_request_as_session_post() -> None:
+    """The request line, Host, Content-Length and headers the channel writes itself match
+    what requests (through http.client) writes for the same POST."""
+    from .loopback import RawServer, answer, http_answer
+
+    body = b'{"message": {"token": "t"}}'
+    with RawServer(answer(http_answer(200, b'{"name": "n"}'))) as server:
+        session, channel = direct_channel(server.url("/v1/projects/p/messages:send"))
+        headers = channel.headers({"Authorization": "Bearer abc", "Content-Type": "application/json"})
+        reply = channel.post(body, headers)
+        channel.close()
+        session.post(server.url("/v1/projects/p/messages:send"), data=body, headers=headers, timeout=WAIT)
+        session.close()
+        direct, through_requests = server.requests
+        port = server.port
+    assert reply.status == 200
+    assert reply.body == b'{"name": "n"}'
+    line, fields, sent = raw_head(direct)
+    expected_line, expected_fields, expected_sent = raw_head(through_requests)
+    assert line == expected_line == "POST /v1/projects/p/messages:send HTTP/1.1"
+    assert sent == expected_sent == body
+    assert sorted(fields) == sorted(expected_fields)
+    assert dict(fields)["host"] == f"127.0.0.1:{port}"
+    assert dict(fields)["content-length"] == str(len(body))
+    assert [name for name, _ in fields].count("host") == 1
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"X-Injected": "a\r\nX-Evil: 1"}, {"X-Null": "a\x00b"}, {"Bad Name": "v"}, {"X-Euro": "\u20ac"}],
+    ids=["crlf", "nul", "space-in-name", "not-latin-1"],
+)
+def test_a_header_that_cannot_be_sent_is_refused_not_written(headers: dict[str, str]) -> None:
+    from .loopback import RawServer, answer, http_answer
+
+    with RawServer(answer(http_answer(200, b"{}"))) as server:
+        session, channel = direct_channel(server.url("/v1/send"))
+        assert channel.direct
+        with pytest.raises(requests.exceptions.InvalidHeader):
+            channel.post(b"{}", channel.headers(headers))
+        channel.close()
+        session.close()
+        assert server.requests == []
