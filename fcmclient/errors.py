@@ -43,6 +43,9 @@ class FCMResponseError(FCMError, ValueError):
 class FCMAuthenticationError(FCMError, ValueError):
     """Your credentials were rejected: bad API key, service account or missing permission.
 
+    Raised in the middle of an HTTP v1 multicast, it carries what was settled before it as
+    :attr:`result`.
+
     :param message: what went wrong, in words.
     :param status: the HTTP status that carried the rejection, when there was one.
     :param code: Google's status or OAuth error code (``UNAUTHENTICATED``, ``invalid_grant``...).
@@ -54,6 +57,7 @@ class FCMAuthenticationError(FCMError, ValueError):
         self.status = status
         #: Google's error code or status name, or ``None``.
         self.code = code
-        #: For an HTTP v1 multicast interrupted by the rejection: a :class:`~fcmclient.Result`
-        #: holding what was settled before it, with every token not yet sent in ``retry()``.
+        #: For an HTTP v1 multicast stopped by the rejection: a :class:`~fcmclient.Result`
+        #: holding what was settled before it, with every target not yet sent in ``retry()``
+        #: (error ``NOT_SENT``); ``None`` otherwise.
         self.result: object | None = None
