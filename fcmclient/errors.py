@@ -17,7 +17,10 @@ __all__ = [
 
 
 class FCMError(Exception):
-    """Root of every exception fcmclient raises on purpose."""
+    """Root of every exception fcmclient raises on purpose.
+
+    Network failures are not among them: they stay :class:`requests.RequestException`.
+    """
 
 
 class FCMRequestError(FCMError, ValueError):
@@ -45,6 +48,15 @@ class FCMAuthenticationError(FCMError, ValueError):
 
     Raised in the middle of an HTTP v1 multicast, it carries what was settled before it as
     :attr:`result`.
+
+    Example::
+
+        try:
+            result = fcm.send(message)
+        except FCMAuthenticationError as exc:
+            log.error("credentials rejected (%s): %s", exc.code, exc)
+            if exc.result is not None:      # a v1 multicast: keep what was settled
+                store(exc.result)
 
     :param message: what went wrong, in words.
     :param status: the HTTP status that carried the rejection, when there was one.
