@@ -93,7 +93,7 @@ def _attach_result(exc: BaseException, result: Result) -> None:
     """Hand the partial result of an interrupted v1 multicast to whoever catches ``exc``.
 
     fcm-client's own errors always carry it as ``result``; any other exception (a
-    ``KeyboardInterrupt``, a Celery time limit) gets it too, unless it has a ``result`` of
+    ``KeyboardInterrupt``, a Celery soft time limit) gets it too, unless it has a ``result`` of
     its own.
     """
     if isinstance(exc, FCMError) or not hasattr(exc, "result"):
@@ -157,8 +157,8 @@ class FCM:
     :param send_timeout: seconds after which a v1 multicast starts no new request; targets
         not yet sent go to :meth:`Result.retry` (default 120).
     :param options: requests options: ``timeout`` (seconds, or a ``(connect, read)`` pair;
-        default 10 s, at most :data:`~fcmclient.transport.MAX_TIMEOUT`; ``None`` also means
-        the default, never "no timeout"), ``proxies``, ``verify`` (``True`` by default; a CA
+        default 10 s, at most one hour (:data:`~fcmclient.transport.MAX_TIMEOUT`); ``None``
+        also means the default, never "no timeout"), ``proxies``, ``verify`` (``True`` by default; a CA
         bundle path, or ``False``) and ``cert``.
     :raises ValueError: neither or both of ``api_key`` and ``credentials``, an empty key, a
         key holding a character that cannot go in an HTTP header (whitespace, a line break,
@@ -333,10 +333,11 @@ class FCM:
             the exception's ``result`` holds what was settled before, with every target not
             yet sent in ``retry()``.
         :raises FCMResponseError: legacy: a malformed or unreadable 200 answer.
-        :raises TypeError: v1 cannot translate the message (``time_to_live`` not an int).
+        :raises TypeError: ``message`` is not a message, or v1 cannot translate it
+            (``time_to_live`` not an int).
         :raises ValueError: an :class:`InstallationMessage` on the legacy API.
 
-        An interruption of a v1 multicast (``KeyboardInterrupt``, a Celery time limit)
+        An interruption of a v1 multicast (``KeyboardInterrupt``, a Celery soft time limit)
         starts no new request, waits for the requests under way (each bounded by the
         timeout), and is re-raised with the partial :class:`Result` as its ``result``
         attribute: targets never sent are in ``retry()`` with error ``NOT_SENT``, and a

@@ -17,7 +17,10 @@ __all__ = [
 
 
 class FCMError(Exception):
-    """Root of every exception fcmclient raises on purpose."""
+    """Root of every exception fcmclient raises on purpose.
+
+    Network failures are not among them: they stay :class:`requests.RequestException`.
+    """
 
 
 class FCMRequestError(FCMError, ValueError):
@@ -43,6 +46,18 @@ class FCMResponseError(FCMError, ValueError):
 class FCMAuthenticationError(FCMError, ValueError):
     """Your credentials were rejected: bad API key, service account or missing permission.
 
+    Raised in the middle of an HTTP v1 multicast, it carries what was settled before it as
+    :attr:`result`.
+
+    Example::
+
+        try:
+            result = fcm.send(message)
+        except FCMAuthenticationError as exc:
+            log.error("credentials rejected (%s): %s", exc.code, exc)
+            if exc.result is not None:      # a v1 multicast: keep what was settled
+                store(exc.result)
+
     :param message: what went wrong, in words.
     :param status: the HTTP status that carried the rejection, when there was one.
     :param code: Google's status or OAuth error code (``UNAUTHENTICATED``, ``invalid_grant``...).
@@ -54,6 +69,7 @@ class FCMAuthenticationError(FCMError, ValueError):
         self.status = status
         #: Google's error code or status name, or ``None``.
         self.code = code
-        #: For an HTTP v1 multicast interrupted by the rejection: a :class:`~fcmclient.Result`
-        #: holding what was settled before it, with every token not yet sent in ``retry()``.
+        #: For an HTTP v1 multicast stopped by the rejection: a :class:`~fcmclient.Result`
+        #: holding what was settled before it, with every target not yet sent in ``retry()``
+        #: (error ``NOT_SENT``); ``None`` otherwise.
         self.result: object | None = None

@@ -17,7 +17,8 @@ from .outcomes import Outcome
 
 __all__ = ["INTERRUPTED", "NOT_SENT", "fan_out", "positions"]
 
-#: Error of targets never sent: the send was interrupted or ran out of time.
+#: Error of targets never sent: the send ran out of time (``send_timeout``), was interrupted,
+#: or could not go on (credentials rejected, no access token). They are in ``retry()``.
 NOT_SENT = "NOT_SENT"
 
 #: Error of a target whose request was under way when the send was interrupted: it may or
@@ -69,7 +70,7 @@ def fan_out(
     It stops starting new targets when a ``work`` call raises (that target's outcome is
     ``on_error(exception)``: by default a retry with error :data:`INTERRUPTED`), or when
     the calling thread is interrupted while it waits for the others (a
-    ``KeyboardInterrupt``, a Celery time limit): then it still waits for the requests under
+    ``KeyboardInterrupt``, a Celery soft time limit): then it still waits for the requests under
     way, so none goes on after it returned; a second interruption stops that wait.
 
     :returns: one outcome per target (in order), and the first exception, if any.

@@ -77,8 +77,8 @@ def _check_mapping(value: object, what: str) -> dict[str, Any] | None:
 class Message:
     """Common part of every message: ``data``, notification and options.
 
-    Not used directly: build a :class:`JSONMessage`, :class:`PlainTextMessage` or
-    :class:`TopicMessage`.
+    Not used directly: build a :class:`JSONMessage`, :class:`InstallationMessage`,
+    :class:`PlainTextMessage` or :class:`TopicMessage`.
     """
 
     _targets: tuple[str, ...]
@@ -381,6 +381,7 @@ class TopicMessage(Message):
     :param data: as for :class:`JSONMessage`.
     :param message_title: the notification title.
     :param message_body: the notification body.
+    :param payload: as for :class:`JSONMessage`.
     :param options: as for :class:`JSONMessage`.
     :raises ValueError: both or neither of ``topic`` and ``condition``.
 

@@ -18,34 +18,48 @@ TRANSPORT_ERROR = "TRANSPORT_ERROR"
 
 
 class Bucket(enum.Enum):
-    """Where a target ends up in a :class:`~fcmclient.Result`: exactly one of these."""
+    """Where a target ends up in a :class:`~fcmclient.Result`: exactly one of these.
 
+    >>> Bucket("not_registered")
+    <Bucket.NOT_REGISTERED: 'not_registered'>
+    """
+
+    #: FCM accepted the message for this target (:attr:`~fcmclient.Result.success`).
     SUCCESS = "success"
+    #: The token is dead: delete it (:attr:`~fcmclient.Result.not_registered`).
     NOT_REGISTERED = "not_registered"
+    #: Sending again as is will not help (:attr:`~fcmclient.Result.failed`).
     FAILED = "failed"
+    #: Sending again later may work (:meth:`~fcmclient.Result.retry`).
     RETRY = "retry"
 
 
 class Outcome(NamedTuple):
-    """What FCM said about one target: an immutable value.
+    """What FCM said about one target: an immutable value, read by field name.
 
-    A named tuple rather than a frozen dataclass: a legacy multicast decodes up to 1,000
-    of these per answer, and a tuple is built several times faster.
+    :attr:`Result.outcomes <fcmclient.Result.outcomes>` holds one per target. It is a named
+    tuple (a legacy answer decodes up to 1,000 at a time, and tuples are cheap to build), so
+    it also compares, hashes and unpacks like one. Make one with the class methods below.
 
-    :param bucket: where the target goes.
-    :param message_id: the id (legacy) or name (v1) FCM gave the message, on success.
-    :param canonical_id: the token that replaces this one (legacy only).
-    :param error: FCM's error code for a failure, a dead token or a retry.
-    :param detail: Google's explanation in words, when it gave one.
-    :param wait: seconds FCM asked us to wait before retrying (``Retry-After``), ``0.0`` for
-        "retry at once", or ``None`` to use exponential backoff.
+    >>> outcome = Outcome.retry("UNAVAILABLE", "The service is currently unavailable.", wait=30.0)
+    >>> outcome.bucket, outcome.error, outcome.wait
+    (<Bucket.RETRY: 'retry'>, 'UNAVAILABLE', 30.0)
     """
 
+    #: Where the target goes.
     bucket: Bucket
+    #: The id (legacy ``message_id``) or name (v1 ``projects/<p>/messages/<id>``) FCM gave the
+    #: message, on success; else ``None``.
     message_id: str | None = None
+    #: The token that replaces this one (legacy only), or ``None``.
     canonical_id: str | None = None
+    #: The error code of a failure, a dead token or a retry (FCM's, such as ``UNAVAILABLE``,
+    #: or fcm-client's own, such as :data:`TRANSPORT_ERROR`); ``None`` on success.
     error: str | None = None
+    #: Google's explanation in words, when it gave one (fcm-client's own, for its own codes).
     detail: str | None = None
+    #: Seconds FCM asked to wait before a retry (``Retry-After``, or 60 for a quota error
+    #: without one), ``0.0`` for "retry at once", or ``None`` for exponential backoff.
     wait: float | None = None
 
     @classmethod

@@ -135,7 +135,8 @@ class Result:
 
     @property
     def not_registered(self) -> list[str]:
-        """Tokens FCM reports dead (``NotRegistered`` / ``UNREGISTERED``): delete them."""
+        """Tokens FCM reports dead (``NotRegistered`` / ``UNREGISTERED``, or an APNs 410 on v1):
+        delete them."""
         return list(self._not_registered)
 
     @property
@@ -177,8 +178,9 @@ class Result:
     def delay(self, retry: int = 0) -> float:
         """Seconds to wait before sending :meth:`retry`.
 
-        FCM's ``Retry-After`` wins when every retryable target carried one (the largest is
-        used); targets without one add :meth:`backoff` (the larger of the two is returned).
+        When every retryable target carried a wait (``Retry-After``, or 60 s for an HTTP v1
+        quota error without one), the largest of them; otherwise :meth:`backoff`, or the
+        largest wait some target carried if that is longer.
 
         :param retry: how many retries came before this one (0 for the first).
         """
@@ -188,7 +190,12 @@ class Result:
         return wait if self._retry_after is None else max(wait, self._retry_after)
 
     def backoff(self, retry: int = 0) -> float:
-        """Exponential backoff: ``backoff * 2**retry`` +/- ``backoff / 2`` ms, in seconds."""
+        """Exponential backoff: ``backoff * 2**retry`` +/- ``backoff / 2`` ms, in seconds.
+
+        The centre stops growing at :data:`~fcmclient.waits.MAX_BACKOFF` (one hour).
+
+        :param retry: how many retries came before this one (0 for the first).
+        """
         return backoff_seconds(self._backoff, retry, self._rng)
 
     def __repr__(self) -> str:

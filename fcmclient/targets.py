@@ -1,7 +1,8 @@
 """Registration tokens for ``fcmclient send``, streamed from the command line and a file.
 
 A token database export can hold millions of lines, so the file is read a line at a time and
-never held whole: only a 16-byte digest per token is kept, to send each token once.
+never held whole: only a 16-byte digest per token is kept, to send each token once (about
+80 bytes a token in a set, so some 80 MB per million tokens).
 """
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ class FCMTask(celery.Task):  # type: ignore[misc]  # celery has no type hints
     A network failure of the request (``requests.RequestException``) retries the whole
     message that way, with backoff (its targets carry the error :data:`TRANSPORT_ERROR`).
     Any other exception (:class:`~fcmclient.FCMAuthenticationError`,
-    :class:`~fcmclient.FCMRequestError`, a message v1 cannot translate, a time limit, a
+    :class:`~fcmclient.FCMRequestError`, a message v1 cannot translate, a soft time limit, a
     broker that refuses the retry...) is never retried: what was settled before it goes to
     :meth:`handle_result`, the rest to :meth:`on_give_up` with the exception, and the task
     fails with it.
