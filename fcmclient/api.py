@@ -346,7 +346,8 @@ class FCM:
         """
         if not isinstance(message, Message):
             raise TypeError(
-                f"send() takes a JSONMessage, PlainTextMessage or TopicMessage, not {type(message).__name__}"
+                f"send() takes a JSONMessage, PlainTextMessage, TopicMessage or InstallationMessage, "
+                f"not {type(message).__name__}"
             )
         if self.protocol == "legacy":
             return self._send_legacy(message)

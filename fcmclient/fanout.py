@@ -108,5 +108,5 @@ def fan_out(
         errors.insert(0, exc)
         for future in futures:
             future.result()
-    missing = Outcome.retry(NOT_SENT, "not sent: the send was interrupted")
+    missing = Outcome.retry(NOT_SENT, "not sent: the send stopped before this target (see its exception)")
     return [outcome or missing for outcome in outcomes], (errors[0] if errors else None)

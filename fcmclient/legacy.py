@@ -107,7 +107,7 @@ def decode(message: Message, status: int, headers: Mapping[str, str], body: byte
             return Decoded([_decode_entry(document, wait, "the topic answer")])
         return _decode_multicast(document, targets, wait)
     if 500 <= status <= 599:
-        error = f"HTTP {status}"
+        error = f"HTTP_{status}"
         return Decoded([Outcome.retry(error, detail=snippet(body), wait=wait) for _ in targets])
     if status == 400:
         explanation = snippet(body)

@@ -22,7 +22,7 @@ import requests
 from .api import FCM
 from .cli import EXIT_AUTH, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, StopRequest, UsageError
 from .errors import FCMAuthenticationError, FCMRequestError, FCMResponseError
-from .fanout import NOT_SENT
+from .fanout import INTERRUPTED, NOT_SENT
 from .messages import JSONMessage, Message, TopicMessage
 from .outcomes import Bucket, Outcome
 from .report import Ledger, Progress
@@ -31,9 +31,6 @@ from .send_options import LEGACY_MAX_TOKENS, connect, message_content, open_repo
 from .targets import TokenFileError, TokenSource
 
 __all__ = ["run_send", "INTERRUPTED"]
-
-#: Error of the targets of a send abandoned by a second interrupt: they may have been sent.
-INTERRUPTED = "INTERRUPTED"
 
 
 class _AbandonedError(Exception):

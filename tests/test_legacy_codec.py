@@ -291,7 +291,7 @@ def test_malformed_plain_text_answer(raw: bytes) -> None:
 @pytest.mark.parametrize("status", [500, 502, 503, 504, 599])
 def test_5xx_puts_every_target_in_retry(status: int) -> None:
     decoded = decode(JSONMessage(["a", "b"]), status, {}, b"<html>busy</html>", NOW)
-    assert decoded.outcomes == [Outcome.retry(f"HTTP {status}", detail="<html>busy</html>")] * 2
+    assert decoded.outcomes == [Outcome.retry(f"HTTP_{status}", detail="<html>busy</html>")] * 2
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ import asyncio
 import hmac
 import itertools
 import json
+import math
 import re
 import secrets
 import time
@@ -240,7 +241,9 @@ class EmulatorApp:
         token = self._auth.issue(account.project_id, self._token_lifetime)
         body = {
             "access_token": token,
-            "expires_in": max(0, int(self._token_lifetime) - 1),
+            # A second under the real lifetime, as Google does, but never 0: clients take
+            # 0 (or a missing value) to mean "one hour".
+            "expires_in": max(1, math.floor(self._token_lifetime - 1)),
             "token_type": "Bearer",
         }
         return Response(200, json.dumps(body, indent=2).encode(), _OAUTH_JSON)

@@ -261,3 +261,14 @@ def test_google_auth_sees_a_failing_token_endpoint(
 def test_send_outcomes_are_refused_for_the_token_endpoint(emu: FCMEmulator, outcome: Outcome | str) -> None:
     with pytest.raises(ValueError, match="token endpoint"):
         emu.set_token_outcome(outcome)
+
+
+@pytest.mark.parametrize(
+    ("lifetime", "expires_in"), [(0, 1), (0.5, 1), (1.5, 1), (2.0, 1), (10, 9), (3600, 3599)]
+)
+def test_regression_short_token_lifetimes_were_announced_as_zero(lifetime: float, expires_in: int) -> None:
+    """A token_lifetime under 2 s answered expires_in 0, which clients read as "one hour"."""
+    with FCMEmulator(token_lifetime=lifetime) as emu:
+        reply = fetch_token(emu, make_assertion(emu.service_account_info("demo")))
+    assert reply.status_code == 200
+    assert reply.json()["expires_in"] == expires_in
