@@ -29,7 +29,7 @@ from .auth import AccessToken, TokenSource, fetcher_for
 from .channel import Channel
 from .encoding import check_credential
 from .errors import FCMAuthenticationError, FCMError, FCMRequestError, FCMResponseError
-from .fanout import INTERRUPTED, NOT_SENT, fan_out
+from .fanout import NOT_SENT, fan_out, interrupted
 from .legacy import FCM_URL
 from .messages import InstallationMessage, JSONMessage, Message, PlainTextMessage, TopicMessage
 from .outcomes import Outcome
@@ -83,10 +83,7 @@ def _stopped(exc: BaseException) -> Outcome:
     """The outcome of the target whose request stopped a v1 fan-out with ``exc``."""
     if isinstance(exc, FCMError):  # FCM refused this request: it was not delivered
         return Outcome.retry(NOT_SENT, f"not sent: {type(exc).__name__}")
-    return Outcome.retry(
-        INTERRUPTED,
-        f"the send stopped ({type(exc).__name__}) during this request: it may have been delivered",
-    )
+    return interrupted(exc)
 
 
 def _attach_result(exc: BaseException, result: Result) -> None:
@@ -398,12 +395,9 @@ class FCM:
 
         pool = self._worker_pool() if len(targets) > 1 else None
         deadline = started + self.send_timeout
-        try:
-            outcomes, error = fan_out(
-                targets, one, pool, self.max_workers, deadline, time.monotonic, _stopped
-            )
-        finally:
-            channel.close()
+        outcomes, error = fan_out(
+            targets, one, pool, self.max_workers, deadline, time.monotonic, _stopped, channel.release
+        )
         result = Result.from_outcomes(message, outcomes, self.backoff, rng=self._rng)
         if error is not None:
             _attach_result(error, result)

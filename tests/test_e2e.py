@@ -400,3 +400,38 @@ def test_v1_multicast_interrupted_keeps_its_result_and_sends_nothing_afterwards(
     assert delivered - set(result.success) <= {
         t for t in retry.targets if result.outcomes[t].error == "INTERRUPTED"
     }
+
+
+def test_regression_an_abandoned_wait_lent_a_busy_connection_to_the_next_send(
+    fcm_emulator: FCMEmulator,
+) -> None:
+    """Interrupted again while it waits for the requests under way, a send stops waiting.
+    Their connections were then given back to the pool while still in use: the next send
+    took one and read the answer meant for the abandoned request, so a live token was
+    reported UNREGISTERED (and would have been deleted)."""
+    for token in ("slow-1", "slow-2"):
+        fcm_emulator.set_outcome(token, Outcome.delay(0.8, "unregistered"))
+    info = fcm_emulator.service_account_info("demo")
+    live = [f"live-{n}" for n in range(4)]
+    armed = True
+
+    def stop(signum: int, frame: object) -> None:
+        if armed:
+            raise TimeLimitError
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    try:
+        with FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), max_workers=3) as client:
+            client.send(JSONMessage(["warm-up"]))  # the access token, outside the timer
+            signal.setitimer(signal.ITIMER_REAL, 0.1, 0.1)  # interrupt until the send gives up
+            try:
+                client.send(JSONMessage(["slow-1", "slow-2"]))
+            except TimeLimitError:
+                armed = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            assert not armed, "the send was never interrupted"
+            result = client.send(JSONMessage(live))  # while the abandoned requests are under way
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert sorted(result.success) == live, result.outcomes
