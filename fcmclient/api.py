@@ -150,7 +150,9 @@ class FCM:
     :param backoff: the initial backoff in milliseconds, for :meth:`Result.delay`.
     :param credentials: google-auth credentials, for HTTP v1.
     :param project_id: the Firebase project (v1); defaults to the credentials' project.
-    :param max_workers: at most this many v1 requests in flight (default 64).
+    :param max_workers: at most this many requests of one v1 send in flight (default 64).
+        Sends running side by side share the ``max_workers - 1`` helper threads, and each
+        adds its calling thread.
     :param send_timeout: seconds after which a v1 multicast starts no new request; targets
         not yet sent go to :meth:`Result.retry` (default 120).
     :param options: requests options: ``timeout`` (seconds, or a ``(connect, read)`` pair;

@@ -318,8 +318,16 @@ class Channel:
         given back by the thread using it, so none goes back to the pool mid-request.
         """
         conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            self._local.conn = None
+        if conn is None:
+            return
+        self._local.conn = None
+        idle = self._pool.pool  # urllib3's queue of kept connections (None once closed)
+        if idle is not None and idle.full():
+            # Sends side by side on one FCM each add their calling thread to the shared
+            # helpers: the pool keeps what it can, the rest is closed without urllib3's
+            # "Connection pool is full" warning.
+            conn.close()
+        else:
             self._pool._put_conn(conn)
 
     def _post_through_adapter(self, body: bytes, headers: _Headers) -> Reply:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -435,3 +436,33 @@ def test_regression_an_abandoned_wait_lent_a_busy_connection_to_the_next_send(
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     assert sorted(result.success) == live, result.outcomes
+
+
+def test_regression_concurrent_sends_logged_connection_pool_is_full(
+    fcm_emulator: FCMEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Sends running side by side on one FCM (a threaded web app or Celery worker) each add
+    their calling thread to the shared helpers, so more connections are in use than the
+    pool keeps; giving the extra ones back logged urllib3's "Connection pool is full"
+    warning (firebase-admin-python#712) at the end of every send."""
+    fcm_emulator.latency = 0.02
+    info = fcm_emulator.service_account_info("demo")
+    barrier = threading.Barrier(4)
+    results: list[Any] = []
+
+    def send(client: FCM, number: int) -> None:
+        barrier.wait(5)
+        results.append(client.send(JSONMessage([f"s{number}-t{k}" for k in range(6)])))
+
+    with (
+        caplog.at_level(logging.WARNING, logger="urllib3"),
+        FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), max_workers=2) as client,
+    ):
+        client.send(JSONMessage(["warm-up"]))
+        threads = [threading.Thread(target=send, args=(client, n)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+    assert sorted(len(result.success) for result in results) == [6] * 4
+    assert [record.getMessage() for record in caplog.records] == []
