@@ -29,7 +29,7 @@ from .auth import AccessToken, TokenSource, fetcher_for
 from .channel import Channel
 from .encoding import check_credential
 from .errors import FCMAuthenticationError, FCMError, FCMRequestError, FCMResponseError
-from .fanout import INTERRUPTED, NOT_SENT, fan_out
+from .fanout import NOT_SENT, fan_out, interrupted
 from .legacy import FCM_URL
 from .messages import InstallationMessage, JSONMessage, Message, PlainTextMessage, TopicMessage
 from .outcomes import Outcome
@@ -83,10 +83,7 @@ def _stopped(exc: BaseException) -> Outcome:
     """The outcome of the target whose request stopped a v1 fan-out with ``exc``."""
     if isinstance(exc, FCMError):  # FCM refused this request: it was not delivered
         return Outcome.retry(NOT_SENT, f"not sent: {type(exc).__name__}")
-    return Outcome.retry(
-        INTERRUPTED,
-        f"the send stopped ({type(exc).__name__}) during this request: it may have been delivered",
-    )
+    return interrupted(exc)
 
 
 def _attach_result(exc: BaseException, result: Result) -> None:
@@ -153,7 +150,9 @@ class FCM:
     :param backoff: the initial backoff in milliseconds, for :meth:`Result.delay`.
     :param credentials: google-auth credentials, for HTTP v1.
     :param project_id: the Firebase project (v1); defaults to the credentials' project.
-    :param max_workers: at most this many v1 requests in flight (default 64).
+    :param max_workers: at most this many requests of one v1 send in flight (default 64).
+        Sends running side by side share the ``max_workers - 1`` helper threads, and each
+        adds its calling thread.
     :param send_timeout: seconds after which a v1 multicast starts no new request; targets
         not yet sent go to :meth:`Result.retry` (default 120).
     :param options: requests options: ``timeout`` (seconds, or a ``(connect, read)`` pair;
@@ -400,12 +399,9 @@ class FCM:
 
         pool = self._worker_pool() if len(targets) > 1 else None
         deadline = started + self.send_timeout
-        try:
-            outcomes, error = fan_out(
-                targets, one, pool, self.max_workers, deadline, time.monotonic, _stopped
-            )
-        finally:
-            channel.close()
+        outcomes, error = fan_out(
+            targets, one, pool, self.max_workers, deadline, time.monotonic, _stopped, channel.release
+        )
         result = Result.from_outcomes(message, outcomes, self.backoff, rng=self._rng)
         if error is not None:
             _attach_result(error, result)

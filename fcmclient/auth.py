@@ -3,7 +3,10 @@
 For a service account, the JWT-bearer grant is done here, in one request through the
 client's own session and timeout: google-auth signs the assertion, but its token client
 would retry transient failures on its own (with sleeps), which this library never does.
-Other google-auth credentials are refreshed through google-auth itself, with our timeout.
+Other google-auth credentials are refreshed through google-auth itself, with our timeout;
+a transient failure (a network error, a 5xx, 408 or 429, an OAuth2 ``server_error`` or
+``temporarily_unavailable``) ends that refresh at once, before google-auth could sleep and
+try again.
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
 REFRESH_MARGIN = 300.0
 
 _JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+#: OAuth2 ``error`` codes of an endpoint that is failing, not refusing (RFC 6749 4.1.2.1;
+#: the last is Google's); google-auth retries them.
+_OUTAGE_ERRORS = frozenset({"server_error", "temporarily_unavailable", "internal_failure"})
 _ASSERTION_LIFETIME = 3600
 _DEFAULT_LIFETIME = 3600.0
 
@@ -204,21 +210,37 @@ class ServiceAccountGrant:
         return read_token_response(reply.status, reply.body)
 
 
+def _document(body: bytes) -> dict[str, Any]:
+    try:
+        document = loads(body)
+    except ValueError:
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def _outage(status: int, document: Mapping[str, Any]) -> bool:
+    """Whether a token endpoint's error answer means it is failing (try later), not refusing."""
+    if not 400 <= status <= 499 or status in (408, 429):
+        return True
+    codes = (document.get("error"), document.get("error_description"))
+    return any(isinstance(code, str) and code in _OUTAGE_ERRORS for code in codes)
+
+
+def _outage_error(status: int, body: bytes) -> requests.HTTPError:
+    return requests.HTTPError(f"the token endpoint answered HTTP {status}: {snippet(body)}")
+
+
 def read_token_response(status: int, body: bytes) -> tuple[str, float]:
     """Read a token endpoint's answer.
 
     :returns: ``(access token, lifetime in seconds)``.
     :raises FCMAuthenticationError: the endpoint rejected the grant (4xx), with Google's
         ``error`` and ``error_description``; or a 200 without a usable token.
-    :raises requests.HTTPError: the endpoint failed (5xx or another status): a transient
+    :raises requests.HTTPError: the endpoint failed (5xx, 408, 429, an OAuth2
+        ``server_error`` or ``temporarily_unavailable``, or another status): a transient
         problem, like a network error.
     """
-    try:
-        document = loads(body)
-    except ValueError:
-        document = None
-    if not isinstance(document, dict):
-        document = {}
+    document = _document(body)
     if status == 200:
         token = document.get("access_token")
         lifetime = document.get("expires_in", _DEFAULT_LIFETIME)
@@ -231,7 +253,7 @@ def read_token_response(status: int, body: bytes) -> tuple[str, float]:
         ):
             lifetime = _DEFAULT_LIFETIME  # NaN, too: a NaN expiry would refetch on every send
         return token, float(min(lifetime, 86400.0))
-    if 400 <= status <= 499 and status != 429:
+    if not _outage(status, document):
         error = document.get("error")
         code = error if isinstance(error, str) else f"HTTP_{status}"
         description = document.get("error_description")
@@ -241,7 +263,7 @@ def read_token_response(status: int, body: bytes) -> tuple[str, float]:
             status=status,
             code=code,
         )
-    raise requests.HTTPError(f"the token endpoint answered HTTP {status}: {snippet(body)}")
+    raise _outage_error(status, body)
 
 
 class CredentialsRefresh:
@@ -267,10 +289,21 @@ class CredentialsRefresh:
         timeout, options = self._http.timeout, self._http.options
 
         class _TimedRequest(Request):
+            """google-auth's requests transport with our timeout and options, where a
+            transient failure raises at once: google-auth would sleep and try again."""
+
             def __call__(self, *args: Any, **kwargs: Any) -> Any:
                 kwargs["timeout"] = timeout
                 kwargs.update(options)  # proxies, verify, cert: as for every other request
-                return super().__call__(*args, **kwargs)  # type: ignore[no-untyped-call]
+                try:
+                    response = super().__call__(*args, **kwargs)  # type: ignore[no-untyped-call]
+                except exceptions.TransportError as exc:
+                    if isinstance(exc.__cause__, requests.RequestException):
+                        raise exc.__cause__ from None  # not retried as a TransportError is
+                    raise
+                if response.status >= 400 and _outage(response.status, _document(response.data)):
+                    raise _outage_error(response.status, response.data)
+                return response
 
         try:
             with deadline(total_seconds(timeout)):

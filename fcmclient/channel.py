@@ -10,10 +10,12 @@ A :class:`Channel` does that work once, with requests' own functions (so ``proxi
 
 Then each thread that posts borrows one keep-alive connection from the urllib3 pool that
 ``HTTPAdapter.send`` would use (same TLS settings, same pool, so the same connections) and
-keeps it until :meth:`Channel.close`. Each request is one write of the request line and
-headers (encoded once per set of headers, checked as http.client checks them) with the body,
-then ``http.client``'s own response parser reads a capped answer. No per-request pool
-traffic, no per-header validation, no wrapper objects.
+keeps it until it calls :meth:`Channel.release`. Each request is one write of the request
+line and headers (encoded once per set of headers, checked as http.client checks them) with
+the body, then ``http.client``'s own response parser reads a capped answer. No per-request
+pool traffic, no per-header validation, no wrapper objects. As urllib3 does with a pooled
+connection, a kept connection is checked before each request (one ``poll``): one the server
+closed, or on which something nobody asked for arrived, is replaced, never read from.
 
 Every request, either way, runs within :func:`~fcmclient.transport.within` (a total
 deadline of connect + read timeout, enforced by the :mod:`~fcmclient.deadline` connections
@@ -35,6 +37,7 @@ import logging
 import re
 import ssl
 import threading
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -43,6 +46,7 @@ from requests.adapters import HTTPAdapter
 from requests.models import PreparedRequest
 from requests.structures import CaseInsensitiveDict
 from urllib3 import exceptions as u3
+from urllib3.util.wait import wait_for_read
 
 from .deadline import DeadlineAdapter
 from .transport import MAX_RESPONSE_BYTES, Reply, Timeout, read_capped, within
@@ -139,7 +143,6 @@ class Channel:
 
     __slots__ = (
         "_adapter",
-        "_borrowed",
         "_connect",
         "_error",
         "_head_cache",
@@ -151,6 +154,7 @@ class Channel:
         "_send_kwargs",
         "_target",
         "_timeout",
+        "_tls",
         "url",
     )
 
@@ -168,7 +172,7 @@ class Channel:
         self._adapter: Any = None
         self._target = url
         self._local = threading.local()
-        self._borrowed: list[Any] = []
+        self._tls = False
         self._host = ""
         self._head_cache: tuple[_Headers, bytes] | None = None
         self._timeout = timeout
@@ -197,6 +201,7 @@ class Channel:
                 if _direct_pool(pool):
                     self._pool, self._target = pool, target
                     self._host = _host_header(pool)
+                    self._tls = pool.scheme == "https"
         except requests.RequestException as exc:
             self._error = exc
 
@@ -245,11 +250,12 @@ class Channel:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             try:
-                conn = self._pool._get_conn()
+                conn = self._pool._get_conn()  # checked by the pool, like the kept one below
             except u3.HTTPError as exc:  # the pool was closed
                 raise requests.ConnectionError(exc) from exc
             self._local.conn = conn
-            self._borrowed.append(conn)
+        elif conn.sock is not None and wait_for_read(conn.sock, timeout=0.0):
+            conn.close()  # closed by the server, or holding bytes no request asked for
         complete = False
         response: http.client.HTTPResponse | None = None
         try:
@@ -259,6 +265,12 @@ class Channel:
                     conn.connect()
                 except (u3.HTTPError, OSError, ValueError) as exc:
                     raise _connect_error(exc) from exc
+            if self._tls and not conn.is_verified:
+                warnings.warn(
+                    f"HTTPS request to {self._host} without checking its certificate (verify=False)",
+                    u3.InsecureRequestWarning,
+                    stacklevel=3,
+                )
             if conn.sock.gettimeout() != self._read:  # a system call: only when it changed
                 conn.sock.settimeout(self._read)
             head = self._head(headers)
@@ -270,7 +282,9 @@ class Channel:
             except (u3.HTTPError, OSError, http.client.HTTPException) as exc:
                 raise _exchange_error(exc) from exc
             content, complete = read_capped(_chunks(response), self.url, response.status)
-            complete = complete and not response.will_close
+            # After a 1xx other than 100 (which http.client skips) the real answer is still
+            # to come: the connection cannot carry another request.
+            complete = complete and not response.will_close and response.status >= 200
         finally:
             if not complete:
                 if response is not None:
@@ -297,11 +311,23 @@ class Channel:
         self._head_cache = (headers, head)
         return head
 
-    def close(self) -> None:
-        """Give the borrowed connections back to the pool (kept alive for the next send)."""
-        borrowed, self._borrowed = self._borrowed, []
-        self._local = threading.local()
-        for conn in borrowed:
+    def release(self) -> None:
+        """Give the calling thread's connection back to the pool (kept alive for the next send).
+
+        Each thread that posted calls it once it is done posting; a connection is only ever
+        given back by the thread using it, so none goes back to the pool mid-request.
+        """
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            return
+        self._local.conn = None
+        idle = self._pool.pool  # urllib3's queue of kept connections (None once closed)
+        if idle is not None and idle.full():
+            # Sends side by side on one FCM each add their calling thread to the shared
+            # helpers: the pool keeps what it can, the rest is closed without urllib3's
+            # "Connection pool is full" warning.
+            conn.close()
+        else:
             self._pool._put_conn(conn)
 
     def _post_through_adapter(self, body: bytes, headers: _Headers) -> Reply:

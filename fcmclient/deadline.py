@@ -33,11 +33,9 @@ class Deadline:
     :param seconds: how long from now.
     """
 
-    __slots__ = ("at", "seconds")
+    __slots__ = ("at",)
 
     def __init__(self, seconds: float) -> None:
-        #: The length of the deadline, in seconds.
-        self.seconds = seconds
         #: The moment it passes, on the monotonic clock.
         self.at = time.monotonic() + seconds
 

@@ -15,7 +15,7 @@ from concurrent.futures import Executor
 
 from .outcomes import Outcome
 
-__all__ = ["INTERRUPTED", "NOT_SENT", "fan_out", "positions"]
+__all__ = ["INTERRUPTED", "NOT_SENT", "fan_out", "interrupted", "positions"]
 
 #: Error of targets never sent: the send ran out of time (``send_timeout``), was interrupted,
 #: or could not go on (credentials rejected, no access token). They are in ``retry()``.
@@ -26,7 +26,8 @@ NOT_SENT = "NOT_SENT"
 INTERRUPTED = "INTERRUPTED"
 
 
-def _interrupted(exc: BaseException) -> Outcome:
+def interrupted(exc: BaseException) -> Outcome:
+    """The outcome of a target whose work ``exc`` cut short: a retry with error :data:`INTERRUPTED`."""
     return Outcome.retry(
         INTERRUPTED,
         f"the send stopped ({type(exc).__name__}) during this request: it may have been delivered",
@@ -53,6 +54,10 @@ def positions(count: int) -> Callable[[], int]:
     return locked
 
 
+def _nothing() -> None:
+    pass
+
+
 def fan_out(
     targets: Sequence[str],
     work: Callable[[str], Outcome],
@@ -60,7 +65,8 @@ def fan_out(
     workers: int,
     deadline: float,
     clock: Callable[[], float],
-    on_error: Callable[[BaseException], Outcome] = _interrupted,
+    on_error: Callable[[BaseException], Outcome] = interrupted,
+    done: Callable[[], None] = _nothing,
 ) -> tuple[list[Outcome], BaseException | None]:
     """Apply ``work`` to every target, at most ``workers`` at a time.
 
@@ -70,9 +76,14 @@ def fan_out(
     It stops starting new targets when a ``work`` call raises (that target's outcome is
     ``on_error(exception)``: by default a retry with error :data:`INTERRUPTED`), or when
     the calling thread is interrupted while it waits for the others (a
-    ``KeyboardInterrupt``, a Celery soft time limit): then it still waits for the requests under
-    way, so none goes on after it returned; a second interruption stops that wait.
+    ``KeyboardInterrupt``, a Celery soft time limit): then it still waits for the work under
+    way, so none goes on after it returned. One more interruption stops that wait (it is
+    raised, and the work under way finishes on its own); when the calling thread's own
+    ``work`` call raised, the first interruption while it waits does.
 
+    :param done: called by each thread, the calling one included, once it takes no more
+        targets, even when the wait for it was stopped (to let go of what the thread holds,
+        such as a connection).
     :returns: one outcome per target (in order), and the first exception, if any.
     """
     count = len(targets)
@@ -81,29 +92,39 @@ def fan_out(
     stop = threading.Event()
     errors: list[BaseException] = []
 
-    def loop() -> None:
-        while not stop.is_set():
-            index = claim()
-            if index >= count:
-                return
-            if clock() >= deadline:
-                outcomes[index] = Outcome.retry(NOT_SENT, "send_timeout passed before this target was sent")
-                continue
-            try:
-                outcomes[index] = work(targets[index])
-            except BaseException as exc:  # handed to the caller, never swallowed
-                outcomes[index] = on_error(exc)
-                errors.append(exc)
-                stop.set()
-                return
+    def loop() -> bool:
+        """Work on targets until none is left or the fan-out stops; whether ``work`` raised."""
+        try:
+            while not stop.is_set():
+                index = claim()
+                if index >= count:
+                    return False
+                if clock() >= deadline:
+                    outcomes[index] = Outcome.retry(
+                        NOT_SENT, "send_timeout passed before this target was sent"
+                    )
+                    continue
+                try:
+                    outcomes[index] = work(targets[index])
+                except BaseException as exc:  # handed to the caller, never swallowed
+                    outcomes[index] = on_error(exc)
+                    errors.append(exc)
+                    stop.set()
+                    return True
+            return False
+        finally:
+            done()
 
     helpers = min(workers, count) - 1
     futures = [pool.submit(loop) for _ in range(helpers)] if pool is not None and helpers > 0 else []
+    stopped = False  # whether the calling thread was stopped once already
     try:
-        loop()
+        stopped = loop()
         for future in futures:
             future.result()
-    except BaseException as exc:  # interrupted while waiting: let the requests under way finish
+    except BaseException as exc:  # interrupted while waiting: let the work under way finish
+        if stopped:
+            raise
         stop.set()
         errors.insert(0, exc)
         for future in futures:

@@ -41,6 +41,22 @@ def answer(data: bytes) -> Script:
     return script
 
 
+def keep_alive(*answers: bytes) -> Script:
+    """Answer the request with ``answers[0]``, then each next request on the same connection
+    with the next answer; close after the last (or when the client closes)."""
+
+    def script(sock: socket.socket, server: RawServer) -> None:
+        for index, data in enumerate(answers):
+            if index:
+                request = read_request(sock)
+                if request is None:
+                    return
+                server.record(request)
+            sock.sendall(data)
+
+    return script
+
+
 def hang() -> Script:
     """Accept the request and never answer."""
 
@@ -109,6 +125,11 @@ class RawServer:
             thread.join(5)
         self._listener.close()
 
+    def record(self, request: bytes) -> None:
+        """Keep ``request`` in :attr:`requests` (for scripts that read more requests)."""
+        with self._lock:
+            self.requests.append(request)
+
     def _accept(self) -> None:
         while not self.stopping.is_set():
             try:
@@ -125,11 +146,10 @@ class RawServer:
     def _serve(self, sock: socket.socket) -> None:
         try:
             sock.settimeout(10)
-            request = _read_request(sock)
+            request = read_request(sock)
             if request is None:
                 return
-            with self._lock:
-                self.requests.append(request)
+            self.record(request)
             self.script(sock, self)
         except OSError:
             pass
@@ -139,7 +159,8 @@ class RawServer:
             sock.close()
 
 
-def _read_request(sock: socket.socket) -> bytes | None:
+def read_request(sock: socket.socket) -> bytes | None:
+    """One request (head and Content-Length body) from ``sock``; ``None`` if it closed first."""
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = sock.recv(65536)

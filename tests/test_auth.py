@@ -126,10 +126,16 @@ def test_token_endpoint_rejections(status: int, body: Any, code: str) -> None:
     assert caught.value.status == status
 
 
-@pytest.mark.parametrize("status", [429, 500, 502, 503, 302])
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 302])
 def test_token_endpoint_failures_are_transient_request_errors(status: int) -> None:
     with pytest.raises(requests.HTTPError, match=str(status)):
         read_token_response(status, b"<html>oops</html>")
+
+
+@pytest.mark.parametrize("code", ["server_error", "temporarily_unavailable"])
+def test_an_oauth2_outage_code_is_a_transient_request_error_whatever_its_status(code: str) -> None:
+    with pytest.raises(requests.HTTPError, match="400"):
+        read_token_response(400, json.dumps({"error": code}).encode())
 
 
 @pytest.mark.parametrize(

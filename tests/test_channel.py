@@ -120,7 +120,7 @@ def test_tls_verify_option_is_honoured(certificate: tuple[Path, Path]) -> None:
         assert untrusted.direct
         with pytest.raises(requests.exceptions.SSLError):
             untrusted.post(b"{}", untrusted.headers({}))
-        untrusted.close()
+        untrusted.release()
         session.close()
 
 
@@ -200,7 +200,7 @@ def test_an_oversized_answer_is_cut_and_its_connection_dropped(huge: ScriptedSer
     headers = channel.headers({"Authorization": "Bearer t"})
     first = channel.post(b"{}", headers)
     second = channel.post(b"{}", headers)
-    channel.close()
+    channel.release()
     session.close()
     assert len(first.body) == len(second.body) == MAX_RESPONSE_BYTES
     assert huge.accepted == 2  # the cut answer's connection was not reused
@@ -211,7 +211,7 @@ def test_a_proxy_gets_every_request_through_the_adapter(named: ScriptedServer) -
     session, channel = direct_channel(url, proxies={"http": named.base})
     assert not channel.direct
     reply = channel.post(b"{}", channel.headers({}))
-    channel.close()
+    channel.release()
     session.close()
     assert json.loads(reply.body) == {"name": "projects/p/messages/1"}
     assert named.paths == [url]  # absolute form: the request went to the proxy
@@ -274,7 +274,7 @@ def test_the_direct_path_writes_the_same_request_as_session_post() -> None:
         session, channel = direct_channel(server.url("/v1/projects/p/messages:send"))
         headers = channel.headers({"Authorization": "Bearer abc", "Content-Type": "application/json"})
         reply = channel.post(body, headers)
-        channel.close()
+        channel.release()
         session.post(server.url("/v1/projects/p/messages:send"), data=body, headers=headers, timeout=WAIT)
         session.close()
         direct, through_requests = server.requests
@@ -304,6 +304,124 @@ def test_a_header_that_cannot_be_sent_is_refused_not_written(headers: dict[str, 
         assert channel.direct
         with pytest.raises(requests.exceptions.InvalidHeader):
             channel.post(b"{}", channel.headers(headers))
-        channel.close()
+        channel.release()
         session.close()
         assert server.requests == []
+
+
+def named_answer(name: str, **headers: str) -> bytes:
+    """A keep-alive 200 answer carrying ``{"name": name}``."""
+    from .loopback import http_answer
+
+    return http_answer(200, json.dumps({"name": name}).encode(), {"Connection": "keep-alive", **headers})
+
+
+def names(replies: list[Any]) -> list[Any]:
+    return [json.loads(reply.body)["name"] if reply.status == 200 else reply.status for reply in replies]
+
+
+def test_regression_a_kept_connection_the_server_had_closed_failed_the_next_request() -> None:
+    """A server that closes a keep-alive connection without saying so (an idle timeout, a
+    limit of requests per connection) cost the next request on it a TRANSPORT_ERROR: the
+    channel reused it blindly, where urllib3 checks a pooled connection before each use."""
+    from .loopback import RawServer
+
+    closed = threading.Event()
+
+    def answer_then_close(sock: Any, server: RawServer) -> None:
+        sock.sendall(named_answer("n"))
+        sock.close()
+        closed.set()
+
+    with RawServer(answer_then_close) as server:
+        session, channel = direct_channel(server.url("/v1/send"))
+        headers = channel.headers({})
+        first = channel.post(b"{}", headers)
+        assert closed.wait(WAIT)
+        second = channel.post(b"{}", headers)
+        channel.release()
+        session.close()
+        assert server.connections == 2
+    assert names([first, second]) == ["n", "n"]
+
+
+def test_regression_a_stray_answer_on_a_kept_connection_was_taken_for_the_next_ones() -> None:
+    """Bytes that arrive on a kept connection before the next request is sent (a second
+    answer to one request, a late final answer) were read as the answer to the next request:
+    every later target on that connection got the verdict of the one before it."""
+    from .loopback import RawServer, read_request
+
+    stray_sent = threading.Event()
+    first_read = threading.Event()
+
+    def script(sock: Any, server: RawServer) -> None:
+        if server.connections > 1:  # a fresh connection: answer it properly
+            sock.sendall(named_answer("second"))
+            return
+        sock.sendall(named_answer("first"))
+        first_read.wait(WAIT)
+        sock.sendall(named_answer("stray"))
+        stray_sent.set()
+        request = read_request(sock)
+        if request is not None:  # the channel sent the second request on this connection
+            server.record(request)
+            sock.sendall(named_answer("second"))
+
+    with RawServer(script) as server:
+        session, channel = direct_channel(server.url("/v1/send"))
+        headers = channel.headers({})
+        first = channel.post(b"{}", headers)
+        first_read.set()
+        assert stray_sent.wait(WAIT)
+        second = channel.post(b"{}", headers)
+        channel.release()
+        session.close()
+    assert names([first, second]) == ["first", "second"]
+
+
+def test_regression_a_connection_was_kept_after_an_informational_answer() -> None:
+    """http.client takes a 1xx other than 100 (103 Early Hints) for the final answer; the
+    connection was then kept, and the real answer to that request, still on its way, became
+    the answer to the next request sent on it."""
+    from .loopback import RawServer, read_request
+
+    def script(sock: Any, server: RawServer) -> None:
+        if server.connections > 1:
+            sock.sendall(named_answer("second"))
+            return
+        sock.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>\r\n\r\n")
+        request = read_request(sock)  # the next request, if the channel sent it here
+        if request is not None:
+            server.record(request)
+            sock.sendall(named_answer("first") + named_answer("second"))
+
+    with RawServer(script) as server:
+        session, channel = direct_channel(server.url("/v1/send"))
+        headers = channel.headers({})
+        first = channel.post(b"{}", headers)
+        second = channel.post(b"{}", headers)
+        channel.release()
+        session.close()
+    assert first.status == 103
+    assert names([second]) == ["second"]
+
+
+def test_regression_verify_false_gave_no_warning_on_the_direct_path(certificate: tuple[Path, Path]) -> None:
+    """``verify=False`` is documented to warn on every request, as urllib3 does through
+    ``Session.post``; the channel's own connections never warned."""
+    from urllib3.exceptions import InsecureRequestWarning
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*certificate)
+    with FCMEmulator(ssl_context=context) as emu:
+        session = make_session(4)
+        channel = Channel(session, emu.v1_url("demo"), {}, 5.0, {"verify": False})
+        assert channel.direct
+        for _ in range(2):  # a new connection, then a kept one
+            with pytest.warns(InsecureRequestWarning, match="127.0.0.1"):
+                assert channel.post(b"{}", channel.headers({})).status == 401
+        channel.release()
+        verified = Channel(session, emu.v1_url("demo"), {}, 5.0, {"verify": str(certificate[0])})
+        assert verified.post(b"{}", verified.headers({})).status == 401  # filterwarnings=error: none
+        verified.release()
+        session.close()

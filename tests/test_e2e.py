@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -400,3 +401,68 @@ def test_v1_multicast_interrupted_keeps_its_result_and_sends_nothing_afterwards(
     assert delivered - set(result.success) <= {
         t for t in retry.targets if result.outcomes[t].error == "INTERRUPTED"
     }
+
+
+def test_regression_an_abandoned_wait_lent_a_busy_connection_to_the_next_send(
+    fcm_emulator: FCMEmulator,
+) -> None:
+    """Interrupted again while it waits for the requests under way, a send stops waiting.
+    Their connections were then given back to the pool while still in use: the next send
+    took one and read the answer meant for the abandoned request, so a live token was
+    reported UNREGISTERED (and would have been deleted)."""
+    for token in ("slow-1", "slow-2"):
+        fcm_emulator.set_outcome(token, Outcome.delay(0.8, "unregistered"))
+    info = fcm_emulator.service_account_info("demo")
+    live = [f"live-{n}" for n in range(4)]
+    armed = True
+
+    def stop(signum: int, frame: object) -> None:
+        if armed:
+            raise TimeLimitError
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    try:
+        with FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), max_workers=3) as client:
+            client.send(JSONMessage(["warm-up"]))  # the access token, outside the timer
+            signal.setitimer(signal.ITIMER_REAL, 0.1, 0.1)  # interrupt until the send gives up
+            try:
+                client.send(JSONMessage(["slow-1", "slow-2"]))
+            except TimeLimitError:
+                armed = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            assert not armed, "the send was never interrupted"
+            result = client.send(JSONMessage(live))  # while the abandoned requests are under way
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert sorted(result.success) == live, result.outcomes
+
+
+def test_regression_concurrent_sends_logged_connection_pool_is_full(
+    fcm_emulator: FCMEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Sends running side by side on one FCM (a threaded web app or Celery worker) each add
+    their calling thread to the shared helpers, so more connections are in use than the
+    pool keeps; giving the extra ones back logged urllib3's "Connection pool is full"
+    warning (firebase-admin-python#712) at the end of every send."""
+    fcm_emulator.latency = 0.02
+    info = fcm_emulator.service_account_info("demo")
+    barrier = threading.Barrier(4)
+    results: list[Any] = []
+
+    def send(client: FCM, number: int) -> None:
+        barrier.wait(5)
+        results.append(client.send(JSONMessage([f"s{number}-t{k}" for k in range(6)])))
+
+    with (
+        caplog.at_level(logging.WARNING, logger="urllib3"),
+        FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), max_workers=2) as client,
+    ):
+        client.send(JSONMessage(["warm-up"]))
+        threads = [threading.Thread(target=send, args=(client, n)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+    assert sorted(len(result.success) for result in results) == [6] * 4
+    assert [record.getMessage() for record in caplog.records] == []

@@ -14,6 +14,8 @@ import pytest
 from fcmclient.fanout import INTERRUPTED, NOT_SENT, fan_out, positions
 from fcmclient.outcomes import Bucket, Outcome
 
+WAIT = 5.0  # bound on waiting for another thread; the tests never sleep that long
+
 
 class CountingPool(ThreadPoolExecutor):
     """A thread pool that counts what is submitted to it."""
@@ -53,6 +55,26 @@ def test_few_targets_use_no_more_loops_than_targets() -> None:
         outcomes, _ = fan_out(["a", "b", "c"], Outcome.success, pool, 64, float("inf"), lambda: 0.0)
         assert pool.submitted == 2
     assert [outcome.message_id for outcome in outcomes] == ["a", "b", "c"]
+
+
+def test_each_loop_calls_done_on_its_thread_after_its_last_work() -> None:
+    lock = threading.Lock()
+    events: list[tuple[int, str]] = []
+
+    def work(target: str) -> Outcome:
+        with lock:
+            events.append((threading.get_ident(), "work"))
+        return Outcome.success(target)
+
+    def done() -> None:
+        with lock:
+            events.append((threading.get_ident(), "done"))
+
+    with ThreadPoolExecutor(3) as pool:
+        fan_out([f"t{i}" for i in range(300)], work, pool, 4, float("inf"), lambda: 0.0, done=done)
+    assert [what for _, what in events].count("done") == 4  # the caller's loop and 3 helpers'
+    for thread in {thread for thread, _ in events}:
+        assert [what for who, what in events if who == thread][-1] == "done"
 
 
 @pytest.mark.parametrize("count", [0, 1, 5000])
@@ -160,3 +182,44 @@ def test_an_interruption_while_waiting_stops_new_work_and_waits_for_work_under_w
     not_sent = [t for t, o in zip(targets, outcomes, strict=True) if o.error == NOT_SENT]
     assert len(sent) + len(not_sent) == len(targets)
     assert set(done) <= set(sent)
+
+
+def test_regression_a_second_interruption_did_not_stop_the_wait_when_the_first_hit_the_callers_work() -> None:
+    """The calling thread is a worker too, so an interruption most often lands in its own
+    request; the wait that follows must then end at the next interruption, as documented,
+    instead of absorbing it and waiting on (a third Ctrl-C was needed)."""
+    helper_busy = threading.Event()
+    gate = threading.Event()
+    finished: list[str] = []
+
+    class InterruptingPool(ThreadPoolExecutor):
+        def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+            future = super().submit(fn, *args, **kwargs)
+
+            class Waiting(Future[Any]):
+                calls = 0
+
+                def result(self, timeout: float | None = None) -> Any:
+                    Waiting.calls += 1
+                    if Waiting.calls == 1:  # the second interruption, while waiting
+                        raise Interrupted
+                    return future.result(timeout)
+
+            return Waiting()
+
+    def work(target: str) -> Outcome:
+        if threading.current_thread() is threading.main_thread():
+            helper_busy.wait(WAIT)
+            raise Interrupted  # the first interruption, in the caller's own work
+        helper_busy.set()
+        gate.wait(WAIT)
+        finished.append(target)
+        return Outcome.success(target)
+
+    with InterruptingPool(1) as pool:
+        try:
+            with pytest.raises(Interrupted):
+                fan_out(["t0", "t1", "t2"], work, pool, 2, float("inf"), lambda: 0.0)
+            assert finished == []  # it stopped waiting while the helper's work was under way
+        finally:
+            gate.set()

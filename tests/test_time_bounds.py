@@ -24,7 +24,7 @@ from fcmclient import FCM, FCMResponseError, JSONMessage
 from fcmclient.deadline import deadline
 from fcmclient.outcomes import Bucket
 from fcmclient.transport import total_seconds
-from tests.loopback import RawServer, hang, http_answer, trickle
+from tests.loopback import RawServer, answer, hang, http_answer, trickle
 
 TIMEOUT = 0.25  # connect and read: a request may take 0.5 s in all
 TOTAL = total_seconds(TIMEOUT)
@@ -166,3 +166,49 @@ def test_deadlines_nest_and_never_extend() -> None:
             assert spent.at < outer.at
             assert spent.expired
         assert not outer.expired
+
+
+def _refresh_failure(credentials: Any, server: RawServer) -> tuple[object, float]:
+    with FCM(credentials=credentials, project_id="demo", url=server.url("/send"), timeout=TIMEOUT) as client:
+        return timed(lambda: client.send(JSONMessage(["a"])))
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [(503, b"<html>busy</html>"), (400, b'{"error": "temporarily_unavailable"}')],
+    ids=["503", "400-temporarily-unavailable"],
+)
+def test_regression_google_auth_retried_a_failing_token_endpoint_after_sleeping(
+    status: int, body: bytes
+) -> None:
+    """google-auth retries a token endpoint's transient failures itself, sleeping 1 s, then
+    2 s, between tries: a refresh of other credentials overran the time bound, and nothing
+    may retry on its own. The first failure ends the refresh, as for a service account."""
+    from google.oauth2.credentials import Credentials
+
+    with RawServer(answer(http_answer(status, body))) as server:
+        credentials = Credentials(  # type: ignore[no-untyped-call]
+            token=None, refresh_token="r", token_uri=server.url("/token"), client_id="id", client_secret="s"
+        )
+        outcome, elapsed = _refresh_failure(credentials, server)
+        assert len(server.requests) == 1
+    assert isinstance(outcome, requests.HTTPError), outcome
+    assert str(status) in str(outcome)
+    assert elapsed < TOTAL + SLACK
+
+
+def test_regression_google_auth_retried_an_unreachable_metadata_server_after_sleeping(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Compute Engine credentials try the metadata server five times, sleeping 1, 2, 4 and
+    8 s between tries, when it cannot be reached (and report it as a rejection of the
+    credentials): the first network failure ends the refresh, as a network problem."""
+    from google.auth import compute_engine
+    from google.auth.compute_engine import _metadata
+
+    with RawServer(answer(b"")) as server:  # accepts, then closes without an answer
+        monkeypatch.setattr(_metadata, "_GCE_METADATA_HOST", f"127.0.0.1:{server.port}")
+        outcome, elapsed = _refresh_failure(compute_engine.Credentials(), server)  # type: ignore[no-untyped-call]
+        assert len(server.requests) == 1
+    assert isinstance(outcome, requests.ConnectionError), outcome
+    assert elapsed < TOTAL + SLACK
