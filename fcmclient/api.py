@@ -75,10 +75,6 @@ def _prefix(token: str) -> str:
     return token[:8] + "..." if len(token) > 8 else token
 
 
-def _transport_detail(exc: requests.RequestException) -> str:
-    return f"{type(exc).__name__}: {str(exc)[:200]}"
-
-
 def _stopped(exc: BaseException) -> Outcome:
     """The outcome of the target whose request stopped a v1 fan-out with ``exc``."""
     if isinstance(exc, FCMError):  # FCM refused this request: it was not delivered
@@ -393,7 +389,8 @@ class FCM:
                 return self._send_v1_one(channel, bearer, translation.body(target), target, started)
             except requests.RequestException as exc:  # a refresh failed mid-send
                 log.warning("access token refresh failed in the middle of a send: %s", type(exc).__name__)
-                detail = f"not sent: the access token could not be fetched ({_transport_detail(exc)})"
+                cause = Outcome.transport_error(exc).detail
+                detail = f"not sent: the access token could not be fetched ({cause})"
                 token_failure.append(Outcome.retry(NOT_SENT, detail))
                 return token_failure[0]
 
