@@ -16,7 +16,7 @@ import subprocess
 import sys
 import termios
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -566,12 +566,28 @@ def test_tokens_typed_at_a_terminal(fcm_emulator: FCMEmulator, account_file: pat
     assert out.startswith("2 target(s): 2 sent,")
 
 
+@pytest.fixture
+def children() -> Iterator[list[subprocess.Popen[str]]]:
+    """Processes a test starts: killed if still running, and their pipes closed, when it ends
+    (a failed test must not leave a command running, nor its pipes to later tests)."""
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        for pipe in (process.stdin, process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
 def start_and_wait_for_sends(
-    args: list[str], ready: Callable[[], bool], timeout: float = 30
+    children: list[subprocess.Popen[str]], args: list[str], ready: Callable[[], bool], timeout: float = 30
 ) -> subprocess.Popen[str]:
     process = subprocess.Popen(
         command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env(), text=True
     )
+    children.append(process)
     deadline = time.monotonic() + timeout
     while not ready():
         assert process.poll() is None, process.communicate()
@@ -604,7 +620,11 @@ def bytes_in_pipe(pipe: Any) -> int:
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_interrupt_finishes_the_sends_in_flight_and_reports_every_target(
-    signum: int, fcm_emulator: FCMEmulator, account_file: pathlib.Path, tmp_path: pathlib.Path
+    signum: int,
+    fcm_emulator: FCMEmulator,
+    account_file: pathlib.Path,
+    tmp_path: pathlib.Path,
+    children: list[subprocess.Popen[str]],
 ) -> None:
     fcm_emulator.latency = 0.3
     tokens = [f"tok-{n:03d}" for n in range(300)]
@@ -612,6 +632,7 @@ def test_interrupt_finishes_the_sends_in_flight_and_reports_every_target(
     tokens_file.write_text("\n".join(tokens))
     report = tmp_path / "r.jsonl"
     process = start_and_wait_for_sends(
+        children,
         [
             *v1_args(fcm_emulator, account_file),
             *("--tokens-file", str(tokens_file), "--chunk-size", "20", "--report", str(report)),
@@ -636,13 +657,17 @@ def test_interrupt_finishes_the_sends_in_flight_and_reports_every_target(
 
 
 def test_a_second_interrupt_abandons_the_sends_in_flight(
-    fcm_emulator: FCMEmulator, account_file: pathlib.Path, tmp_path: pathlib.Path
+    fcm_emulator: FCMEmulator,
+    account_file: pathlib.Path,
+    tmp_path: pathlib.Path,
+    children: list[subprocess.Popen[str]],
 ) -> None:
     fcm_emulator.latency = 5.0
     tokens_file = tmp_path / "tokens.txt"
     tokens_file.write_text("\n".join(f"tok-{n}" for n in range(10)))
     report = tmp_path / "r.jsonl"
     process = start_and_wait_for_sends(
+        children,
         [
             *v1_args(fcm_emulator, account_file),
             *("--tokens-file", str(tokens_file), "--chunk-size", "4", "--report", str(report)),
@@ -665,7 +690,10 @@ def test_a_second_interrupt_abandons_the_sends_in_flight(
 
 
 def test_a_second_interrupt_leaves_a_pipe_that_never_ends(
-    fcm_emulator: FCMEmulator, account_file: pathlib.Path, tmp_path: pathlib.Path
+    fcm_emulator: FCMEmulator,
+    account_file: pathlib.Path,
+    tmp_path: pathlib.Path,
+    children: list[subprocess.Popen[str]],
 ) -> None:
     """After the first interrupt the rest of stdin is read for the report; a writer that never
     closes the pipe cannot hold the command: the second interrupt ends it."""
@@ -680,6 +708,7 @@ def test_a_second_interrupt_leaves_a_pipe_that_never_ends(
         env=clean_env(),
         text=True,
     )
+    children.append(process)
     assert process.stdin is not None
     process.stdin.write("".join(f"tok-{n}\n" for n in range(110)))
     process.stdin.flush()  # and the pipe stays open, like a stuck producer
@@ -702,8 +731,7 @@ def test_a_second_interrupt_leaves_a_pipe_that_never_ends(
     assert process.wait(timeout=30) == 130  # with the pipe still open (communicate() would close it)
     assert process.stdout is not None
     assert process.stderr is not None
-    with process.stdin, process.stdout, process.stderr:
-        out, err = process.stdout.read(), process.stderr.read()
+    out, err = process.stdout.read(), process.stderr.read()
     assert err.rstrip().endswith("; standard input was not read to its end")
     lines = report_lines(report)
     targets = [line["target"] for line in lines]
