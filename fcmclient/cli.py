@@ -60,10 +60,10 @@ class StopRequest:
     def next_or_abort(self, items: Iterator[_T]) -> _T:
         """``next(items)``; a second interrupt, even one that comes while it blocks (reading a
         pipe), raises :class:`KeyboardInterrupt` instead."""
-        if self.count >= 2:
-            raise KeyboardInterrupt
-        self._abortable = True
+        self._abortable = True  # first: a second interrupt from here on raises, or is seen below
         try:
+            if self.count >= 2:
+                raise KeyboardInterrupt
             return next(items)
         finally:
             self._abortable = False

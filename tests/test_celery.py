@@ -32,6 +32,7 @@ from fcmclient import (
     PlainTextMessage,
     Result,
     TopicMessage,
+    outcomes,
 )
 from fcmclient.celery import (
     MESSAGE_CLASSES,
@@ -376,13 +377,30 @@ def test_a_rejected_api_key_is_not_retried(
     assert recorder.give_ups == [(message, None, raised.value)]
 
 
+@pytest.mark.parametrize(
+    ("project", "refused", "delivered", "given_up"),
+    [
+        ("other", None, set(), ["a", "b", "c"]),  # a project it may not send for: refused at once
+        ("demo", "b", {"a"}, ["b", "c"]),  # PERMISSION_DENIED at b: a was delivered before
+    ],
+    ids=["refused-at-once", "refused-mid-send"],
+)
 def test_rejected_credentials_hand_settled_and_unsent_targets_to_the_hooks(
-    app: Any, emu: FCMEmulator, recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+    app: Any,
+    emu: FCMEmulator,
+    recorder: Recorder,
+    monkeypatch: pytest.MonkeyPatch,
+    project: str,
+    refused: str | None,
+    delivered: set[str],
+    given_up: list[str],
 ) -> None:
+    if refused is not None:
+        emu.set_outcome(refused, Outcome.http_error(403))
     info = emu.service_account_info("demo")  # may send for "demo" only
     task = register_send_task(
         app,
-        lambda: FCM.from_service_account(info, url=emu.v1_url("other"), max_workers=1),
+        lambda: FCM.from_service_account(info, url=emu.v1_url(project), max_workers=1),
         recorder.on_result,
         on_give_up=recorder.on_give_up,
     )
@@ -394,10 +412,35 @@ def test_rejected_credentials_hand_settled_and_unsent_targets_to_the_hooks(
     assert recorder.retries == []
     [(result, sent)] = recorder.results
     assert sent.targets == ["a", "b", "c"]
+    assert result.success.keys() == delivered
     [(unsent, last, error)] = recorder.give_ups
     assert last is result
     assert isinstance(error, FCMAuthenticationError)
-    assert unsent.targets == ["a", "b", "c"]
+    assert unsent.targets == given_up  # a delivered target is never given up on
+    assert {target for target in delivered if emu.inbox(target)} == delivered
+
+
+def test_a_result_of_another_message_on_the_exception_is_not_handed_over(
+    app: Any, recorder: Recorder
+) -> None:
+    foreign = Result.from_outcomes(JSONMessage(["x"]), [outcomes.Outcome.success("m/1")], 1000)
+    error = FCMAuthenticationError("refused")
+    error.result = foreign
+
+    class Refusing(FCM):
+        def send(self, message: Message) -> Result:
+            raise error
+
+    task = register_send_task(
+        app, lambda: Refusing("key"), recorder.on_result, on_give_up=recorder.on_give_up
+    )
+    message = JSONMessage(["a", "b"])
+
+    with pytest.raises(FCMAuthenticationError):
+        run(task, message)
+
+    assert recorder.results == []  # the foreign result says nothing about this message
+    assert recorder.give_ups == [(message, None, error)]
 
 
 def test_a_v1_transport_failure_of_one_token_retries_that_token(

@@ -12,6 +12,7 @@ import json
 import ssl
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -425,3 +426,137 @@ def test_regression_verify_false_gave_no_warning_on_the_direct_path(certificate:
         assert verified.post(b"{}", verified.headers({})).status == 401  # filterwarnings=error: none
         verified.release()
         session.close()
+
+
+def test_each_direct_request_is_one_write_of_head_and_body(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Request line, headers and body leave in one ``sendall``: http.client's two writes would
+    cost a second packet (and, with Nagle on either side, a delayed-ACK stall) per request."""
+    from fcmclient import deadline
+
+    from .loopback import RawServer, answer, http_answer
+
+    writes: list[bytes] = []
+
+    class RecordingSocket:
+        def __init__(self, sock: Any) -> None:
+            self._sock = sock
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._sock, name)
+
+        def sendall(self, data: bytes) -> None:
+            writes.append(bytes(data))
+            self._sock.sendall(data)
+
+        def send(self, data: bytes) -> int:
+            writes.append(bytes(data))
+            sent: int = self._sock.send(data)
+            return sent
+
+    connect = deadline.HTTPConnection.connect
+
+    def recording_connect(self: Any) -> None:
+        connect(self)
+        self.sock = RecordingSocket(self.sock)
+
+    monkeypatch.setattr(deadline.HTTPConnection, "connect", recording_connect)
+    keep_alive = http_answer(200, b'{"name": "n"}', {"Connection": "keep-alive"})
+    with RawServer(answer(keep_alive)) as server:
+        session, channel = direct_channel(server.url("/v1/send"))
+        headers = channel.headers({"Authorization": "Bearer abc"})
+        assert channel.post(b'{"message": 1}', headers).status == 200
+        channel.release()
+        session.close()
+        requests_seen = server.requests
+    assert writes == requests_seen  # every byte of the request, in a single write
+    assert len(writes) == 1
+    assert writes[0].startswith(b"POST /v1/send HTTP/1.1\r\n")
+    assert writes[0].endswith(b'\r\n\r\n{"message": 1}')
+
+
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [
+        ("http://fcm.invalid/v1/send", "fcm.invalid"),
+        ("http://fcm.invalid:8080/v1/send", "fcm.invalid:8080"),
+        ("http://[2001:db8::1]/v1/send", "[2001:db8::1]"),
+        ("http://bücher.invalid/v1/send", "xn--bcher-kva.invalid"),
+    ],
+    ids=["default-port", "other-port", "ipv6", "idna"],
+)
+def test_the_host_header_is_written_as_requests_writes_it(
+    url: str, host: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever the URL names, the connection goes to a loopback server (as ``curl --resolve``
+    would); the Host header the channel writes is the one requests writes."""
+    import urllib3.util.connection
+
+    from .loopback import RawServer, answer, http_answer
+
+    create_connection = urllib3.util.connection.create_connection
+    with RawServer(answer(http_answer(200, b'{"name": "n"}'))) as server:
+        here = ("127.0.0.1", server.port)
+        monkeypatch.setattr(
+            urllib3.util.connection,
+            "create_connection",
+            lambda address, *args, **kwargs: create_connection(here, *args, **kwargs),
+        )
+        session, channel = direct_channel(url)
+        assert channel.direct
+        channel.post(b"{}", channel.headers({}))
+        channel.release()
+        session.post(url, data=b"{}", timeout=WAIT)
+        session.close()
+        direct, through_requests = server.requests
+    assert dict(raw_head(direct)[1])["host"] == dict(raw_head(through_requests)[1])["host"] == host
+
+
+def test_host_and_content_length_are_written_once_by_the_channel_itself() -> None:
+    from .loopback import RawServer, answer, http_answer
+
+    with RawServer(answer(http_answer(200, b"{}"))) as server:
+        session, channel = direct_channel(server.url("/v1/send"))
+        channel.post(b"{}", channel.headers({"Host": "elsewhere.invalid", "Content-Length": "999"}))
+        channel.release()
+        session.close()
+        (request,) = server.requests
+        port = server.port
+    fields = raw_head(request)[1]
+    assert [value for name, value in fields if name == "host"] == [f"127.0.0.1:{port}"]
+    assert [value for name, value in fields if name == "content-length"] == ["2"]
+
+
+def test_an_answer_announcing_a_gigabyte_is_cut_at_the_cap_without_waiting_for_the_rest() -> None:
+    """The cap bounds memory even when the server announces more: the body is read in
+    pieces and cut once past the cap, never read (or allocated) whole."""
+    from .loopback import RawServer
+
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % 2**30
+
+    def script(sock: Any, server: RawServer) -> None:
+        sock.sendall(head + b"x" * (MAX_RESPONSE_BYTES + 65536))
+        server.stopping.wait()  # the rest of the gigabyte never comes
+
+    with RawServer(script) as server:
+        session = make_session(4)
+        channel = Channel(session, server.url("/v1/send"), {}, 1.0, {})
+        reply = channel.post(b"{}", channel.headers({}))
+        channel.release()
+        session.close()
+    assert reply.status == 200
+    assert len(reply.body) == MAX_RESPONSE_BYTES  # not b"": the read did not wait for a gigabyte
+
+
+def test_on_a_new_connection_the_read_timeout_not_the_connect_timeout_bounds_the_answer() -> None:
+    from .loopback import RawServer, hang
+
+    with RawServer(hang()) as server:
+        session = make_session(4)
+        channel = Channel(session, server.url("/v1/send"), {}, (5.0, 0.3), {})
+        started = time.monotonic()
+        with pytest.raises(requests.ReadTimeout):
+            channel.post(b"{}", channel.headers({}))
+        elapsed = time.monotonic() - started
+        channel.release()
+        session.close()
+    assert elapsed < 2.5  # 0.3 s; the connect timeout would have allowed 5 s

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import dis
 import io
 import json
 import pathlib
+import signal
+import sys
+from collections.abc import Iterator
+from types import FrameType
+from typing import Any
 
 import pytest
 
+from fcmclient.cli import StopRequest
 from fcmclient.outcomes import Outcome
 from fcmclient.report import Ledger, Progress, action, advice, report_record
 from fcmclient.targets import TokenFileError, TokenSource
@@ -172,3 +179,42 @@ def test_progress_draws_at_most_ten_times_a_second_and_only_when_enabled() -> No
     off.update(1, 0.5, force=True)
     off.finish()
     assert quiet.getvalue() == ""
+
+
+def test_regression_a_second_interrupt_just_before_reading_a_pipe_was_lost() -> None:
+    """``StopRequest.next_or_abort`` checked for a second interrupt, then let the signal handler
+    raise: a second interrupt that came between the two was counted but raised nothing, and the
+    read of a pipe that never ends then blocked for ever (``fcmclient send`` ignored Ctrl-C).
+
+    Here the second interrupt is delivered before each line of ``next_or_abort`` in turn, from a
+    trace function, as a signal handler runs between two lines. No read may start after it."""
+    code = StopRequest.next_or_abort.__code__
+    lines = sorted({line for _, line in dis.findlinestarts(code) if line and line > code.co_firstlineno})
+    lost = []
+    for line in lines:
+        stop = StopRequest()
+        stop(signal.SIGINT, None)  # the first interrupt: finish what is in flight
+        counts_at_read: list[int] = []
+
+        def pipe(stop: StopRequest = stop, counts: list[int] = counts_at_read) -> Iterator[str]:
+            counts.append(stop.count)  # a read started now blocks until the pipe has a line
+            yield "tok"
+
+        def tracer(
+            frame: FrameType, event: str, arg: object, line: int = line, stop: StopRequest = stop
+        ) -> Any:
+            if event == "line" and frame.f_lineno == line and stop.count < 2:
+                stop(signal.SIGINT, None)  # the second interrupt, exactly here
+            return tracer
+
+        previous = sys.gettrace()
+        sys.settrace(lambda frame, event, arg: tracer if frame.f_code is code else None)
+        try:
+            stop.next_or_abort(pipe())
+        except KeyboardInterrupt:
+            pass
+        finally:
+            sys.settrace(previous)
+        if any(count >= 2 for count in counts_at_read):
+            lost.append(line - code.co_firstlineno)
+    assert lost == []  # line offsets where the second interrupt was lost

@@ -117,6 +117,34 @@ def test_an_error_stops_new_work_and_loses_no_target() -> None:
     assert all(o.bucket is Bucket.RETRY and o.error == NOT_SENT for o in outcomes[4:])
 
 
+def test_an_error_in_one_loop_stops_the_other_loops_too() -> None:
+    """With several loops, the one whose work raised must stop the others: they finish the
+    work they hold and start nothing new (without the shared stop they would send all)."""
+    release = threading.Event()
+    calls: list[str] = []
+    lock = threading.Lock()
+
+    def work(target: str) -> Outcome:
+        with lock:
+            calls.append(target)
+            first = len(calls) == 1
+        if first:
+            # The others are held until well after the error: time enough to stop them.
+            threading.Timer(0.05, release.set).start()
+            raise RuntimeError("refused")
+        release.wait(5)
+        return Outcome.success(target)
+
+    targets = [f"t{i}" for i in range(1000)]
+    with ThreadPoolExecutor(3) as pool:
+        outcomes, error = fan_out(targets, work, pool, 4, float("inf"), lambda: 0.0)
+    assert isinstance(error, RuntimeError)
+    assert len(calls) <= 8  # the failing call, the three under way, and scheduling noise
+    not_sent = [o for o in outcomes if o.error == NOT_SENT]
+    assert len(not_sent) == len(targets) - len(calls)
+    assert sum(o.bucket is Bucket.SUCCESS for o in outcomes) == len(calls) - 1
+
+
 def test_on_error_decides_the_outcome_of_the_target_that_raised() -> None:
     def work(target: str) -> Outcome:
         if target == "t1":

@@ -24,6 +24,7 @@ from fcmclient import (
     PlainTextMessage,
     Result,
     TopicMessage,
+    __version__,
 )
 from fcmclient.transport import DEFAULT_TIMEOUT, MAX_TIMEOUT
 
@@ -114,9 +115,9 @@ def test_user_agent_names_the_library(mock: responses.RequestsMock, fcm: FCM) ->
     mock.post(
         FCM_URL,
         json=multicast({"message_id": "1"}),
-        match=[matchers.header_matcher({"User-Agent": "fcm-client/1.0.0.dev0"})],
+        match=[matchers.header_matcher({"User-Agent": f"fcm-client/{__version__}"})],
     )
-    fcm.send(JSONMessage(["tok"]))
+    assert fcm.send(JSONMessage(["tok"])).success == {"tok": "1"}
 
 
 def test_plain_text_send_is_form_encoded(mock: responses.RequestsMock, fcm: FCM) -> None:
@@ -310,7 +311,7 @@ def test_ca_bundle_path_is_passed_as_verify(mock: responses.RequestsMock) -> Non
         match=[matchers.request_kwargs_matcher({"verify": "/etc/custom-ca.pem"})],
     )
     with FCM(API_KEY, verify="/etc/custom-ca.pem") as client:
-        client.send(JSONMessage(["tok"]))
+        assert client.send(JSONMessage(["tok"])).success == {"tok": "1"}
 
 
 @pytest.mark.parametrize("option", ["stream", "allow_redirects", "headers", "auth", "retries", "timout"])

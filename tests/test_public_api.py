@@ -47,8 +47,14 @@ def test_star_import_gives_exactly_all() -> None:
     assert sorted(namespace) == sorted(PACKAGE_ALL)
 
 
-def test_version() -> None:
-    assert fcmclient.__version__ == "1.0.0.dev0"
+def test_version_is_the_installed_distributions_and_valid_pep_440() -> None:
+    import importlib.metadata
+
+    from packaging.version import Version
+
+    # setup.py reads the version from fcmclient/_version.py: the two must agree.
+    assert fcmclient.__version__ == importlib.metadata.version("fcm-client")
+    assert str(Version(fcmclient.__version__)) == fcmclient.__version__  # normalised PEP 440
 
 
 def test_urls() -> None:

@@ -163,7 +163,9 @@ def test_regression_unknown_options_silently_dropped(mock: responses.RequestsMoc
         json={"multicast_id": 1, "results": [{"message_id": "1"}]},
         match=[matchers.json_params_matcher(body)],
     )
-    fcm.send(JSONMessage(["a"], content_available=True, mutable_content=True, custom="x"))
+    assert fcm.send(JSONMessage(["a"], content_available=True, mutable_content=True, custom="x")).success == {
+        "a": "1"
+    }
 
 
 def test_regression_zero_backoff_crashed_randrange() -> None:

@@ -21,11 +21,13 @@ from fcmclient import (
     FCMAuthenticationError,
     FCMRequestError,
     FCMResponseError,
+    InstallationMessage,
     JSONMessage,
     PlainTextMessage,
     Result,
     TopicMessage,
 )
+from fcmclient.outcomes import TRANSPORT_ERROR, Outcome
 from fcmclient.waits import MAX_RETRY_AFTER
 
 
@@ -321,6 +323,15 @@ def test_plain_text_retry_keeps_the_class() -> None:
     assert retry == msg
 
 
+def test_installation_retry_keeps_the_class_so_it_is_sent_as_fid_again() -> None:
+    msg = InstallationMessage(["fid-ok", "fid-busy"], {"k": "v"})
+    outcomes = [Outcome.success("projects/p/messages/1"), Outcome.retry("UNAVAILABLE")]
+    retry = Result.from_outcomes(msg, outcomes, 1000).retry()
+    assert type(retry) is InstallationMessage
+    assert retry.fids == ["fid-busy"]
+    assert retry.data == {"k": "v"}
+
+
 # -- delay --------------------------------------------------------------------------------------
 
 
@@ -364,6 +375,30 @@ def test_delay_without_retry_after_is_jittered_backoff(mixed: Result, retry: int
     low, high = (1000 * 2**retry - 500) / 1000, (1000 * 2**retry + 500) / 1000
     assert low <= mixed.delay(retry) <= high
     assert low <= mixed.backoff(retry) <= high
+
+
+def mixed_waits(retry_after: float) -> Result:
+    """A v1-style result: one target asked for ``retry_after`` s, one failed in transport (no wait)."""
+    outcomes = [
+        Outcome.retry("UNAVAILABLE", wait=retry_after),
+        Outcome.retry(TRANSPORT_ERROR, detail="ConnectionError: reset"),
+    ]
+    return Result.from_outcomes(JSONMessage(["asked", "silent"]), outcomes, 1000, rng=random.Random(3))
+
+
+def test_delay_covers_a_retry_after_longer_than_the_backoff_of_other_targets() -> None:
+    result = mixed_waits(120.0)
+    assert result.retry_after == 120.0
+    assert all(result.delay(retry) == 120.0 for retry in range(3))  # backoff 1..4 s is shorter
+
+
+def test_delay_covers_a_backoff_longer_than_the_retry_after_of_other_targets() -> None:
+    # The target without Retry-After needs its backoff: a short Retry-After elsewhere must
+    # not make the whole retry come back early.
+    result = mixed_waits(0.5)
+    assert result.retry_after == 0.5
+    assert 7.5 <= result.delay(3) <= 8.5
+    assert 0.5 <= result.delay(0) <= 1.5
 
 
 def test_backoff_uses_the_given_base() -> None:

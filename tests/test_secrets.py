@@ -14,6 +14,7 @@ import logging
 import os
 import pathlib
 import pickle
+import socket
 import ssl
 import subprocess
 import sys
@@ -221,6 +222,10 @@ def test_cli_output_holds_no_secret(
     forged = tmp_path / "forged.json"
     forged.write_text(json.dumps(dict(fcm_service_account, private_key=make_private_key_pem())))
     report = tmp_path / "report.jsonl"
+    unreachable = tmp_path / "unreachable.jsonl"
+    with socket.socket() as closed:  # a port that was free a moment ago: nothing listens there
+        closed.bind(("127.0.0.1", 0))
+        dead_url = f"http://127.0.0.1:{closed.getsockname()[1]}/fcm/send"
     fcm_emulator.set_outcome("t2", "unavailable")
     outputs = [
         run_cli(
@@ -231,10 +236,13 @@ def test_cli_output_holds_no_secret(
         run_cli("send", "--url", fcm_emulator.legacy_url, "--token", "t1", env={"FCM_API_KEY": fcm_emulator.api_key}),
         run_cli("send", "--url", fcm_emulator.legacy_url, "--token", "t1", env={"FCM_API_KEY": API_KEY}),
         run_cli("send", "--url", fcm_emulator.legacy_url, "--token", "t1", env={"FCM_API_KEY": API_KEY + "\n"}),
+        # A transport failure: its detail goes to the report (it must not carry the request).
+        run_cli("send", "--url", dead_url, "--token", "t1", "--report", str(unreachable), env={"FCM_API_KEY": API_KEY}),
     ]  # fmt: skip
     assert "credentials rejected" in outputs[1]
     assert "line break" in outputs[4]
-    text = "\n".join(outputs) + report.read_text()
+    assert "TRANSPORT_ERROR" in unreachable.read_text()
+    text = "\n".join(outputs) + report.read_text() + unreachable.read_text()
     assert_clean(
         secret_watch,
         text,

@@ -23,7 +23,7 @@ import requests
 from fcmclient import FCM, FCMResponseError, JSONMessage
 from fcmclient.deadline import deadline
 from fcmclient.outcomes import Bucket
-from fcmclient.transport import total_seconds
+from fcmclient.transport import make_session, total_seconds
 from tests.loopback import RawServer, answer, hang, http_answer, trickle
 
 TIMEOUT = 0.25  # connect and read: a request may take 0.5 s in all
@@ -212,3 +212,41 @@ def test_regression_google_auth_retried_an_unreachable_metadata_server_after_sle
         assert len(server.requests) == 1
     assert isinstance(outcome, requests.ConnectionError), outcome
     assert elapsed < TOTAL + SLACK
+
+
+def test_a_read_never_waits_past_the_deadline_even_within_its_read_timeout() -> None:
+    """Each read is cut at what is left of the deadline, not at the (longer) read timeout."""
+    with RawServer(hang()) as server, make_session(1) as session:
+        started = time.monotonic()
+        with pytest.raises(requests.ReadTimeout), deadline(0.3):
+            session.post(server.url(), data=b"{}", timeout=(5.0, 5.0))
+        elapsed = time.monotonic() - started
+    assert elapsed < 2.5  # the read timeout alone would have waited 5 s
+
+
+def test_a_connect_never_waits_past_the_deadline_even_within_its_connect_timeout() -> None:
+    """A listener whose accept queue is full drops new connection attempts (they hang, as to
+    a black-holed host): connecting is cut at what is left of the deadline."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=0)
+    queued: list[socket.socket] = []
+    try:
+        while True:  # fill the accept queue until a connection attempt hangs
+            attempt = socket.socket()
+            queued.append(attempt)
+            attempt.settimeout(0.05)
+            try:
+                attempt.connect(listener.getsockname())
+            except TimeoutError:
+                break
+            assert len(queued) < 16, "the accept queue never filled"
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/fcm/send"
+        with make_session(1) as session:
+            started = time.monotonic()
+            with pytest.raises(requests.ConnectTimeout), deadline(0.3):
+                session.post(url, data=b"{}", timeout=(5.0, 5.0))
+            elapsed = time.monotonic() - started
+    finally:
+        for attempt in queued:
+            attempt.close()
+        listener.close()
+    assert elapsed < 2.5  # the connect timeout alone would have waited 5 s

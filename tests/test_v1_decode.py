@@ -37,7 +37,9 @@ def test_success_keeps_the_message_name() -> None:
     assert outcome.message_id == "projects/p/messages/0:123"
 
 
-@pytest.mark.parametrize("raw", [b"", b"<html>ok</html>", b'{"nom": 1}', b'{"name": 5}', b"[]"])
+@pytest.mark.parametrize(
+    "raw", [b"", b"<html>ok</html>", b'{"nom": 1}', b'{"name": 5}', b'{"name": ""}', b"[]"]
+)
 def test_unreadable_success_is_failed_not_retried(raw: bytes) -> None:
     outcome = v1.decode(200, {}, raw, 0.0)
     assert outcome.bucket is Bucket.FAILED
@@ -94,6 +96,17 @@ def test_quota_exceeded_without_retry_after_waits_what_google_advises() -> None:
     assert (bare.bucket, bare.wait) == (Bucket.RETRY, QUOTA_WAIT)
 
 
+@pytest.mark.parametrize("retry_after", ["5", "120"])
+def test_a_bare_429_honours_its_retry_after_either_side_of_a_minute(retry_after: str) -> None:
+    # Only a 429 *without* Retry-After defaults to a minute; the header wins, shorter or longer.
+    outcome = v1.decode(429, {"Retry-After": retry_after}, b"Too many", 0.0)
+    assert (outcome.bucket, outcome.error, outcome.wait) == (
+        Bucket.RETRY,
+        "RESOURCE_EXHAUSTED",
+        float(retry_after),
+    )
+
+
 @pytest.mark.parametrize("http", [500, 502, 503, 504])
 @pytest.mark.parametrize(
     "raw", [b"<html><title>502 Bad Gateway</title></html>", b"", b'{"error": "x"}', b"\xff\xfe"]
@@ -112,6 +125,15 @@ def test_expired_access_token_is_retried_at_once() -> None:
         "ACCESS_TOKEN_EXPIRED",
         0.0,
     )
+
+
+@pytest.mark.parametrize("reason", ["CREDENTIALS_MISSING", "ACCESS_TOKEN_TYPE_UNSUPPORTED"])
+def test_a_401_for_another_reason_than_expiry_is_an_authentication_error_not_a_retry(reason: str) -> None:
+    # Only ACCESS_TOKEN_EXPIRED is fixed by a new token; any other ErrorInfo reason is fatal.
+    info = {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason}
+    with pytest.raises(FCMAuthenticationError) as caught:
+        v1.decode(401, {}, error_body(401, "UNAUTHENTICATED", details=[info]), 0.0)
+    assert (caught.value.status, caught.value.code) == (401, "UNAUTHENTICATED")
 
 
 def test_other_401_without_fcm_error_is_an_authentication_error() -> None:

@@ -374,6 +374,9 @@ def test_send_rejected_as_a_whole_raises_with_the_partial_result(
     assert retry is not None
     assert settled.isdisjoint(retry.targets)
     assert settled | set(retry.targets) == {f"t{i}" for i in range(50)}
+    # FCM refused the requests it answered, and the others were never sent: none of them may
+    # have been delivered, so none is INTERRUPTED.
+    assert {partial.outcomes[target].error for target in retry.targets} == {"NOT_SENT"}
 
 
 def test_token_endpoint_rejection_is_an_authentication_error_without_secrets(
@@ -469,7 +472,10 @@ def test_send_timeout_puts_unsent_tokens_in_retry(
     retry = result.retry()
     assert retry is not None
     assert retry.targets == ["a", "b", "c"]
-    assert set(result.outcomes["a"].error or "") == set("NOT_SENT")
+    assert {target: outcome.error for target, outcome in result.outcomes.items()} == dict.fromkeys(
+        "abc", "NOT_SENT"
+    )
+    assert len(mock.calls) == 1  # the token fetch; no send started after send_timeout
 
 
 def test_ttl_that_v1_cannot_translate_fails_before_any_request(

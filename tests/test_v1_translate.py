@@ -133,8 +133,13 @@ def test_dry_run_becomes_validate_only() -> None:
 
 
 def test_content_available_and_mutable_content_go_to_aps() -> None:
-    sent = body(JSONMessage(["t"], content_available=True, mutable_content=True), "t")["message"]
+    message = JSONMessage(["t"], content_available=True, mutable_content=True)
+    sent = body(message, "t")["message"]
     assert sent["apns"] == {"payload": {"aps": {"content-available": 1, "mutable-content": 1}}}
+    # APNs wants the number 1; JSON true would compare equal to 1 above, so check the bytes.
+    raw = v1.Translation(message, NOW).body("t")
+    assert b'"content-available":1' in raw
+    assert b'"mutable-content":1' in raw
     assert "apns" not in body(JSONMessage(["t"], content_available=False), "t")["message"]
 
 

@@ -6,6 +6,8 @@ import calendar
 import email.utils
 import math
 import random
+import time
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given
@@ -38,6 +40,34 @@ def test_delta_seconds(value: str, expected: float) -> None:
     wait = parse_retry_after(value, now=NOW)
     assert wait == expected
     assert type(wait) is float
+
+
+@pytest.fixture
+def local_time_far_from_gmt(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's local time zone set to UTC-10 for the test, then restored."""
+    monkeypatch.setenv("TZ", "HST10")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("Sun, 06 Nov 1994 08:49:37 GMT", id="imf-fixdate"),
+        pytest.param("Sunday, 06-Nov-94 08:49:37 GMT", id="rfc850"),
+        pytest.param("Sun Nov  6 08:49:37 1994", id="asctime"),
+    ],
+)
+def test_http_dates_mean_gmt_whatever_the_local_time_zone(value: str, local_time_far_from_gmt: None) -> None:
+    # asctime carries no zone: it must still be read as GMT, not as the machine's local time.
+    assert time.localtime(EXAMPLE).tm_hour != time.gmtime(EXAMPLE).tm_hour  # the zone took effect
+    assert parse_retry_after(value, now=NOW) == 60.0
+
+
+def test_an_http_date_is_measured_from_the_exact_now() -> None:
+    assert parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now=EXAMPLE - 0.25) == 0.25
 
 
 def test_delta_seconds_do_not_depend_on_the_clock() -> None:
