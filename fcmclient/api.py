@@ -337,7 +337,9 @@ class FCM:
         timeout), and is re-raised with the partial :class:`Result` as its ``result``
         attribute: targets never sent are in ``retry()`` with error ``NOT_SENT``, and a
         target whose request the interruption cut is there with ``INTERRUPTED`` (it may have
-        been delivered). A second interruption stops that wait.
+        been delivered). A second interruption stops that wait and is raised at once, with
+        the result as it stands: the targets whose requests are still under way are in
+        ``retry()`` as ``INTERRUPTED`` too.
         """
         if not isinstance(message, Message):
             raise TypeError(

@@ -58,6 +58,19 @@ def _nothing() -> None:
     pass
 
 
+#: What a target's outcome is while its work is under way: what it stays if the fan-out
+#: stops waiting for that work.
+_UNDER_WAY = Outcome.retry(
+    INTERRUPTED, "the send stopped while this request was under way: it may have been delivered"
+)
+_MISSING = Outcome.retry(NOT_SENT, "not sent: the send stopped before this target (see its exception)")
+
+
+def _settled(outcomes: list[Outcome | None]) -> list[Outcome]:
+    """The outcomes as they stand (a copy: work still under way may write more)."""
+    return [outcome or _MISSING for outcome in list(outcomes)]
+
+
 def fan_out(
     targets: Sequence[str],
     work: Callable[[str], Outcome],
@@ -77,14 +90,16 @@ def fan_out(
     ``on_error(exception)``: by default a retry with error :data:`INTERRUPTED`), or when
     the calling thread is interrupted while it waits for the others (a
     ``KeyboardInterrupt``, a Celery soft time limit): then it still waits for the work under
-    way, so none goes on after it returned. One more interruption stops that wait (it is
-    raised, and the work under way finishes on its own); when the calling thread's own
-    ``work`` call raised, the first interruption while it waits does.
+    way, so none goes on after it returned. One more interruption stops that wait: it returns
+    at once with that interruption, the targets whose work may still be under way (it goes on
+    on its own) as :data:`INTERRUPTED`; when the calling thread's own ``work`` call raised,
+    the first interruption while it waits does.
 
     :param done: called by each thread, the calling one included, once it takes no more
         targets, even when the wait for it was stopped (to let go of what the thread holds,
         such as a connection).
-    :returns: one outcome per target (in order), and the first exception, if any.
+    :returns: one outcome per target (in order), and the first exception, if any (the last
+        one when the wait was abandoned): interruptions are returned, not raised.
     """
     count = len(targets)
     outcomes: list[Outcome | None] = [None] * count
@@ -95,9 +110,13 @@ def fan_out(
     def loop() -> bool:
         """Work on targets until none is left or the fan-out stops; whether ``work`` raised."""
         try:
-            while not stop.is_set():
+            while True:
                 index = claim()
                 if index >= count:
+                    return False
+                outcomes[index] = _UNDER_WAY  # before the check: a wait abandoned later sees it
+                if stop.is_set():
+                    outcomes[index] = None
                     return False
                 if clock() >= deadline:
                     outcomes[index] = Outcome.retry(
@@ -111,7 +130,6 @@ def fan_out(
                     errors.append(exc)
                     stop.set()
                     return True
-            return False
         finally:
             done()
 
@@ -123,11 +141,13 @@ def fan_out(
         for future in futures:
             future.result()
     except BaseException as exc:  # interrupted while waiting: let the work under way finish
-        if stopped:
-            raise
         stop.set()
+        if stopped:
+            return _settled(outcomes), exc
         errors.insert(0, exc)
-        for future in futures:
-            future.result()
-    missing = Outcome.retry(NOT_SENT, "not sent: the send stopped before this target (see its exception)")
-    return [outcome or missing for outcome in outcomes], (errors[0] if errors else None)
+        try:
+            for future in futures:
+                future.result()
+        except BaseException as again:  # interrupted again: stop waiting
+            return _settled(outcomes), again
+    return _settled(outcomes), (errors[0] if errors else None)

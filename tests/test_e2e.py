@@ -406,6 +406,50 @@ def test_v1_multicast_interrupted_keeps_its_result_and_sends_nothing_afterwards(
     }
 
 
+def test_v1_multicast_interrupted_twice_still_accounts_for_every_target(
+    fcm_emulator: FCMEmulator,
+) -> None:
+    """The second interruption stops the wait for the requests under way: send() raises at
+    once, and the result it carries still holds every target: the four whose requests were
+    under way as INTERRUPTED (they may yet be delivered), the rest as NOT_SENT."""
+    slow = [f"slow-{n}" for n in range(4)]
+    for token in slow:
+        fcm_emulator.set_outcome(token, Outcome.delay(0.6))
+    fast = [f"fast-{n:02d}" for n in range(40)]
+    info = fcm_emulator.service_account_info("demo")
+    armed = True
+
+    def stop(signum: int, frame: object) -> None:
+        if armed:
+            raise TimeLimitError
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    try:
+        with FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), max_workers=4) as client:
+            client.send(JSONMessage(["warm-up"]))  # the access token, outside the timer
+            sent_before = fcm_emulator.stats.v1_requests
+            started = time.monotonic()
+            signal.setitimer(signal.ITIMER_REAL, 0.1, 0.1)  # interrupt until the send gives up
+            with pytest.raises(TimeLimitError) as raised:
+                client.send(JSONMessage([*slow, *fast]))
+            armed = False
+            elapsed = time.monotonic() - started
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            time.sleep(0.9)  # the abandoned requests finish on their own
+            sent = fcm_emulator.stats.v1_requests - sent_before
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert elapsed < 0.5  # it did not wait for the 0.6 s answers
+    result = raised.value.result  # type: ignore[attr-defined]
+    assert not result.success
+    errors = {target: outcome.error for target, outcome in result.outcomes.items()}
+    assert errors == {**dict.fromkeys(slow, "INTERRUPTED"), **dict.fromkeys(fast, "NOT_SENT")}
+    assert result.retry().targets == [*slow, *fast]
+    assert sent == len(slow)  # nothing started after the first interruption
+    assert {t for t in [*slow, *fast] if fcm_emulator.inbox(t)} <= set(slow)
+
+
 def test_regression_an_abandoned_wait_lent_a_busy_connection_to_the_next_send(
     fcm_emulator: FCMEmulator,
 ) -> None:

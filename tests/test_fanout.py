@@ -246,8 +246,57 @@ def test_regression_a_second_interruption_did_not_stop_the_wait_when_the_first_h
 
     with InterruptingPool(1) as pool:
         try:
-            with pytest.raises(Interrupted):
-                fan_out(["t0", "t1", "t2"], work, pool, 2, float("inf"), lambda: 0.0)
+            outcomes, error = fan_out(["t0", "t1", "t2"], work, pool, 2, float("inf"), lambda: 0.0)
             assert finished == []  # it stopped waiting while the helper's work was under way
         finally:
             gate.set()
+    assert isinstance(error, Interrupted)
+    assert [(o.bucket, o.error) for o in outcomes] == [
+        (Bucket.RETRY, INTERRUPTED),  # cut by the first interruption
+        (Bucket.RETRY, INTERRUPTED),  # still under way when the wait was abandoned
+        (Bucket.RETRY, NOT_SENT),
+    ]
+
+
+def test_a_second_interruption_returns_at_once_with_every_target_accounted_for() -> None:
+    """Abandoning the wait is the one case where work goes on after fan_out returned: the
+    outcomes say which targets that may be (INTERRUPTED: they may yet be delivered), and
+    no other target is started."""
+    under_way = threading.Barrier(4)  # three helpers and the caller
+    gate = threading.Event()
+    calls: list[str] = []
+    lock = threading.Lock()
+
+    class InterruptingPool(ThreadPoolExecutor):
+        def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+            super().submit(fn, *args, **kwargs)
+
+            class Waiting(Future[Any]):
+                def result(self, timeout: float | None = None) -> Any:
+                    raise Interrupted  # the second interruption, as soon as the caller waits
+
+            return Waiting()
+
+    def work(target: str) -> Outcome:
+        with lock:
+            calls.append(target)
+        under_way.wait(WAIT)  # each helper holds a target, and so does the caller
+        if threading.current_thread() is threading.main_thread():
+            raise Interrupted  # the first interruption cuts the caller's own request
+        gate.wait(WAIT)
+        return Outcome.success(target)
+
+    targets = [f"t{i}" for i in range(50)]
+    with InterruptingPool(3) as pool:
+        try:
+            outcomes, error = fan_out(targets, work, pool, 4, float("inf"), lambda: 0.0)
+            started = list(calls)
+        finally:
+            gate.set()
+    assert isinstance(error, Interrupted)
+    assert len(started) == 4  # the caller's target and one per helper
+    by_target = dict(zip(targets, outcomes, strict=True))
+    assert {t for t, o in by_target.items() if o.error == INTERRUPTED} == set(started)
+    assert {t for t, o in by_target.items() if o.error == NOT_SENT} == set(targets) - set(started)
+    assert all(o.bucket is Bucket.RETRY for o in outcomes)
+    assert calls == started  # the helpers, once done, took nothing more
