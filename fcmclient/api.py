@@ -282,7 +282,12 @@ class FCM:
         self.close()
 
     def close(self) -> None:
-        """Close pooled connections and stop the worker threads. Idempotent."""
+        """Close pooled connections and stop the worker threads. Idempotent.
+
+        Like a closed :class:`requests.Session`, a closed ``FCM`` still works: a later
+        :meth:`send` opens new connections (and worker threads) as it needs them, to be
+        let go by the next ``close()``.
+        """
         with self._pool_lock:
             pool, self._pool = self._pool, None
         if pool is not None:

@@ -175,6 +175,17 @@ def test_close_releases_the_pooled_connection(server: CountingServer) -> None:
     fcm.close()  # idempotent
 
 
+def test_a_closed_fcm_sends_again_on_a_new_connection_and_closes_it_again(server: CountingServer) -> None:
+    fcm = FCM(API_KEY, url=server.url)
+    fcm.send(JSONMessage(["a"]))
+    fcm.close()
+    assert server.closed.acquire(timeout=WAIT)
+    assert fcm.send(JSONMessage(["b"])).success == {"b": "0:0"}  # as a closed requests.Session
+    assert server.accepted == 2
+    fcm.close()
+    assert server.closed.acquire(timeout=WAIT)
+
+
 def test_context_manager_closes(server: CountingServer) -> None:
     with FCM(API_KEY, url=server.url) as fcm:
         fcm.send(JSONMessage(["a"]))
