@@ -34,7 +34,7 @@ from .legacy import FCM_URL
 from .messages import InstallationMessage, JSONMessage, Message, PlainTextMessage, TopicMessage
 from .outcomes import Outcome
 from .result import Result
-from .transport import make_session, post, split_options
+from .transport import make_session, split_options
 from .v1 import V1_URL
 
 __all__ = [
@@ -360,16 +360,14 @@ class FCM:
         targets = message.targets
         log.debug("legacy send to %d target(s), first %s", len(targets), _prefix(targets[0]))
         headers = {"Authorization": f"key={self._api_key}", "Content-Type": content_type}
-        reply = post(self._session, self.url, body, headers, self._timeout, self._options)
+        channel = Channel(self._session, self.url, headers, self._timeout, self._options)
+        try:
+            reply = channel.post(body, channel.headers({}))
+        finally:
+            channel.release()
         decoded = legacy.decode(message, reply.status, reply.headers, reply.body, time.time())
         log.debug("legacy answer HTTP %d for %d target(s)", reply.status, len(targets))
-        return Result.from_outcomes(
-            message,
-            decoded.outcomes,
-            self.backoff,
-            multicast_id=decoded.multicast_id,
-            rng=self._rng,
-        )
+        return Result._from_legacy(message, decoded, self.backoff, self._rng)
 
     def _worker_pool(self) -> ThreadPoolExecutor | None:
         if self.max_workers < 2:

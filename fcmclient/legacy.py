@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import urllib.parse
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from .encoding import dumps, header, loads, snippet, stringify
@@ -24,6 +23,7 @@ __all__ = [
     "FORM_CONTENT_TYPE",
     "RETRY_ERRORS",
     "Decoded",
+    "delivered",
     "encode",
     "decode",
     "classify",
@@ -42,12 +42,41 @@ _SUCCESS = Bucket.SUCCESS
 RETRY_ERRORS = frozenset({"Unavailable", "InternalServerError"})
 
 
-@dataclass(frozen=True)
 class Decoded:
-    """A decoded legacy answer: one outcome per target, in the message's target order."""
+    """A decoded legacy answer: one outcome per target, in the message's target order.
 
-    outcomes: list[Outcome]
-    multicast_id: int | None = None
+    :param outcomes: the outcomes, or ``None`` when ``delivered`` says them all.
+    :param multicast_id: the answer's ``multicast_id``, if any.
+    :param delivered: when every target was a plain success (the common case), their
+        message ids, in target order: the outcomes are then only made if asked for.
+    """
+
+    __slots__ = ("_outcomes", "delivered", "multicast_id")
+
+    def __init__(
+        self,
+        outcomes: list[Outcome] | None,
+        multicast_id: int | None = None,
+        delivered: list[str] | None = None,
+    ) -> None:
+        if (outcomes is None) == (delivered is None):
+            raise ValueError("a Decoded takes either outcomes or delivered message ids")
+        self._outcomes = outcomes
+        self.multicast_id = multicast_id
+        self.delivered = delivered
+
+    @property
+    def outcomes(self) -> list[Outcome]:
+        """One outcome per target."""
+        if self._outcomes is None:
+            assert self.delivered is not None
+            self._outcomes = [delivered(message_id) for message_id in self.delivered]
+        return self._outcomes
+
+
+def delivered(message_id: str) -> Outcome:
+    """``Outcome.success(message_id)``, built as the tuple it is (a thousand per answer)."""
+    return _new_tuple(Outcome, (_SUCCESS, message_id, None, None, None, None))
 
 
 def encode(message: Message) -> tuple[str, bytes]:
@@ -165,16 +194,16 @@ def _decode_multicast(document: dict[str, Any], targets: Sequence[str], wait: fl
     multicast_id = document.get("multicast_id")
     if multicast_id is not None and (isinstance(multicast_id, bool) or not isinstance(multicast_id, int)):
         raise FCMResponseError(f"FCM answered a multicast_id that is not an integer: {multicast_id!r:.100}")
-    outcomes: list[Outcome] = []
-    for index, entry in enumerate(results):
-        # The common case first, cheaply: {"message_id": "..."} and nothing else, which is
-        # exactly Outcome.success(message_id), built as the tuple it is.
-        if type(entry) is dict and len(entry) == 1:
-            message_id = entry.get("message_id")
-            if type(message_id) is str:
-                outcomes.append(_new_tuple(Outcome, (_SUCCESS, message_id, None, None, None, None)))
-                continue
-        outcomes.append(_decode_entry(entry, wait, f"result {index}"))
+    # The common case first, cheaply: every entry {"message_id": "..."} and nothing else.
+    try:
+        message_ids = [entry["message_id"] for entry in results]
+    except (KeyError, TypeError, IndexError):  # an entry without one, or not an object
+        pass
+    else:
+        one_key_each = sum(map(len, results)) == len(results)  # (as each has message_id)
+        if one_key_each and set(map(type, message_ids)) <= {str}:
+            return Decoded(None, multicast_id, delivered=message_ids)
+    outcomes = [_decode_entry(entry, wait, f"result {index}") for index, entry in enumerate(results)]
     return Decoded(outcomes, multicast_id)
 
 

@@ -46,7 +46,19 @@ class Result:
             send_later(result.retry(), countdown=result.delay(retries))
     """
 
+    #: The message that was sent.
     message: Message
+    #: The legacy multicast id, or ``None`` (always ``None`` on HTTP v1).
+    multicast_id: int | None
+    _outcomes: dict[str, Outcome] | None
+    _success: dict[str, str]
+    _canonical: dict[str, str]
+    _failed: dict[str, str]
+    _not_registered: list[str]
+    _retry_targets: list[str]
+    _needs_backoff: bool
+    _retry_after: float | None
+    _retry_message: Message | None
 
     def __init__(
         self,
@@ -59,7 +71,7 @@ class Result:
         # A Response built without a body has content None: to the decoders that is b"".
         body = response.content or b""
         decoded = legacy.decode(message, response.status_code, response.headers, body, time.time())
-        self._fill(message, decoded.outcomes, backoff, decoded.multicast_id, rng)
+        self._fill_decoded(message, decoded, backoff, rng)
 
     @classmethod
     def from_outcomes(
@@ -76,6 +88,44 @@ class Result:
         result._fill(message, outcomes, backoff, multicast_id, rng)
         return result
 
+    @classmethod
+    def _from_legacy(
+        cls, message: Message, decoded: legacy.Decoded, backoff: int, rng: random.Random | None
+    ) -> Result:
+        """Build a result from a decoded legacy answer to ``message``."""
+        result = cls.__new__(cls)
+        result._fill_decoded(message, decoded, backoff, rng)
+        return result
+
+    def _fill_decoded(
+        self, message: Message, decoded: legacy.Decoded, backoff: int, rng: random.Random | None
+    ) -> None:
+        if decoded.delivered is None:
+            self._fill(message, decoded.outcomes, backoff, decoded.multicast_id, rng)
+            return
+        # Every target delivered (the common case): the buckets are known without looking at
+        # a thousand outcomes one by one, and the outcomes are made only if asked for.
+        self._start(message, len(decoded.delivered), backoff, decoded.multicast_id, rng)
+        self._outcomes = None
+        self._success = dict(zip(message.targets, decoded.delivered, strict=True))
+        self._canonical, self._failed = {}, {}
+        self._not_registered, self._retry_targets = [], []
+        self._needs_backoff = False
+        self._retry_after = None
+
+    def _start(
+        self, message: Message, count: int, backoff: int, multicast_id: int | None, rng: random.Random | None
+    ) -> None:
+        """What every result holds besides its buckets; ``count`` outcomes for ``message``."""
+        targets = message.targets
+        if count != len(targets):
+            raise ValueError(f"{count} outcomes for {len(targets)} targets")
+        self.message = message
+        self.multicast_id = multicast_id
+        self._backoff = backoff
+        self._rng = rng if rng is not None else random.Random()
+        self._retry_message = None
+
     def _fill(
         self,
         message: Message,
@@ -84,39 +134,46 @@ class Result:
         multicast_id: int | None,
         rng: random.Random | None,
     ) -> None:
-        targets = message.targets
-        if len(outcomes) != len(targets):
-            raise ValueError(f"{len(outcomes)} outcomes for {len(targets)} targets")
-        self.message = message
-        #: The legacy multicast id, or ``None`` (always ``None`` on HTTP v1).
-        self.multicast_id = multicast_id
-        self._backoff = backoff
-        self._rng = rng if rng is not None else random.Random()
-        self._outcomes = dict(zip(targets, outcomes, strict=True))
-        self._success: dict[str, str] = {}
-        self._canonical: dict[str, str] = {}
-        self._not_registered: list[str] = []
-        self._failed: dict[str, str] = {}
-        self._retry_targets: list[str] = []
+        self._start(message, len(outcomes), backoff, multicast_id, rng)
+        self._outcomes = outcome_of = dict(zip(message.targets, outcomes, strict=True))
+        success: dict[str, str] = {}
+        canonical: dict[str, str] = {}
+        not_registered: list[str] = []
+        failed: dict[str, str] = {}
+        retry: list[str] = []
+        self._success, self._canonical, self._failed = success, canonical, failed
+        self._not_registered, self._retry_targets = not_registered, retry
         waits: list[float] = []
-        self._needs_backoff = False
-        for target, outcome in self._outcomes.items():
-            if outcome.bucket is Bucket.SUCCESS:
-                self._success[target] = outcome.message_id or ""
-                if outcome.canonical_id is not None:
-                    self._canonical[target] = outcome.canonical_id
-            elif outcome.bucket is Bucket.NOT_REGISTERED:
-                self._not_registered.append(target)
-            elif outcome.bucket is Bucket.FAILED:
-                self._failed[target] = outcome.error or "UNKNOWN"
+        needs_backoff = False
+        # Up to 1,000 outcomes per legacy answer: unpacked as the tuples they are, buckets
+        # compared with locals (attribute and global look-ups cost more than the work).
+        is_success, is_dead, is_failed = Bucket.SUCCESS, Bucket.NOT_REGISTERED, Bucket.FAILED
+        for target, (bucket, message_id, canonical_id, error, _, wait) in outcome_of.items():
+            if bucket is is_success:
+                success[target] = message_id or ""
+                if canonical_id is not None:
+                    canonical[target] = canonical_id
+            elif bucket is is_dead:
+                not_registered.append(target)
+            elif bucket is is_failed:
+                failed[target] = error or "UNKNOWN"
             else:
-                self._retry_targets.append(target)
-                if outcome.wait is None:
-                    self._needs_backoff = True
+                retry.append(target)
+                if wait is None:
+                    needs_backoff = True
                 else:
-                    waits.append(outcome.wait)
+                    waits.append(wait)
+        self._needs_backoff = needs_backoff
         self._retry_after = max(waits) if waits else None
-        self._retry_message: Message | None = None
+
+    def _outcome_map(self) -> dict[str, Outcome]:
+        """``{target: Outcome}``, made on first use when every target was delivered."""
+        outcomes = self._outcomes
+        if outcomes is None:
+            made = legacy.delivered
+            outcomes = {target: made(message_id) for target, message_id in self._success.items()}
+            self._outcomes = outcomes
+        return outcomes
 
     @property
     def success(self) -> dict[str, str]:
@@ -147,12 +204,14 @@ class Result:
     @property
     def error_details(self) -> dict[str, str]:
         """``{target: Google's explanation}`` for every target that carried one."""
+        if self._outcomes is None:  # all delivered: no details
+            return {}
         return {t: o.detail for t, o in self._outcomes.items() if o.detail is not None}
 
     @property
     def outcomes(self) -> dict[str, Outcome]:
         """``{target: Outcome}``: the full verdict per target, in send order."""
-        return dict(self._outcomes)
+        return dict(self._outcome_map())
 
     @property
     def retry_after(self) -> float | None:

@@ -162,6 +162,57 @@ def test_multicast_answer_decodes_per_token_in_order() -> None:
     ]
 
 
+def test_an_answer_where_every_target_was_delivered_is_read_in_one_pass() -> None:
+    ids = [f"0:{n}" for n in range(1000)]
+    decoded = decode(
+        JSONMessage([f"t{n}" for n in range(1000)]),
+        200,
+        {},
+        multicast(*({"message_id": i} for i in ids)),
+        NOW,
+    )
+    assert decoded.delivered == ids  # the outcomes are made only if asked for
+    assert decoded.outcomes == [Outcome.success(i) for i in ids]
+
+
+@pytest.mark.parametrize(
+    ("entry", "outcome"),
+    [
+        ({"message_id": "0:2", "registration_id": "new"}, Outcome.success("0:2", "new")),
+        ({"message_id": "0:2", "unknown": 1}, Outcome.success("0:2")),
+        ({"message_id": 7}, Outcome.success("7")),
+        ({"error": "NotRegistered"}, Outcome.not_registered("NotRegistered")),
+    ],
+    ids=["canonical", "extra-key", "integer-id", "error"],
+)
+def test_one_entry_other_than_a_bare_message_id_is_read_in_full(
+    entry: dict[str, Any], outcome: Outcome
+) -> None:
+    """The one-pass reading of an all-delivered answer must not drop a canonical id (or
+    miss an error) in an entry that has more, or other, than a string message_id."""
+    decoded = decode(
+        JSONMessage(["a", "b", "c"]),
+        200,
+        {},
+        multicast({"message_id": "0:1"}, entry, {"message_id": "0:3"}),
+        NOW,
+    )
+    assert decoded.delivered is None
+    assert decoded.outcomes == [Outcome.success("0:1"), outcome, Outcome.success("0:3")]
+
+
+@pytest.mark.parametrize("entry", [[], "0:2", None, 5, {"message_id": True}, {"message_id": None}, {}])
+def test_an_entry_of_the_wrong_shape_among_delivered_ones_is_a_response_error(entry: Any) -> None:
+    with pytest.raises(FCMResponseError, match="result 1"):
+        decode(
+            JSONMessage(["a", "b", "c"]),
+            200,
+            {},
+            multicast({"message_id": "0:1"}, entry, {"message_id": "0:3"}),
+            NOW,
+        )
+
+
 def test_integer_message_id_is_read_as_text() -> None:
     decoded = decode(JSONMessage(["t"]), 200, {}, multicast({"message_id": 12}), NOW)
     assert decoded.outcomes == [Outcome.success("12")]

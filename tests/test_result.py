@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.utils
 import io
 import json
+import pickle
 import random
 import time
 from typing import Any
@@ -150,6 +151,22 @@ def test_all_success_needs_no_retry() -> None:
     assert result.failed == {}
 
 
+def test_an_all_delivered_answer_gives_every_view_of_the_result() -> None:
+    """Every target delivered is the common case, and the fast one: its outcomes are made
+    only when asked for. Every view must still be there, before and after a pickle."""
+    tokens = [f"t{n}" for n in range(5)]
+    fresh = Result(JSONMessage(tokens), answer_json(*({"message_id": f"0:{n}"} for n in range(5))), 1000)
+    thawed = pickle.loads(pickle.dumps(fresh))  # noqa: S301 - our own bytes
+    for result in (fresh, thawed):
+        assert result.success == {f"t{n}": f"0:{n}" for n in range(5)}
+        assert result.error_details == {}
+        assert result.outcomes == {f"t{n}": Outcome.success(f"0:{n}") for n in range(5)}
+        assert (result.canonical, result.not_registered, result.failed) == ({}, [], {})
+        assert result.retry() is None
+        assert result.multicast_id == 123
+        assert repr(result) == "<Result success=5 canonical=0 not_registered=0 failed=0 retry=0>"
+
+
 def test_result_keeps_the_message(message: JSONMessage, mixed: Result) -> None:
     assert mixed.message is message
 
@@ -201,6 +218,9 @@ def test_any_multicast_partitions_its_tokens(answer: tuple[list[str], list[dict[
         if "message_id" in entry:
             assert result.success[token] == entry["message_id"]
             assert result.canonical.get(token) == entry.get("registration_id")
+            assert result.outcomes[token] == Outcome.success(
+                entry["message_id"], entry.get("registration_id")
+            )
         elif entry["error"] == "NotRegistered":
             assert token in result.not_registered
         elif entry["error"] in ("Unavailable", "InternalServerError"):
