@@ -45,6 +45,17 @@ _ANDROID_NOTIFICATION_NAMES = {"android_channel_id": "channel_id"}
 #: Legacy notification keys iOS read, copied to ``apns.payload.aps`` (``sound`` also stays
 #: in ``android.notification``; ``badge`` is iOS only and Android would reject it).
 _APS_NOTIFICATION_KEYS = ("badge", "sound")
+#: Legacy notification keys iOS read into the alert, and their ``aps.alert`` names (all but
+#: ``subtitle`` also stay in ``android.notification``, which has the legacy names).
+_APS_ALERT_NAMES = {
+    "subtitle": "subtitle",
+    "body_loc_key": "loc-key",
+    "body_loc_args": "loc-args",
+    "title_loc_key": "title-loc-key",
+    "title_loc_args": "title-loc-args",
+}
+_IOS_ONLY = frozenset({"badge", "subtitle"})
+_LOC_ARGS = frozenset({"body_loc_args", "title_loc_args"})
 _PRIORITIES = {"high": ("HIGH", "10", "high"), "normal": ("NORMAL", "5", "normal")}
 _FCM_ERROR = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 _APNS_ERROR = "type.googleapis.com/google.firebase.fcm.v1.ApnsError"
@@ -76,6 +87,20 @@ def _badge(value: Any) -> Any:
     return value
 
 
+def _loc_args(value: Any) -> Any:
+    """Legacy localisation arguments (documented as a JSON array in a string, often sent as
+    the array itself) as the list of strings v1 wants; anything else is left to FCM."""
+    array = value
+    if isinstance(value, str):
+        try:
+            array = loads(value.encode())
+        except ValueError:  # not JSON (or nested past reading): FCM will say what it thinks
+            return value
+    if isinstance(array, list):
+        return [stringify(item) for item in array]
+    return value
+
+
 def translate(message: Message, now: float) -> tuple[dict[str, Any], bool]:
     """The v1 ``message`` object for ``message``, without its target, and ``validate_only``.
 
@@ -96,13 +121,22 @@ def translate(message: Message, now: float) -> tuple[dict[str, Any], bool]:
     common = {key: notification[key] for key in _NOTIFICATION_FIELDS if key in notification}
     if common:
         body["notification"] = common
+    alert: dict[str, Any] = {}
     for key, value in notification.items():
         if key in _NOTIFICATION_FIELDS:
             continue
+        if key in _LOC_ARGS:
+            value = _loc_args(value)
         if key in _APS_NOTIFICATION_KEYS:
             aps[key] = _badge(value) if key == "badge" else value
-        if key != "badge":
+        elif key in _APS_ALERT_NAMES:
+            alert[_APS_ALERT_NAMES[key]] = value
+        elif key == "click_action":  # what legacy FCM gave iOS as the notification's category
+            aps["category"] = value
+        if key not in _IOS_ONLY:
             android_notification[_ANDROID_NOTIFICATION_NAMES.get(key, key)] = value
+    if alert:  # with the title and body, as APNs shows the alert as a whole
+        aps["alert"] = {**{key: common[key] for key in ("title", "body") if key in common}, **alert}
     if android_notification:
         android["notification"] = android_notification
     options = message.options

@@ -171,6 +171,24 @@ def test_v1_translation_passes_the_emulators_validation(fcm_emulator: FCMEmulato
     assert fcm_emulator.inbox("t") == []  # validate_only
 
 
+def test_v1_legacy_ios_alert_keys_are_accepted_and_reach_ios(fcm_emulator: FCMEmulator, v1: FCM) -> None:
+    """A legacy notification with iOS alert keys: before the fix, the emulator (as FCM)
+    refused every token with INVALID_ARGUMENT, 'Unknown name "subtitle"'."""
+    notification = {"subtitle": "s", "click_action": "C", "body_loc_key": "K", "body_loc_args": '["a"]'}
+    result = v1.send(JSONMessage(["t"], message_body="B", payload={"notification": notification}))
+    assert list(result.success) == ["t"], result.error_details
+    (delivered,) = fcm_emulator.inbox("t")
+    assert delivered["apns"]["payload"]["aps"] == {
+        "alert": {"body": "B", "subtitle": "s", "loc-key": "K", "loc-args": ["a"]},
+        "category": "C",
+    }
+    assert delivered["android"]["notification"] == {
+        "click_action": "C",
+        "body_loc_key": "K",
+        "body_loc_args": ["a"],
+    }
+
+
 def test_v1_every_legacy_option_reaches_the_device_translated(fcm_emulator: FCMEmulator, v1: FCM) -> None:
     before = int(time.time())
     message = JSONMessage(

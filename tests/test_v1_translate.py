@@ -66,6 +66,60 @@ def test_regression_ios_badge_was_sent_to_android_notification() -> None:
     assert sent["android"] == {"notification": {"sound": "ping.caf", "tag": "x"}}
 
 
+def test_regression_ios_alert_keys_were_sent_to_android_notification() -> None:
+    """The legacy keys iOS read into its alert went to android.notification, where FCM
+    rejects "subtitle" (400 INVALID_ARGUMENT for every token) and iOS lost all of them:
+    now they reach apns.payload.aps as legacy FCM put them there, and Android keeps the
+    ones it has."""
+    notification = {
+        "subtitle": "Half time",
+        "click_action": "OPEN_MATCH",
+        "body_loc_key": "SCORE",
+        "body_loc_args": '["3", "1"]',  # as the legacy docs have it: a JSON array in a string
+        "title_loc_key": "GOAL",
+        "title_loc_args": ["Ada", 9],
+    }
+    message = JSONMessage(
+        ["t"], message_title="Goal!", message_body="3:1", payload={"notification": notification}
+    )
+    sent = body(message, "t")["message"]
+    assert sent["apns"] == {
+        "payload": {
+            "aps": {
+                "alert": {
+                    "title": "Goal!",
+                    "body": "3:1",
+                    "subtitle": "Half time",
+                    "loc-key": "SCORE",
+                    "loc-args": ["3", "1"],
+                    "title-loc-key": "GOAL",
+                    "title-loc-args": ["Ada", "9"],
+                },
+                "category": "OPEN_MATCH",
+            }
+        }
+    }
+    assert sent["android"] == {
+        "notification": {
+            "click_action": "OPEN_MATCH",
+            "body_loc_key": "SCORE",
+            "body_loc_args": ["3", "1"],
+            "title_loc_key": "GOAL",
+            "title_loc_args": ["Ada", "9"],
+        }
+    }
+    assert sent["notification"] == {"title": "Goal!", "body": "3:1"}
+
+
+@pytest.mark.parametrize(
+    "args", ["not json", '{"a": 1}', "[" * 5_000, 7], ids=["text", "object", "deep", "int"]
+)
+def test_loc_args_that_are_not_an_array_are_left_for_fcm_to_judge(args: Any) -> None:
+    sent = body(JSONMessage(["t"], payload={"notification": {"body_loc_args": args}}), "t")["message"]
+    assert sent["android"]["notification"]["body_loc_args"] == args
+    assert sent["apns"]["payload"]["aps"]["alert"]["loc-args"] == args
+
+
 def test_a_badge_that_is_not_a_number_is_left_for_fcm_to_judge() -> None:
     sent = body(JSONMessage(["t"], payload={"notification": {"badge": "+1"}}), "t")["message"]
     assert sent == {"token": "t", "apns": {"payload": {"aps": {"badge": "+1"}}}}

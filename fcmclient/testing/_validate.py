@@ -119,6 +119,13 @@ def _string_map(value: Any, path: str) -> None:
             raise _type_error(f"{path}[{index}].value", "TYPE_STRING", item)
 
 
+def _string_list(value: Any, path: str) -> None:
+    if not isinstance(value, list):
+        raise _type_error(path, "TYPE_STRING", value)  # a repeated string field
+    for index, item in enumerate(value):
+        _string(item, f"{path}[{index}]")
+
+
 def _analytics_label(value: Any, path: str) -> None:
     _string(value, path)
     if not _LABEL.fullmatch(value):
@@ -251,10 +258,8 @@ _ANDROID_NOTIFICATION: dict[str, _Check] = {
         ),
         _bool,
     ),
-    **dict.fromkeys(
-        ("body_loc_args", "title_loc_args", "vibrate_timings", "notification_count", "light_settings"),
-        _any,
-    ),
+    **dict.fromkeys(("body_loc_args", "title_loc_args"), _string_list),
+    **dict.fromkeys(("vibrate_timings", "notification_count", "light_settings"), _any),
 }
 _MESSAGE: dict[str, _Check] = {
     "name": _string,
