@@ -14,8 +14,9 @@ Then each thread that posts borrows one keep-alive connection from the urllib3 p
 ``HTTPAdapter.send`` would use (same TLS settings, same pool, so the same connections) and
 keeps it until it calls :meth:`Channel.release`. Each request is one write of the request
 line and headers (encoded once per set of headers, checked as http.client checks them) with
-the body, then ``http.client``'s own response parser reads a capped answer. No per-request
-pool traffic, no per-header validation, no wrapper objects. As urllib3 does with a pooled
+the body, then ``http.client``'s own response parser reads a capped answer (a compressed
+one is decoded by urllib3, as for ``adapter.send``). No per-request pool traffic, no
+per-header validation, no wrapper objects. As urllib3 does with a pooled
 connection, a kept connection is checked before each request (one ``poll``): one the server
 closed, or on which something nobody asked for arrived, is replaced, never read from.
 
@@ -44,10 +45,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from requests.models import PreparedRequest
 from requests.structures import CaseInsensitiveDict
 from urllib3 import exceptions as u3
+from urllib3._collections import HTTPHeaderDict  # (public as urllib3.HTTPHeaderDict from 2.0)
 from urllib3.util.wait import wait_for_read
 
 from .deadline import DeadlineAdapter
@@ -121,11 +124,35 @@ def _exchange_error(exc: Exception) -> requests.RequestException:
 
 
 def _chunks(response: http.client.HTTPResponse) -> Iterable[bytes]:
+    """The body of ``response``, in pieces, decoded as urllib3 decodes it for ``adapter.send``."""
+    encoding = response.getheader("Content-Encoding")
+    if encoding is not None and encoding.strip().lower() not in ("", "identity"):
+        # A compressed answer (a legacy request asks for gzip and deflate, as requests does):
+        # urllib3 decodes it, a piece at a time (so the size cap bounds the inflated body),
+        # raising its DecodeError for garbage.
+        yield from _decoding(response).stream(_CHUNK, decode_content=True)
+        return
     if response.length is not None and response.length <= MAX_RESPONSE_BYTES:
         yield response.read()  # the usual case: one read of a known, small length
         return
     while chunk := response.read(_CHUNK):
         yield chunk
+
+
+def _decoding(response: http.client.HTTPResponse) -> urllib3.HTTPResponse:
+    """urllib3's reader of ``response``, as ``HTTPConnection.getresponse`` makes it."""
+    return urllib3.HTTPResponse(
+        body=response,
+        headers=HTTPHeaderDict(response.getheaders()),
+        status=response.status,
+        version=response.version,
+        reason=response.reason,
+        preload_content=False,
+        decode_content=True,
+        original_response=response,
+        enforce_content_length=True,
+        request_method="POST",
+    )
 
 
 class Channel:
@@ -179,9 +206,6 @@ class Channel:
         self._head_cache: tuple[_Headers, bytes] | None = None
         self._timeout = timeout
         self._connect, self._read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
-        settings = session.merge_environment_settings(
-            url, options.get("proxies") or {}, True, options.get("verify"), options.get("cert")
-        )
         merged: CaseInsensitiveDict[str | bytes | None] = CaseInsensitiveDict(session.headers)
         merged.update(headers)
         self._headers = {
@@ -189,17 +213,21 @@ class Channel:
             for name, value in merged.items()
             if value is not None
         }
-        self._send_kwargs: dict[str, Any] = {
-            "stream": True,
-            "timeout": timeout,
-            "verify": settings["verify"],
-            "cert": settings["cert"],
-            "proxies": settings["proxies"],
-        }
+        self._send_kwargs: dict[str, Any] = {"stream": True, "timeout": timeout}
         try:
+            # The URL and headers first, as Session.post prepares its request before anything
+            # else: a URL it refuses raises the same InvalidURL or MissingSchema.
+            template = PreparedRequest()
+            template.prepare(method="POST", url=url, headers=self._headers, data=b"")
+            settings = session.merge_environment_settings(
+                url, options.get("proxies") or {}, True, options.get("verify"), options.get("cert")
+            )
+            self._send_kwargs.update(
+                verify=settings["verify"], cert=settings["cert"], proxies=settings["proxies"]
+            )
             self._adapter = session.get_adapter(url)
             if _own_adapter(self._adapter):
-                pool, target = self._connection_pool(settings)
+                pool, target = self._connection_pool(template, settings)
                 if _direct_pool(pool):
                     self._pool, self._target = pool, target
                     self._host = _host_header(pool)
@@ -207,12 +235,10 @@ class Channel:
         except requests.RequestException as exc:
             self._error = exc
 
-    def _connection_pool(self, settings: Mapping[str, Any]) -> tuple[Any, str]:
+    def _connection_pool(self, template: PreparedRequest, settings: Mapping[str, Any]) -> tuple[Any, str]:
         """The urllib3 pool ``adapter.send`` would use (same TLS settings), and the request target."""
         adapter: HTTPAdapter = self._adapter
         verify, cert, proxies = settings["verify"], settings["cert"], settings["proxies"]
-        template = PreparedRequest()
-        template.prepare(method="POST", url=self.url, headers=self._headers, data=b"")
         try:
             if hasattr(adapter, "get_connection_with_tls_context"):  # requests >= 2.32.2
                 pool = adapter.get_connection_with_tls_context(template, verify, proxies, cert)

@@ -560,3 +560,46 @@ def test_on_a_new_connection_the_read_timeout_not_the_connect_timeout_bounds_the
         channel.release()
         session.close()
     assert elapsed < 2.5  # 0.3 s; the connect timeout would have allowed 5 s
+
+
+def _compressed(encoding: str, data: bytes) -> bytes:
+    import gzip
+    import zlib
+
+    return gzip.compress(data) if encoding == "gzip" else zlib.compress(data)
+
+
+def _chunked(data: bytes) -> bytes:
+    return b"".join(
+        b"%x\r\n%s\r\n" % (len(data[i : i + 7]), data[i : i + 7]) for i in range(0, len(data), 7)
+    ) + (b"0\r\n\r\n")
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_regression_a_compressed_legacy_answer_was_not_decoded(encoding: str, framing: str) -> None:
+    """Legacy requests ask for ``Accept-Encoding: gzip, deflate`` (requests' default, which
+    Session.post honoured by inflating the answer), but once they went through the channel's
+    direct path the compressed bytes reached the decoder as they came: every compressed
+    answer was an FCMResponseError ("not JSON"), and the connection was kept as if all was
+    well. Now the direct path decodes the body as urllib3 does, and reuses the connection."""
+    from .loopback import RawServer, keep_alive
+
+    def legacy_answer(message_id: str) -> bytes:
+        document = {"multicast_id": 7, "success": 1, "failure": 0, "results": [{"message_id": message_id}]}
+        body = _compressed(encoding, json.dumps(document).encode())
+        head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: {encoding}\r\n"
+        if framing == "chunked":
+            return head.encode() + b"Transfer-Encoding: chunked\r\n\r\n" + _chunked(body)
+        return head.encode() + b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+    with (
+        RawServer(keep_alive(legacy_answer("m1"), legacy_answer("m2"))) as server,
+        FCM("key", url=server.url(), timeout=WAIT) as client,
+    ):
+        first = client.send(JSONMessage(["a"]))
+        second = client.send(JSONMessage(["b"]))
+        assert server.connections == 1  # the connection was kept, and reused, after each answer
+        assert b"gzip" in server.requests[0].lower()  # what Session.post asked for, still asked for
+    assert (first.success, first.multicast_id) == ({"a": "m1"}, 7)
+    assert second.success == {"b": "m2"}

@@ -459,3 +459,25 @@ def test_malformed_200_through_fcm(mock: responses.RequestsMock, fcm: FCM) -> No
     mock.post(FCM_URL, json={"multicast_id": 1, "results": [{"message_id": "1"}]})
     with pytest.raises(ValueError, match="1 results for 2"):
         fcm.send(JSONMessage(["a", "b"]))
+
+
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        ("http://[::1/fcm/send", requests.exceptions.InvalidURL),
+        ("fcm.example.com/fcm/send", requests.exceptions.MissingSchema),
+        ("http:///fcm/send", requests.exceptions.InvalidURL),
+    ],
+)
+def test_regression_a_url_requests_refuses_raised_what_session_post_did_not(
+    url: str, error: type[requests.RequestException]
+) -> None:
+    """Once legacy sends went through the channel, a URL requests refuses did not raise what
+    ``Session.post`` raised: an unterminated IPv6 host gave a bare ``ValueError`` (not a
+    ``requests.RequestException``, so ``except requests.RequestException`` missed it), a URL
+    without a scheme ``InvalidSchema`` instead of ``MissingSchema``. The channel checks the URL
+    first, as ``Session.post`` does."""
+    with FCM(API_KEY, url=url) as client, pytest.raises(requests.RequestException) as caught:
+        client.send(JSONMessage(["a"]))
+    assert type(caught.value) is error
+    assert_secret_free(caught.value)
