@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import http
 import logging
 import ssl
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import unquote
 
@@ -25,6 +26,7 @@ __all__ = [
     "HTTPServer",
     "Request",
     "Response",
+    "accepts_gzip",
     "parse_head",
     "reason_phrase",
 ]
@@ -167,6 +169,38 @@ def _render(response: Response, *, keep_alive: bool, http10: bool, head_only: bo
         lines.append("Connection: keep-alive")
     head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
     return head if head_only else head + response.body
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an ``Accept-Encoding`` value allows a gzip answer (``gzip`` or ``*``, not q=0).
+
+    >>> [accepts_gzip(v) for v in ("gzip, deflate", "identity", "gzip;q=0", "*", "")]
+    [True, False, False, True, False]
+    """
+    for token in accept_encoding.split(","):
+        coding, _, params = token.partition(";")
+        if coding.strip().lower() not in ("gzip", "*"):
+            continue
+        name, _, weight = params.partition("=")
+        if name.strip().lower() != "q":
+            return True
+        try:
+            return float(weight) > 0
+        except ValueError:
+            return True
+    return False
+
+
+def _compressed(response: Response, headers: Mapping[str, str]) -> Response:
+    """``response`` gzipped when the request accepts it, as Google's front ends answer."""
+    if not response.body or not accepts_gzip(headers.get("accept-encoding", "")):
+        return response
+    if any(name.lower() == "content-encoding" for name, _ in response.headers):
+        return response
+    encoded = (("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding"))
+    return replace(
+        response, body=gzip.compress(response.body, mtime=0), headers=(*response.headers, *encoded)
+    )
 
 
 def _wants_keep_alive(version: str, headers: Mapping[str, str]) -> bool:
@@ -349,7 +383,7 @@ class HTTPServer:
                 return
             writer.write(
                 _render(
-                    response,
+                    _compressed(response, request.headers),
                     keep_alive=keep_alive,
                     http10=request.version == "HTTP/1.0",
                     head_only=request.method == "HEAD",

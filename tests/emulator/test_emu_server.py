@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import socket
 from http.client import HTTPConnection
@@ -134,6 +135,29 @@ def test_keep_alive_reuses_one_connection(emu: FCMEmulator) -> None:
     assert stats.connections_opened == 1
     assert stats.requests_total == 3
     assert stats.legacy_requests == 3
+
+
+@pytest.mark.parametrize(
+    ("accept", "gzipped"),
+    [(None, False), ("identity", False), ("gzip, deflate", True), ("gzip;q=0, identity", False), ("*", True)],
+)
+def test_answers_are_gzipped_when_the_request_accepts_it(
+    emu: FCMEmulator, accept: str | None, gzipped: bool
+) -> None:
+    """As Google's front ends do: a client that asks for gzip must be able to read it."""
+    conn = _connect(emu)
+    try:
+        headers = {**_auth(emu), **({"Accept-Encoding": accept} if accept is not None else {})}
+        conn.request("POST", "/fcm/send", _legacy_body("a"), headers)
+        response = conn.getresponse()
+        raw = response.read()
+    finally:
+        conn.close()
+    assert response.status == 200
+    assert response.getheader("Content-Length") == str(len(raw))
+    assert (response.getheader("Content-Encoding") == "gzip") is gzipped
+    document = json.loads(gzip.decompress(raw) if gzipped else raw)
+    assert document["results"][0]["message_id"]
 
 
 def test_connection_close_is_honoured(emu: FCMEmulator) -> None:
