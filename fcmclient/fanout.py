@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 
 from .outcomes import Outcome
 
@@ -134,7 +134,13 @@ def fan_out(
             done()
 
     helpers = min(workers, count) - 1
-    futures = [pool.submit(loop) for _ in range(helpers)] if pool is not None and helpers > 0 else []
+    futures: list[Future[bool]] = []
+    if pool is not None:
+        for _ in range(helpers):
+            try:
+                futures.append(pool.submit(loop))
+            except RuntimeError:  # the pool was shut down (FCM.close() from another thread)
+                break  # the threads started so far, and the calling one, do the work
     stopped = False  # whether the calling thread was stopped once already
     try:
         stopped = loop()

@@ -300,3 +300,15 @@ def test_a_second_interruption_returns_at_once_with_every_target_accounted_for()
     assert {t for t, o in by_target.items() if o.error == NOT_SENT} == set(targets) - set(started)
     assert all(o.bucket is Bucket.RETRY for o in outcomes)
     assert calls == started  # the helpers, once done, took nothing more
+
+
+def test_regression_a_pool_shut_down_by_another_thread_made_the_fan_out_raise() -> None:
+    """FCM.close() in one thread while another sends shuts the worker pool down under the
+    send: submitting to it raised RuntimeError out of send(), before any target was sent.
+    The calling thread now does the work the pool cannot take."""
+    pool = ThreadPoolExecutor(3)
+    pool.shutdown()
+    targets = [f"t{i}" for i in range(20)]
+    outcomes, error = fan_out(targets, Outcome.success, pool, 4, float("inf"), lambda: 0.0)
+    assert error is None
+    assert outcomes == [Outcome.success(t) for t in targets]
