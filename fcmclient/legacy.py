@@ -197,7 +197,7 @@ def _decode_multicast(document: dict[str, Any], targets: Sequence[str], wait: fl
     # The common case first, cheaply: every entry {"message_id": "..."} and nothing else.
     try:
         message_ids = [entry["message_id"] for entry in results]
-    except (KeyError, TypeError, IndexError):  # an entry without one, or not an object
+    except (KeyError, TypeError):  # an entry without one, or not an object
         pass
     else:
         one_key_each = sum(map(len, results)) == len(results)  # (as each has message_id)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -388,6 +389,31 @@ class TimeLimitError(Exception):
     """Raised in the main thread by a timer signal, as a Celery soft time limit would be."""
 
 
+@contextlib.contextmanager
+def time_limits(first: float, every: float = 0.0) -> Iterator[Callable[[], None]]:
+    """Raise :class:`TimeLimitError` in the main thread ``first`` seconds from now (then every
+    ``every`` seconds), as a Celery soft time limit does, until the block ends or the
+    ``disarm()`` it yields is called."""
+    armed = True
+
+    def stop(signum: int, frame: object) -> None:
+        if armed:
+            raise TimeLimitError
+
+    def disarm() -> None:
+        nonlocal armed
+        armed = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, first, every)
+    try:
+        yield disarm
+    finally:
+        disarm()
+        signal.signal(signal.SIGALRM, previous)
+
+
 def test_v1_multicast_interrupted_keeps_its_result_and_sends_nothing_afterwards(
     fcm_emulator: FCMEmulator,
 ) -> None:
@@ -395,22 +421,13 @@ def test_v1_multicast_interrupted_keeps_its_result_and_sends_nothing_afterwards(
     info = fcm_emulator.service_account_info("demo")
     tokens = [f"t{n:03d}" for n in range(400)]
 
-    def stop(signum: int, frame: object) -> None:
-        raise TimeLimitError
-
-    previous = signal.signal(signal.SIGALRM, stop)
-    try:
-        with FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), max_workers=8) as client:
-            client.send(JSONMessage(["warm-up"]))  # the access token, outside the timer
-            signal.setitimer(signal.ITIMER_REAL, 0.3)
-            with pytest.raises(TimeLimitError) as info_:
-                client.send(JSONMessage(tokens))
-            arrived = fcm_emulator.stats.v1_requests
-            time.sleep(0.3)  # long enough for a stray request to arrive
-            assert fcm_emulator.stats.v1_requests == arrived  # nothing is sent after send() raised
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    with FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), max_workers=8) as client:
+        client.send(JSONMessage(["warm-up"]))  # the access token, outside the timer
+        with time_limits(0.3), pytest.raises(TimeLimitError) as info_:
+            client.send(JSONMessage(tokens))
+        arrived = fcm_emulator.stats.v1_requests
+        time.sleep(0.3)  # long enough for a stray request to arrive
+        assert fcm_emulator.stats.v1_requests == arrived  # nothing is sent after send() raised
     result = info_.value.result  # type: ignore[attr-defined]
     retry = result.retry()
     assert retry is not None
@@ -435,29 +452,17 @@ def test_v1_multicast_interrupted_twice_still_accounts_for_every_target(
         fcm_emulator.set_outcome(token, Outcome.delay(0.6))
     fast = [f"fast-{n:02d}" for n in range(40)]
     info = fcm_emulator.service_account_info("demo")
-    armed = True
-
-    def stop(signum: int, frame: object) -> None:
-        if armed:
-            raise TimeLimitError
-
-    previous = signal.signal(signal.SIGALRM, stop)
-    try:
-        with FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), max_workers=4) as client:
-            client.send(JSONMessage(["warm-up"]))  # the access token, outside the timer
-            sent_before = fcm_emulator.stats.v1_requests
-            started = time.monotonic()
-            signal.setitimer(signal.ITIMER_REAL, 0.1, 0.1)  # interrupt until the send gives up
+    with FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), max_workers=4) as client:
+        client.send(JSONMessage(["warm-up"]))  # the access token, outside the timer
+        sent_before = fcm_emulator.stats.v1_requests
+        started = time.monotonic()
+        with time_limits(0.1, 0.1) as disarm:  # interrupt until the send gives up
             with pytest.raises(TimeLimitError) as raised:
                 client.send(JSONMessage([*slow, *fast]))
-            armed = False
-            elapsed = time.monotonic() - started
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            time.sleep(0.9)  # the abandoned requests finish on their own
-            sent = fcm_emulator.stats.v1_requests - sent_before
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+            disarm()
+        elapsed = time.monotonic() - started
+        time.sleep(0.9)  # the abandoned requests finish on their own
+        sent = fcm_emulator.stats.v1_requests - sent_before
     assert elapsed < 0.5  # it did not wait for the 0.6 s answers
     result = raised.value.result  # type: ignore[attr-defined]
     assert not result.success
@@ -479,27 +484,13 @@ def test_regression_an_abandoned_wait_lent_a_busy_connection_to_the_next_send(
         fcm_emulator.set_outcome(token, Outcome.delay(0.8, "unregistered"))
     info = fcm_emulator.service_account_info("demo")
     live = [f"live-{n}" for n in range(4)]
-    armed = True
-
-    def stop(signum: int, frame: object) -> None:
-        if armed:
-            raise TimeLimitError
-
-    previous = signal.signal(signal.SIGALRM, stop)
-    try:
-        with FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), max_workers=3) as client:
-            client.send(JSONMessage(["warm-up"]))  # the access token, outside the timer
-            signal.setitimer(signal.ITIMER_REAL, 0.1, 0.1)  # interrupt until the send gives up
-            try:
+    with FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), max_workers=3) as client:
+        client.send(JSONMessage(["warm-up"]))  # the access token, outside the timer
+        with time_limits(0.1, 0.1) as disarm:  # interrupt until the send gives up
+            with pytest.raises(TimeLimitError):  # the send was interrupted
                 client.send(JSONMessage(["slow-1", "slow-2"]))
-            except TimeLimitError:
-                armed = False
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            assert not armed, "the send was never interrupted"
-            result = client.send(JSONMessage(live))  # while the abandoned requests are under way
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+            disarm()
+        result = client.send(JSONMessage(live))  # while the abandoned requests are under way
     assert sorted(result.success) == live, result.outcomes
 
 
