@@ -22,7 +22,7 @@ import requests
 
 from fcmclient import FCM, FCMResponseError, JSONMessage
 from fcmclient.deadline import deadline
-from fcmclient.outcomes import Bucket
+from fcmclient.outcomes import TRANSPORT_ERROR, Bucket
 from fcmclient.transport import make_session, total_seconds
 from tests.loopback import RawServer, answer, hang, http_answer, trickle
 
@@ -98,7 +98,15 @@ def test_v1_fan_out_of_500_tokens_is_bounded(
     assert elapsed < bound + SLACK
     assert 0 < len(sent) < 500
     assert arrived <= len(sent)
-    assert {o.bucket for o in sent.values()} == {bucket}
+    if bucket is Bucket.FAILED:
+        # The status decides: a 200 whose body cannot be read in time is failed. On a loaded
+        # machine a request can also run out of time before its status line arrives (the
+        # server's thread had not written it yet): that one is a transport error to retry.
+        late = [o for o in sent.values() if o.bucket is not Bucket.FAILED]
+        assert all(o.bucket is Bucket.RETRY and o.error == TRANSPORT_ERROR for o in late), late[:3]
+        assert len(late) < len(sent)
+    else:
+        assert {o.bucket for o in sent.values()} == {bucket}
     assert result.retry() is not None
     assert set(result.retry().targets) >= set(tokens) - set(sent)  # every unsent token in retry()
 
