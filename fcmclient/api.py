@@ -15,17 +15,14 @@ import contextlib
 import json
 import logging
 import os
-import random
-import threading
 import time
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
 
 from . import legacy, v1
-from .auth import AccessToken, TokenSource, fetcher_for
+from .auth import AccessToken, Grant, TokenSource, grant_for
 from .channel import Channel
 from .encoding import check_credential
 from .errors import FCMAuthenticationError, FCMError, FCMRequestError, FCMResponseError
@@ -33,8 +30,9 @@ from .fanout import NOT_SENT, fan_out, interrupted
 from .legacy import FCM_URL
 from .messages import InstallationMessage, JSONMessage, Message, PlainTextMessage, TopicMessage
 from .outcomes import Outcome
+from .resources import per_process
 from .result import Result
-from .transport import make_session, split_options
+from .transport import split_options, total_seconds
 from .v1 import V1_URL
 
 __all__ = [
@@ -112,6 +110,10 @@ class _Bearer:
             current = (token, self._channel.headers({"Authorization": "Bearer " + token.value}))
             self._current = current
         return current
+
+    def expired(self, token: AccessToken) -> None:
+        """FCM refused ``token`` as expired: the next :meth:`get` fetches another."""
+        self._tokens.invalidate(token)
 
 
 class FCM:
@@ -197,12 +199,8 @@ class FCM:
         self.backoff = backoff
         self.max_workers = max_workers
         self.send_timeout = float(send_timeout)
-        self._rng = random.Random()
         self._api_key = api_key
-        self._session = make_session(max_workers)
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
-        self._tokens: TokenSource | None = None
+        grant: Grant | None = None
         if credentials is None:
             #: ``"legacy"`` or ``"v1"``.
             self.protocol = "legacy"
@@ -217,8 +215,9 @@ class FCM:
             if not self.project_id and "{project_id}" in template:
                 raise ValueError("HTTP v1 needs a project_id (or a url that names the project)")
             self.url = template.replace("{project_id}", self.project_id or "")
-            fetch = fetcher_for(credentials, self._session, self._timeout, self._options)
-            self._tokens = TokenSource(fetch)
+            grant = grant_for(credentials, self._timeout, self._options)
+        # Sockets, threads, locks and the token cache, per process: a forked child makes its own.
+        self._resources = per_process(max_workers, grant, total_seconds(self._timeout))
 
     @classmethod
     def from_service_account(
@@ -288,11 +287,7 @@ class FCM:
         :meth:`send` opens new connections (and worker threads) as it needs them, to be
         let go by the next ``close()``.
         """
-        with self._pool_lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True)
-        self._session.close()
+        self._resources.get().close()
 
     @property
     def api_key(self) -> str | None:
@@ -309,7 +304,8 @@ class FCM:
     @property
     def token_fetches(self) -> int:
         """How many OAuth2 access tokens this connection has fetched (0 for legacy)."""
-        return self._tokens.fetches if self._tokens is not None else 0
+        tokens = self._resources.get().tokens
+        return tokens.fetches if tokens is not None else 0
 
     def send(self, message: Message) -> Result:
         """Send ``message`` and report what happened to each target.
@@ -360,31 +356,25 @@ class FCM:
         targets = message.targets
         log.debug("legacy send to %d target(s), first %s", len(targets), _prefix(targets[0]))
         headers = {"Authorization": f"key={self._api_key}", "Content-Type": content_type}
-        channel = Channel(self._session, self.url, headers, self._timeout, self._options)
+        here = self._resources.get()
+        channel = Channel(here.session, self.url, headers, self._timeout, self._options)
         try:
             reply = channel.post(body, channel.headers({}))
         finally:
             channel.release()
         decoded = legacy.decode(message, reply.status, reply.headers, reply.body, time.time())
         log.debug("legacy answer HTTP %d for %d target(s)", reply.status, len(targets))
-        return Result._from_legacy(message, decoded, self.backoff, self._rng)
-
-    def _worker_pool(self) -> ThreadPoolExecutor | None:
-        if self.max_workers < 2:
-            return None
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.max_workers - 1, thread_name_prefix="fcmclient")
-            return self._pool
+        return Result._from_legacy(message, decoded, self.backoff, here.rng)
 
     def _send_v1(self, message: Message) -> Result:
-        assert self._tokens is not None
+        here = self._resources.get()
+        assert here.tokens is not None
         translation = v1.Translation(message, time.time())
         targets = message.targets
         started = time.monotonic()
-        self._tokens.get()  # surface credential problems once, before any send
-        channel = Channel(self._session, self.url, _V1_HEADERS, self._timeout, self._options)
-        bearer = _Bearer(channel, self._tokens)
+        here.tokens.get()  # surface credential problems once, before any send
+        channel = Channel(here.session, self.url, _V1_HEADERS, self._timeout, self._options)
+        bearer = _Bearer(channel, here.tokens)
         token_failure: list[Outcome] = []
 
         def one(target: str) -> Outcome:
@@ -399,12 +389,15 @@ class FCM:
                 token_failure.append(Outcome.retry(NOT_SENT, detail))
                 return token_failure[0]
 
-        pool = self._worker_pool() if len(targets) > 1 else None
+        pool = here.worker_pool() if len(targets) > 1 else None
         deadline = started + self.send_timeout
+        # The documented bound: a request started just before send_timeout may need a token
+        # refresh first. No wait for the helper threads outlasts it (a broken pool included).
+        bound = deadline + 2 * total_seconds(self._timeout)
         outcomes, error = fan_out(
-            targets, one, pool, self.max_workers, deadline, time.monotonic, _stopped, channel.release
+            targets, one, pool, self.max_workers, deadline, time.monotonic, _stopped, channel.release, bound
         )
-        result = Result.from_outcomes(message, outcomes, self.backoff, rng=self._rng)
+        result = Result.from_outcomes(message, outcomes, self.backoff, rng=here.rng)
         if error is not None:
             _attach_result(error, result)
             raise error
@@ -413,7 +406,6 @@ class FCM:
     def _send_v1_one(
         self, channel: Channel, bearer: _Bearer, body: bytes, target: str, started: float
     ) -> Outcome:
-        assert self._tokens is not None
         token, headers = bearer.get()
         try:
             reply = channel.post(body, headers)
@@ -424,7 +416,7 @@ class FCM:
         if log.isEnabledFor(logging.DEBUG):
             log.debug("v1 send to %s: HTTP %d %s", _prefix(target), reply.status, outcome.bucket.value)
         if outcome.error == v1.ACCESS_TOKEN_EXPIRED:
-            self._tokens.invalidate(token)
+            bearer.expired(token)
             if token.fetched_at >= started:
                 raise FCMAuthenticationError(
                     "FCM refused a freshly fetched access token as expired; check the machine's clock",

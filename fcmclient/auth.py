@@ -26,17 +26,18 @@ import requests
 from .deadline import deadline
 from .encoding import check_credential, loads, snippet
 from .errors import FCMAuthenticationError
-from .transport import post, total_seconds
+from .transport import DEFAULT_TIMEOUT, post, total_seconds
 from .v1 import SCOPE
 
 __all__ = [
     "GOOGLE_TOKEN_URI",
     "REFRESH_MARGIN",
     "AccessToken",
+    "Grant",
     "TokenSource",
     "ServiceAccountGrant",
     "CredentialsRefresh",
-    "fetcher_for",
+    "grant_for",
 ]
 
 #: Google's token endpoint, and the audience every service-account assertion names.
@@ -57,6 +58,9 @@ log = logging.getLogger("fcmclient")
 #: A fetcher returns (access token, lifetime in seconds).
 Fetcher = Callable[[], tuple[str, float]]
 
+#: A grant fetches a token through the session it is given (the current process's).
+Grant = Callable[[requests.Session], tuple[str, float]]
+
 
 @dataclass(frozen=True)
 class AccessToken:
@@ -73,17 +77,29 @@ class TokenSource:
     Thread-safe: when many threads need a new token at once, one fetches and the others
     wait for it and share its outcome, the token or the exception. A failed fetch is not
     repeated by each waiting thread in turn (which would make a hanging token endpoint
-    cost one timeout per thread); the next call that arrives afterwards tries again.
+    cost one timeout per thread); the next call that arrives afterwards tries again. No
+    thread waits for another's fetch longer than ``wait`` seconds (the most one fetch takes).
 
     :param fetch: gets a new token; returns ``(token, lifetime_seconds)``.
     :param clock: a monotonic clock (injectable for tests).
+    :param wait: seconds a thread waits for another thread's fetch before giving up with
+        :class:`requests.Timeout` (default: the default request bound, 20 s).
+    :param token: a token to start with (a forked child keeps its parent's).
     """
 
-    def __init__(self, fetch: Fetcher, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        fetch: Fetcher,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        wait: float = total_seconds(DEFAULT_TIMEOUT),
+        token: AccessToken | None = None,
+    ) -> None:
         self._fetch = fetch
         self._clock = clock
+        self._wait = wait
         self._lock = threading.Lock()
-        self._token: AccessToken | None = None
+        self._token = token
         self._attempts = 0
         self._failure: Exception | None = None
         #: How many tokens were fetched (for tests and monitoring).
@@ -91,6 +107,15 @@ class TokenSource:
 
     def _fresh(self, token: AccessToken | None) -> bool:
         return token is not None and self._clock() < token.refresh_at
+
+    @property
+    def cached(self) -> AccessToken | None:
+        """The token held now, fresh or not (read without the lock)."""
+        return self._token
+
+    def _acquire(self) -> None:
+        if not self._lock.acquire(timeout=self._wait):
+            raise requests.Timeout(f"another thread's access-token fetch took over {self._wait:g} s")
 
     def get(self) -> AccessToken:
         """A token valid for a while yet.
@@ -103,7 +128,8 @@ class TokenSource:
             assert token is not None
             return token
         attempts = self._attempts
-        with self._lock:
+        self._acquire()
+        try:
             token = self._token
             if self._fresh(token):
                 assert token is not None
@@ -133,12 +159,18 @@ class TokenSource:
             self._token = token
             log.debug("access token %d fetched, valid for %.0f s", self.fetches, lifetime)
             return token
+        finally:
+            self._lock.release()
 
     def invalidate(self, token: AccessToken) -> None:
         """Forget ``token`` (FCM said it expired), unless a newer one already replaced it."""
-        with self._lock:
+        if not self._lock.acquire(timeout=self._wait):
+            return  # another thread's fetch, still under way, will replace it
+        try:
             if self._token is token:
                 self._token = None
+        finally:
+            self._lock.release()
 
 
 def _copy(exc: BaseException) -> BaseException:
@@ -152,17 +184,16 @@ def _copy(exc: BaseException) -> BaseException:
 
 @dataclass
 class _Http:
-    session: requests.Session
     timeout: Any
     options: Mapping[str, Any]
 
 
 class ServiceAccountGrant:
-    """The OAuth2 JWT-bearer grant for a service account, in exactly one request.
+    """The OAuth2 JWT-bearer grant for a service account, in exactly one request (a :data:`Grant`).
 
     :param credentials: ``google.oauth2.service_account.Credentials`` (signs the assertion).
     :param token_uri: where to post the grant (the key file's ``token_uri``).
-    :param http: the client's session, timeout and requests options.
+    :param http: the client's timeout and requests options.
     :raises ValueError: the private key cannot sign RS256 (google-auth loads EC, DSA and
         Ed25519 keys too, and only fails when the first assertion is signed).
     """
@@ -197,10 +228,10 @@ class ServiceAccountGrant:
         encoded: bytes = jwt.encode(self._credentials.signer, claims)  # type: ignore[no-untyped-call]
         return encoded
 
-    def __call__(self) -> tuple[str, float]:
-        """Fetch a token; see :func:`read_token_response` for what can be raised."""
+    def __call__(self, session: requests.Session) -> tuple[str, float]:
+        """Fetch a token through ``session``; see :func:`read_token_response` for what can be raised."""
         reply = post(
-            self._http.session,
+            session,
             self._token_uri,
             {"grant_type": _JWT_GRANT, "assertion": self._assertion()},
             {},
@@ -268,7 +299,7 @@ def read_token_response(status: int, body: bytes) -> tuple[str, float]:
 
 class CredentialsRefresh:
     """Refresh any other google-auth credentials through google-auth, with our timeout and
-    requests options.
+    requests options (a :data:`Grant`).
 
     Credentials that need scopes and were given none (``google.auth.default()`` with
     workload identity federation, for instance) get the FCM scope; credentials that were
@@ -281,8 +312,8 @@ class CredentialsRefresh:
         self._credentials = with_scopes_if_required(credentials, [SCOPE])  # type: ignore[no-untyped-call]
         self._http = http
 
-    def __call__(self) -> tuple[str, float]:
-        """Refresh the credentials and return ``(token, lifetime)``."""
+    def __call__(self, session: requests.Session) -> tuple[str, float]:
+        """Refresh the credentials through ``session`` and return ``(token, lifetime)``."""
         from google.auth import exceptions
         from google.auth.transport.requests import Request
 
@@ -307,7 +338,7 @@ class CredentialsRefresh:
 
         try:
             with deadline(total_seconds(timeout)):
-                self._credentials.refresh(_TimedRequest(self._http.session))
+                self._credentials.refresh(_TimedRequest(session))
         except exceptions.RefreshError as exc:
             raise FCMAuthenticationError(f"the credentials could not be refreshed: {exc}") from None
         except exceptions.TransportError as exc:
@@ -323,11 +354,12 @@ class CredentialsRefresh:
         return token, lifetime
 
 
-def fetcher_for(
-    credentials: Any, session: requests.Session, timeout: Any, options: Mapping[str, Any]
-) -> Fetcher:
-    """The right way to get tokens for ``credentials``."""
-    http = _Http(session, timeout, options)
+def grant_for(credentials: Any, timeout: Any, options: Mapping[str, Any]) -> Grant:
+    """The right way to get tokens for ``credentials``, through whichever session it is given.
+
+    The credentials are checked once, here; each process binds the grant to its own session.
+    """
+    http = _Http(timeout, options)
     from google.oauth2 import service_account
 
     if isinstance(credentials, service_account.Credentials):

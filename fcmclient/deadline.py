@@ -22,6 +22,8 @@ from typing import Any
 from requests.adapters import HTTPAdapter
 from urllib3 import connection, connectionpool
 
+from .process import ProcessGuard
+
 __all__ = ["Deadline", "DeadlineAdapter", "deadline"]
 
 _local = threading.local()
@@ -169,24 +171,51 @@ def _connect_within_deadline(conn: connection.HTTPConnection) -> None:
 # The classes keep urllib3's names: they show in urllib3's and requests' error messages.
 
 
+def _opened_elsewhere(conn: Any) -> bool:
+    """Whether ``conn`` was opened by another process (it came through a fork)."""
+    opened_in: ProcessGuard | None = getattr(conn, "opened_in", None)
+    return opened_in is not None and not opened_in.owned()
+
+
 class HTTPConnection(connection.HTTPConnection):
-    """urllib3's connection, connecting and reading within the current deadline."""
+    """urllib3's connection, connecting and reading within the current deadline.
+
+    Only the process that opened it uses it: in a forked child it counts as dropped, so the
+    pool closes the child's copy (never shutting the socket down, which would cut the
+    parent's connection) and connects anew. An answer is so only ever read by the process
+    that sent the request (urllib3 2 asks ``is_connected`` before lending a kept connection).
+    """
 
     response_class = _DeadlineResponse
+    #: The process that opened the socket (``None`` until connected).
+    opened_in: ProcessGuard | None = None
 
     def connect(self) -> None:
         _connect_within_deadline(self)
         super().connect()
+        self.opened_in = ProcessGuard()
+
+    @property
+    def is_connected(self) -> bool:
+        return not _opened_elsewhere(self) and super().is_connected
 
 
 class HTTPSConnection(connection.HTTPSConnection):
-    """urllib3's TLS connection, connecting and reading within the current deadline."""
+    """urllib3's TLS connection, connecting and reading within the current deadline; used
+    only by the process that opened it (see :class:`HTTPConnection`)."""
 
     response_class = _DeadlineResponse
+    #: The process that opened the socket (``None`` until connected).
+    opened_in: ProcessGuard | None = None
 
     def connect(self) -> None:
         _connect_within_deadline(self)
         super().connect()
+        self.opened_in = ProcessGuard()
+
+    @property
+    def is_connected(self) -> bool:
+        return not _opened_elsewhere(self) and super().is_connected
 
 
 class HTTPConnectionPool(connectionpool.HTTPConnectionPool):

@@ -2,18 +2,25 @@
 
 No future per target: ``workers`` loops pull positions from one shared counter, and the
 calling thread is one of them, so a pool of ``workers - 1`` threads is enough and a send
-always makes progress even when other sends hold the pool. Memory stays bounded too: the
-only per-target state is the list of outcomes the result is made of.
+always makes progress even when other sends hold the pool, or when the pool runs nothing at
+all (shut down, or its threads lost in a fork): the calling thread then does every target,
+and no wait for the helpers outlasts the caller's bound. Memory stays bounded too: the only
+per-target state is the list of outcomes the result is made of.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future
+from concurrent.futures import CancelledError, Executor, Future
+from concurrent.futures import TimeoutError as FutureTimeout
 
 from .outcomes import Outcome
+
+log = logging.getLogger("fcmclient")
 
 __all__ = ["INTERRUPTED", "NOT_SENT", "fan_out", "interrupted", "positions"]
 
@@ -71,6 +78,28 @@ def _settled(outcomes: list[Outcome | None]) -> list[Outcome]:
     return [outcome or _MISSING for outcome in list(outcomes)]
 
 
+def _join(helpers: list[Future[bool]], until: float, clock: Callable[[], float]) -> None:
+    """Wait for the helper loops that started, until ``until`` at most; cancel the others.
+
+    The calling thread only waits once its own loop ended, so no target is left for a helper
+    that has not started: it is cancelled (a pool busy with other sends, or whose threads are
+    gone, never holds the caller up). Whatever a helper still runs at ``until`` keeps its
+    outcome of work under way (:data:`INTERRUPTED`).
+    """
+    for future in helpers:
+        if future.cancel():
+            continue
+        left = until - clock()
+        try:
+            future.result(timeout=None if left == math.inf else max(left, 0.0))
+        except CancelledError:  # cancelled by someone else before it started: nothing to wait for
+            continue
+        except FutureTimeout:
+            running = sum(not future.done() for future in helpers)
+            log.warning("stopped waiting for %d helper thread(s) of a send: its time bound passed", running)
+            return
+
+
 def fan_out(
     targets: Sequence[str],
     work: Callable[[str], Outcome],
@@ -80,6 +109,7 @@ def fan_out(
     clock: Callable[[], float],
     on_error: Callable[[BaseException], Outcome] = interrupted,
     done: Callable[[], None] = _nothing,
+    give_up: float = math.inf,
 ) -> tuple[list[Outcome], BaseException | None]:
     """Apply ``work`` to every target, at most ``workers`` at a time.
 
@@ -98,6 +128,8 @@ def fan_out(
     :param done: called by each thread, the calling one included, once it takes no more
         targets, even when the wait for it was stopped (to let go of what the thread holds,
         such as a connection).
+    :param give_up: when (by ``clock``) to stop waiting for the pool's threads, whatever they
+        do: their targets under way stay :data:`INTERRUPTED`, nothing else is lost.
     :returns: one outcome per target (in order), and the first exception, if any (the last
         one when the wait was abandoned): interruptions are returned, not raised.
     """
@@ -144,16 +176,14 @@ def fan_out(
     stopped = False  # whether the calling thread was stopped once already
     try:
         stopped = loop()
-        for future in futures:
-            future.result()
+        _join(futures, give_up, clock)
     except BaseException as exc:  # interrupted while waiting: let the work under way finish
         stop.set()
         if stopped:
             return _settled(outcomes), exc
         errors.insert(0, exc)
         try:
-            for future in futures:
-                future.result()
+            _join(futures, give_up, clock)
         except BaseException as again:  # interrupted again: stop waiting
             return _settled(outcomes), again
     return _settled(outcomes), (errors[0] if errors else None)

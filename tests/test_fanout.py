@@ -179,6 +179,9 @@ def test_an_interruption_while_waiting_stops_new_work_and_waits_for_work_under_w
             future = super().submit(fn, *args, **kwargs)
 
             class Waiting(Future[Any]):
+                def cancel(self) -> bool:
+                    return future.cancel()  # False: the helper is running
+
                 def result(self, timeout: float | None = None) -> Any:
                     if not waiting.is_set():  # the first wait of the calling thread is interrupted
                         waiting.set()
@@ -227,6 +230,9 @@ def test_regression_a_second_interruption_did_not_stop_the_wait_when_the_first_h
             class Waiting(Future[Any]):
                 calls = 0
 
+                def cancel(self) -> bool:
+                    return future.cancel()  # False: the helper is running
+
                 def result(self, timeout: float | None = None) -> Any:
                     Waiting.calls += 1
                     if Waiting.calls == 1:  # the second interruption, while waiting
@@ -269,9 +275,12 @@ def test_a_second_interruption_returns_at_once_with_every_target_accounted_for()
 
     class InterruptingPool(ThreadPoolExecutor):
         def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-            super().submit(fn, *args, **kwargs)
+            future = super().submit(fn, *args, **kwargs)
 
             class Waiting(Future[Any]):
+                def cancel(self) -> bool:
+                    return future.cancel()  # False: the helper is running
+
                 def result(self, timeout: float | None = None) -> Any:
                     raise Interrupted  # the second interruption, as soon as the caller waits
 

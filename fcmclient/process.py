@@ -1,0 +1,142 @@
+"""Which process an object belongs to: what keeps sockets, threads and locks out of a forked child.
+
+After ``fork()`` the child is a copy of its parent with one thread: it holds the parent's
+sockets (the same connections, so whichever process reads first takes the other's answer),
+thread pools whose threads it does not have, and locks that a parent thread may have held at
+that instant and nobody will release. Such things must never be used by the child.
+
+Two signals tell a child apart, and both are needed:
+
+- ``os.register_at_fork(after_in_child=...)`` runs in every child that ``os.fork()`` makes
+  (multiprocessing's fork start method, Celery's billiard, gunicorn): here it counts forks
+  and lets go of what each :class:`ProcessLocal` held;
+- the process id, for children forked by C code that runs no Python hooks (uWSGI without
+  ``py-call-osafterfork``): :meth:`ProcessGuard.owned` compares it on every call, one
+  ``getpid()`` system call (figures in docs/guarantees.rst, "Processes and threads").
+
+What a child lets go of is never closed or shut down: closing a copied socket would do
+nothing to the parent, but shutting one down would cut the parent's connection. The
+inherited objects are dropped on a short-lived daemon thread, where urllib3 closes the
+child's copies of the descriptors as it collects each pool; that takes the pool's lock, which
+a parent thread may have held at the fork, so it must never happen on a thread the child
+needs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import weakref
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+__all__ = ["ProcessGuard", "ProcessLocal"]
+
+log = logging.getLogger("fcmclient")
+
+T = TypeVar("T")
+K = TypeVar("K")
+
+#: Forks this process descends from, as counted by the at-fork hook (0 in the first process).
+_forks = 0
+
+#: Every live :class:`ProcessLocal`, for the at-fork hook.
+_LOCALS: weakref.WeakSet[ProcessLocal[Any, Any]] = weakref.WeakSet()
+
+#: What could not be handed to a releasing thread: kept, never collected (see :func:`_release`).
+_KEPT: list[object] = []
+
+
+class ProcessGuard:
+    """Remembers the process it was made in; :meth:`owned` tells whether that is this one.
+
+    Any transport can keep one beside what it must not share with a forked child (a
+    connection, a thread pool) and ask it before each use.
+
+    >>> guard = ProcessGuard()
+    >>> guard.owned()
+    True
+    """
+
+    __slots__ = ("_forks", "_pid")
+
+    def __init__(self) -> None:
+        self._pid = os.getpid()
+        self._forks = _forks
+
+    def owned(self) -> bool:
+        """Whether the current process is the one that made this guard (not a forked child)."""
+        return self._forks == _forks and self._pid == os.getpid()
+
+    def __repr__(self) -> str:
+        return f"<ProcessGuard pid={self._pid} owned={self.owned()}>"
+
+
+class ProcessLocal(Generic[T, K]):
+    """A value each process has its own of, as :class:`threading.local` gives one per thread.
+
+    :meth:`get` returns the value made in this process. In a forked child, the inherited value
+    is never used or closed: ``keep`` picks from it what the child may reuse (a plain value
+    such as a cached access token; reading it must take no lock), the rest is let go, and the
+    child's first :meth:`get` calls ``make`` with what was kept. Two threads of a child may
+    both make one at first; one of them is kept and the other let go, each made in this process.
+
+    :param make: builds a value for the current process from what was kept (``None`` the
+        first time).
+    :param keep: what a forked child may take over from an inherited value.
+    """
+
+    __slots__ = ("__weakref__", "_keep", "_make", "_state")
+
+    def __init__(self, make: Callable[[K | None], T], keep: Callable[[T], K | None]) -> None:
+        self._make = make
+        self._keep = keep
+        self._state: tuple[ProcessGuard, T | None, K | None] = (ProcessGuard(), make(None), None)
+        _LOCALS.add(self)
+
+    def get(self) -> T:
+        """This process's value, made now if the current one was inherited through a fork."""
+        guard, value, kept = self._state
+        if value is not None and guard.owned():
+            return value
+        if value is not None:  # forked by C code, with no hook run: the pid told
+            kept = self._keep(value)
+        fresh = self._make(kept)
+        self._state = (ProcessGuard(), fresh, None)
+        if value is not None:
+            _release([value])
+        return fresh
+
+    def _forget(self) -> object:
+        """In a forked child: keep what may be kept, hand back the rest to be let go."""
+        guard, value, kept = self._state
+        if value is not None:
+            kept = self._keep(value)
+        self._state = (guard, None, kept)
+        return value
+
+
+def _release(values: list[object]) -> None:
+    """Let go of ``values`` on a daemon thread (see the module documentation).
+
+    When no thread can be started, they are kept for good instead: their copies of the
+    descriptors stay open in this process, which is harmless, where a finalizer blocked on
+    an orphaned lock would not be.
+    """
+    if not any(value is not None for value in values):
+        return
+    try:
+        threading.Thread(target=values.clear, name="fcmclient-release", daemon=True).start()
+    except RuntimeError:  # no thread can be started (interpreter shutting down, limits)
+        _KEPT.append(values)
+
+
+def _after_fork_in_child() -> None:
+    global _forks
+    _forks += 1
+    _release([local._forget() for local in list(_LOCALS)])
+
+
+if hasattr(os, "register_at_fork"):  # every POSIX system; Windows cannot fork
+    os.register_at_fork(after_in_child=_after_fork_in_child)

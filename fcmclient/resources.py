@@ -1,0 +1,74 @@
+"""What one :class:`~fcmclient.FCM` holds in one process, made again in each forked child.
+
+The pooled session (its keep-alive sockets), the access-token cache (its lock), the worker
+threads and the jitter source all belong to the process that made them: a child forked from
+it gets a fresh set on its first send (:class:`~fcmclient.process.ProcessLocal`), keeping
+only the cached access token, a plain value that is as valid in the child as in the parent.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from .auth import AccessToken, Grant, TokenSource
+from .process import ProcessLocal
+from .transport import make_session
+
+__all__ = ["Resources", "per_process"]
+
+
+class Resources:
+    """One process's session, token cache, worker threads and random source for one ``FCM``.
+
+    :param max_workers: connections kept per host, and helper threads (``max_workers - 1``).
+    :param grant: how to fetch access tokens (HTTP v1), or ``None`` (legacy).
+    :param wait: the most a thread waits for another thread's token fetch, in seconds.
+    :param token: an access token to start with (kept from the parent after a fork).
+    """
+
+    __slots__ = ("_max_workers", "_pool", "_pool_lock", "rng", "session", "tokens")
+
+    def __init__(self, max_workers: int, grant: Grant | None, wait: float, token: AccessToken | None) -> None:
+        self._max_workers = max_workers
+        #: The pooled session every request of this process goes through.
+        self.session = make_session(max_workers)
+        #: The access-token cache (HTTP v1), fetching through :attr:`session`.
+        self.tokens = (
+            None
+            if grant is None
+            else TokenSource(functools.partial(grant, self.session), wait=wait, token=token)
+        )
+        #: Where backoff jitter comes from: reseeded in each process, so a parent and its
+        #: children never draw the same delays.
+        self.rng = random.Random()
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    def worker_pool(self) -> ThreadPoolExecutor | None:
+        """The helper threads of v1 multicasts, started on first use (``None`` for one worker)."""
+        if self._max_workers < 2:
+            return None
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self._max_workers - 1, thread_name_prefix="fcmclient")
+            return self._pool
+
+    def close(self) -> None:
+        """Stop the helper threads and close the pooled connections (they reopen on use)."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+        self.session.close()
+
+
+def _kept_token(resources: Resources) -> AccessToken | None:
+    return resources.tokens.cached if resources.tokens is not None else None
+
+
+def per_process(max_workers: int, grant: Grant | None, wait: float) -> ProcessLocal[Resources, AccessToken]:
+    """:class:`Resources` made in each process that uses them, the access token carried over."""
+    return ProcessLocal(functools.partial(Resources, max_workers, grant, wait), _kept_token)
