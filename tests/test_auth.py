@@ -16,7 +16,7 @@ import responses
 from google.auth import jwt
 
 from fcmclient import FCM, FCMAuthenticationError, JSONMessage
-from fcmclient.auth import GOOGLE_TOKEN_URI, REFRESH_MARGIN, TokenSource, read_token_response
+from fcmclient.auth import GOOGLE_TOKEN_URI, REFRESH_MARGIN, AccessToken, TokenSource, read_token_response
 
 from .conftest import TOKEN_URI, V1_SEND
 
@@ -410,3 +410,31 @@ def test_credentials_that_need_a_scope_get_the_fcm_scope() -> None:
         )
         with FCM(credentials=ScopedCredentials()) as fcm:
             assert fcm.send(JSONMessage(["t"])).success == {"t": "n/1"}
+
+
+def test_no_thread_waits_for_another_threads_fetch_longer_than_wait() -> None:
+    """The lock around a fetch is waited on for at most ``wait`` seconds (FCM gives it the
+    request bound, the most one fetch can take): a fetch that overstays, or a lock nobody
+    will release, costs a send that long, never a hang."""
+    fetching = threading.Event()
+    release = threading.Event()
+
+    def stuck_fetch() -> tuple[str, float]:
+        fetching.set()
+        release.wait(5.0)
+        return "late", 3600.0
+
+    source = TokenSource(stuck_fetch, wait=0.05)
+    first = threading.Thread(target=source.get)
+    first.start()
+    try:
+        assert fetching.wait(5.0)
+        with pytest.raises(requests.Timeout, match=r"took over 0\.05 s"):
+            source.get()
+        source.invalidate(AccessToken("other", 0.0, 0.0))  # gives up waiting too
+        assert not release.is_set()  # both returned while the fetch was still under way
+    finally:
+        release.set()
+        first.join(5.0)
+    assert source.get().value == "late"
+    assert source.fetches == 1

@@ -321,3 +321,56 @@ def test_regression_a_pool_shut_down_by_another_thread_made_the_fan_out_raise() 
     outcomes, error = fan_out(targets, Outcome.success, pool, 4, float("inf"), lambda: 0.0)
     assert error is None
     assert outcomes == [Outcome.success(t) for t in targets]
+
+
+def test_a_helper_stuck_past_the_bound_is_given_up_on_with_its_target_interrupted() -> None:
+    """No wait for the pool outlasts ``give_up``: a helper whose work never ends keeps its
+    target as INTERRUPTED (it may yet happen), every other target is settled, and fan_out
+    returns while that work is still under way."""
+    release = threading.Event()
+    stuck: list[str] = []
+
+    def work(target: str) -> Outcome:
+        if threading.current_thread() is not threading.main_thread() and not stuck:
+            stuck.append(target)
+            release.wait(WAIT)
+        return Outcome.success(target)
+
+    targets = [f"t{i}" for i in range(50)]
+    with ThreadPoolExecutor(1) as pool:
+        try:
+            give_up = time.monotonic() + 0.2
+            outcomes, error = fan_out(targets, work, pool, 2, float("inf"), time.monotonic, give_up=give_up)
+            still_stuck = not release.is_set()
+            returned = time.monotonic()
+        finally:
+            release.set()
+    assert error is None
+    assert still_stuck
+    assert returned >= give_up  # it waited for the helper, up to the bound
+    by_target = dict(zip(targets, outcomes, strict=True))
+    assert [(t, o.error) for t, o in by_target.items() if o.bucket is not Bucket.SUCCESS] == [
+        (stuck[0], INTERRUPTED)
+    ]
+
+
+def test_helpers_that_never_started_are_cancelled_once_the_caller_is_done() -> None:
+    """A pool busy with other work (other sends, or no threads at all) cannot hold a send
+    up: once the calling thread has taken every target, the helpers still queued are
+    cancelled and never run."""
+    busy = threading.Event()
+    release = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        blocker = pool.submit(lambda: (busy.set(), release.wait(WAIT)))
+        busy.wait(WAIT)
+        try:
+            outcomes, error = fan_out(
+                [f"t{i}" for i in range(20)], Outcome.success, pool, 4, float("inf"), time.monotonic
+            )
+            blocked = not release.is_set()
+        finally:
+            release.set()
+        blocker.result(WAIT)
+    assert error is None
+    assert blocked  # returned while the pool's only thread was still busy
+    assert [o.bucket for o in outcomes] == [Bucket.SUCCESS] * 20

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +24,7 @@ import requests
 from fcmclient import FCM, FCMResponseError, JSONMessage
 from fcmclient.deadline import deadline
 from fcmclient.outcomes import TRANSPORT_ERROR, Bucket
+from fcmclient.testing import FCMEmulator
 from fcmclient.transport import make_session, total_seconds
 from tests.loopback import RawServer, answer, hang, http_answer, trickle
 
@@ -258,3 +260,38 @@ def test_a_connect_never_waits_past_the_deadline_even_within_its_connect_timeout
             attempt.close()
         listener.close()
     assert elapsed < 2.5  # the connect timeout alone would have waited 5 s
+
+
+def test_closing_the_fcm_under_a_multicast_keeps_its_bound_and_every_target(
+    fcm_emulator: FCMEmulator, fcm_service_account: dict[str, str], figure: Callable[[str], None]
+) -> None:
+    """FCM.close() from another thread shuts the worker pool down and closes the pooled
+    connections while a multicast runs: the send still returns within its bound, with every
+    target in exactly one bucket."""
+    emu = fcm_emulator
+    emu.latency = 0.005
+    send_timeout = 2.0
+    bound = send_timeout + 2 * TOTAL
+    tokens = [f"closed-{i:03d}" for i in range(400)]
+    closed = threading.Event()
+    with FCM.from_service_account(
+        fcm_service_account, url=emu.v1_url("demo"), timeout=TIMEOUT, send_timeout=send_timeout, max_workers=8
+    ) as client:
+
+        def close_when_under_way() -> None:
+            deadline_ = time.monotonic() + bound
+            while emu.stats.v1_requests < 50 and time.monotonic() < deadline_:  # polling, bounded
+                time.sleep(0.001)
+            client.close()
+            closed.set()
+
+        closer = threading.Thread(target=close_when_under_way)
+        closer.start()
+        result, elapsed = timed(lambda: client.send(JSONMessage(tokens)))
+        closer.join(bound)
+    figure(f"v1 multicast of 400 tokens closed under way: {elapsed:.2f} s (bound {bound:g} s)")
+    assert closed.is_set()
+    assert elapsed <= bound
+    retry = result.retry()
+    placed = [*result.success, *result.not_registered, *result.failed, *(retry.targets if retry else [])]
+    assert sorted(placed) == sorted(tokens)
