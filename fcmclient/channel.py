@@ -54,6 +54,7 @@ from urllib3._collections import HTTPHeaderDict  # (public as urllib3.HTTPHeader
 from urllib3.util.wait import wait_for_read
 
 from .deadline import DeadlineAdapter
+from .process import forks
 from .transport import MAX_RESPONSE_BYTES, Reply, Timeout, read_capped, within
 
 __all__ = ["Channel"]
@@ -123,6 +124,10 @@ def _exchange_error(exc: Exception) -> requests.RequestException:
     return requests.ConnectionError(exc)
 
 
+def _forked() -> requests.ConnectionError:
+    return requests.ConnectionError("this process was forked from the one that made this request")
+
+
 def _chunks(response: http.client.HTTPResponse) -> Iterable[bytes]:
     """The body of ``response``, in pieces, decoded as urllib3 decodes it for ``adapter.send``."""
     encoding = response.getheader("Content-Encoding")
@@ -178,6 +183,7 @@ class Channel:
         "_headers",
         "_host",
         "_local",
+        "_made_in",
         "_pool",
         "_read",
         "_send_kwargs",
@@ -196,6 +202,7 @@ class Channel:
         options: Mapping[str, Any],
     ) -> None:
         self.url = url
+        self._made_in = forks()
         self._error: requests.RequestException | None = None
         self._pool: Any = None
         self._adapter: Any = None
@@ -263,16 +270,25 @@ class Channel:
     def post(self, body: bytes, headers: _Headers) -> Reply:
         """POST ``body`` with exactly ``headers`` (from :meth:`headers`); never follows redirects.
 
-        Reads at most :data:`~fcmclient.transport.MAX_RESPONSE_BYTES` of the answer.
+        Reads at most :data:`~fcmclient.transport.MAX_RESPONSE_BYTES` of the answer, and only
+        in the process that made the channel: a green thread (gevent, eventlet) that a fork
+        carried into a child gets a :class:`requests.ConnectionError` instead, before sending
+        or, when the fork came during the exchange, instead of the answer (its parent's).
 
         :raises requests.RequestException: on any network problem, as ``Session.post`` would.
         """
         if self._error is not None:
             raise self._error
+        if forks() != self._made_in:
+            raise _forked()
         with within(self._timeout):
             if self._pool is None:
-                return self._post_through_adapter(body, headers)
-            return self._post_direct(body, headers)
+                reply = self._post_through_adapter(body, headers)
+            else:
+                reply = self._post_direct(body, headers)
+        if forks() != self._made_in:
+            raise _forked()
+        return reply
 
     def _post_direct(self, body: bytes, headers: _Headers) -> Reply:
         conn = getattr(self._local, "conn", None)
@@ -302,6 +318,8 @@ class Channel:
             if conn.sock.gettimeout() != self._read:  # a system call: only when it changed
                 conn.sock.settimeout(self._read)
             head = self._head(headers)
+            if forks() != self._made_in:  # forked since post() began (a green thread survives it)
+                raise _forked()
             try:
                 # One write: request line, headers and body (http.client would make two).
                 conn.sock.sendall(b"%sContent-Length: %d\r\n\r\n%s" % (head, len(body), body))

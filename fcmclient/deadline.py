@@ -22,7 +22,7 @@ from typing import Any
 from requests.adapters import HTTPAdapter
 from urllib3 import connection, connectionpool
 
-from .process import ProcessGuard
+from .process import ProcessGuard, forks
 
 __all__ = ["Deadline", "DeadlineAdapter", "deadline"]
 
@@ -177,6 +177,17 @@ def _opened_elsewhere(conn: Any) -> bool:
     return opened_in is not None and not opened_in.owned()
 
 
+def _connect_here(conn: Any, connect: Any) -> None:
+    """``connect()`` ``conn`` within the current deadline, for this process only."""
+    _connect_within_deadline(conn)
+    started = forks()
+    connect()
+    if forks() != started:  # forked while connecting (a green thread survives a fork): the parent's
+        conn.close()
+        raise ConnectionError("the process forked while this connection was being opened")
+    conn.opened_in = ProcessGuard()
+
+
 class HTTPConnection(connection.HTTPConnection):
     """urllib3's connection, connecting and reading within the current deadline.
 
@@ -191,9 +202,7 @@ class HTTPConnection(connection.HTTPConnection):
     opened_in: ProcessGuard | None = None
 
     def connect(self) -> None:
-        _connect_within_deadline(self)
-        super().connect()
-        self.opened_in = ProcessGuard()
+        _connect_here(self, super().connect)
 
     @property
     def is_connected(self) -> bool:
@@ -209,9 +218,7 @@ class HTTPSConnection(connection.HTTPSConnection):
     opened_in: ProcessGuard | None = None
 
     def connect(self) -> None:
-        _connect_within_deadline(self)
-        super().connect()
-        self.opened_in = ProcessGuard()
+        _connect_here(self, super().connect)
 
     @property
     def is_connected(self) -> bool:

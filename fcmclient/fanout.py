@@ -19,6 +19,7 @@ from concurrent.futures import CancelledError, Executor, Future
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from .outcomes import Outcome
+from .process import forks
 
 log = logging.getLogger("fcmclient")
 
@@ -138,6 +139,7 @@ def fan_out(
     claim = positions(count)
     stop = threading.Event()
     errors: list[BaseException] = []
+    made_in = forks()  # a green thread that a fork carried into a child starts nothing there
 
     def loop() -> bool:
         """Work on targets until none is left or the fan-out stops; whether ``work`` raised."""
@@ -147,7 +149,7 @@ def fan_out(
                 if index >= count:
                     return False
                 outcomes[index] = _UNDER_WAY  # before the check: a wait abandoned later sees it
-                if stop.is_set():
+                if stop.is_set() or forks() != made_in:
                     outcomes[index] = None
                     return False
                 if clock() >= deadline:

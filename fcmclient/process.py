@@ -31,7 +31,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-__all__ = ["ProcessGuard", "ProcessLocal"]
+__all__ = ["ProcessGuard", "ProcessLocal", "forks"]
 
 log = logging.getLogger("fcmclient")
 
@@ -44,8 +44,21 @@ _forks = 0
 #: Every live :class:`ProcessLocal`, for the at-fork hook.
 _LOCALS: weakref.WeakSet[ProcessLocal[Any, Any]] = weakref.WeakSet()
 
-#: What could not be handed to a releasing thread: kept, never collected (see :func:`_release`).
+#: What a child must never let go of, or could not hand to a releasing thread (see
+#: :func:`_release`): kept, never collected.
 _KEPT: list[object] = []
+
+
+def forks() -> int:
+    """How many ``os.fork()`` calls this process descends from: a cheap stamp (a global read).
+
+    Threads do not survive a fork, but green threads (gevent, eventlet) do: work under way
+    in one when the process forked goes on in both processes. Comparing this stamp before
+    and after tells such work that it now runs in a child. It counts the forks that run
+    Python's hooks (``os.fork()``, which gevent and eventlet use); :class:`ProcessGuard`
+    also sees the others.
+    """
+    return _forks
 
 
 class ProcessGuard:
@@ -85,13 +98,22 @@ class ProcessLocal(Generic[T, K]):
     :param make: builds a value for the current process from what was kept (``None`` the
         first time).
     :param keep: what a forked child may take over from an inherited value.
+    :param hold: the part of an inherited value the child must never let go of either: a
+        thread pool, whose collection wakes its workers to exit, and under gevent or eventlet
+        those workers are green threads the fork copied (they would fail, loudly, in the child).
     """
 
-    __slots__ = ("__weakref__", "_keep", "_make", "_state")
+    __slots__ = ("__weakref__", "_hold", "_keep", "_make", "_state")
 
-    def __init__(self, make: Callable[[K | None], T], keep: Callable[[T], K | None]) -> None:
+    def __init__(
+        self,
+        make: Callable[[K | None], T],
+        keep: Callable[[T], K | None],
+        hold: Callable[[T], object] | None = None,
+    ) -> None:
         self._make = make
         self._keep = keep
+        self._hold = hold
         self._state: tuple[ProcessGuard, T | None, K | None] = (ProcessGuard(), make(None), None)
         _LOCALS.add(self)
 
@@ -101,18 +123,23 @@ class ProcessLocal(Generic[T, K]):
         if value is not None and guard.owned():
             return value
         if value is not None:  # forked by C code, with no hook run: the pid told
-            kept = self._keep(value)
+            kept = self._inherit(value)
         fresh = self._make(kept)
         self._state = (ProcessGuard(), fresh, None)
         if value is not None:
             _release([value])
         return fresh
 
+    def _inherit(self, value: T) -> K | None:
+        if self._hold is not None:
+            _KEPT.append(self._hold(value))
+        return self._keep(value)
+
     def _forget(self) -> object:
         """In a forked child: keep what may be kept, hand back the rest to be let go."""
         guard, value, kept = self._state
         if value is not None:
-            kept = self._keep(value)
+            kept = self._inherit(value)
         self._state = (guard, None, kept)
         return value
 

@@ -69,6 +69,11 @@ def _kept_token(resources: Resources) -> AccessToken | None:
     return resources.tokens.cached if resources.tokens is not None else None
 
 
+def _held_pool(resources: Resources) -> object:
+    return resources._pool
+
+
 def per_process(max_workers: int, grant: Grant | None, wait: float) -> ProcessLocal[Resources, AccessToken]:
-    """:class:`Resources` made in each process that uses them, the access token carried over."""
-    return ProcessLocal(functools.partial(Resources, max_workers, grant, wait), _kept_token)
+    """:class:`Resources` made in each process that uses them, the access token carried over
+    (and the inherited worker pool never collected, see :class:`~fcmclient.process.ProcessLocal`)."""
+    return ProcessLocal(functools.partial(Resources, max_workers, grant, wait), _kept_token, _held_pool)
