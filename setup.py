@@ -9,7 +9,8 @@ HERE = pathlib.Path(__file__).parent
 VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "fcmclient" / "_version.py").read_text())
 assert VERSION is not None
 
-TESTS = ["pytest>=7", "responses>=0.23", "hypothesis>=6"]
+# gevent and eventlet: the green-thread tests (tests/test_green.py) monkey-patch a process with each.
+TESTS = ["pytest>=7", "responses>=0.23", "hypothesis>=6", "gevent>=24", "eventlet>=0.36"]
 # Exact versions: a newer ruff may format or lint differently and turn CI red on its own.
 CHECKS = ["ruff==0.17.6", "mypy==2.4.1", "types-requests"]
 CELERY = ["celery[redis]>=5.3"]

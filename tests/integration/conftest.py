@@ -121,14 +121,15 @@ class Worker:
 
 
 @pytest.fixture
-def start_worker(tmp_path: pathlib.Path) -> Iterator[Callable[[Mapping[str, str]], Worker]]:
-    """Start ``celery -A pushapp.tasks worker`` (prefork, 2 processes) with extra env vars."""
+def start_worker(tmp_path: pathlib.Path) -> Iterator[Callable[..., Worker]]:
+    """Start ``celery -A APP worker`` (prefork, 2 processes; APP is ``pushapp.tasks`` unless
+    given) with extra env vars."""
     started: list[Worker] = []
 
-    def start(env: Mapping[str, str]) -> Worker:
+    def start(env: Mapping[str, str], app: str = "pushapp.tasks") -> Worker:
         log = tmp_path / f"worker-{len(started)}.log"
         path = os.pathsep.join([str(EXAMPLE), str(ROOT), os.environ.get("PYTHONPATH", "")])
-        command = [sys.executable, "-m", "celery", "-A", "pushapp.tasks", "worker"]
+        command = [sys.executable, "-m", "celery", "-A", app, "worker"]
         command += ["--pool", "prefork", "--concurrency", "2", "--loglevel", "INFO"]
         command += ["--hostname", f"test-{os.getpid()}-{len(started)}@127.0.0.1"]
         command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
