@@ -125,8 +125,11 @@ class FCM:
 
     One :class:`FCM` keeps one pooled :class:`requests.Session` (keep-alive connections
     reused across sends), one cached access token and, for v1 multicasts, one thread pool.
-    It is safe to share between threads; make one per process and reuse it.
-    Nothing retries on its own: each target gets at most one request per :meth:`send`.
+    It is safe to share between threads, and across ``fork()``: a forked child (Celery's
+    prefork pool, gunicorn, multiprocessing) sends on connections and threads of its own,
+    keeping only the access token, and the parent is unaffected. It cannot be pickled:
+    under spawn, make one per process. Nothing retries on its own: each target gets at most
+    one request per :meth:`send`.
 
     How long a send can take, whatever the server does (answers slowly, never answers,
     or trickles its answer a byte at a time): each socket read waits at most the read
@@ -281,7 +284,7 @@ class FCM:
         self.close()
 
     def close(self) -> None:
-        """Close pooled connections and stop the worker threads. Idempotent.
+        """Close pooled connections and stop the worker threads of this process. Idempotent.
 
         Like a closed :class:`requests.Session`, a closed ``FCM`` still works: a later
         :meth:`send` opens new connections (and worker threads) as it needs them, to be
@@ -303,7 +306,8 @@ class FCM:
 
     @property
     def token_fetches(self) -> int:
-        """How many OAuth2 access tokens this connection has fetched (0 for legacy)."""
+        """How many OAuth2 access tokens this connection has fetched in this process (0 for
+        legacy; a forked child starts from 0, with its parent's token)."""
         tokens = self._resources.get().tokens
         return tokens.fetches if tokens is not None else 0
 
