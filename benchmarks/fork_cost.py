@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fcmclient import FCM, JSONMessage
 from fcmclient.process import ProcessGuard, forks
-from fcmclient.resources import Resources
+from fcmclient.resources import Resources, per_process
 from fcmclient.testing import FCMEmulator
 
 CHILDREN = 20
@@ -67,7 +67,7 @@ def main() -> None:
     with FCMEmulator() as emu:
         client = FCM.from_service_account(emu.service_account_info("demo"), url=emu.v1_url("demo"))
         with client:
-            per_send = per_call("resources.get()", "", resources=client._resources)
+            per_send = per_call("local.get()", "", local=per_process(64, None, 20.0))
             print(f"FCM's per-process lookup:        {per_send:6.0f} ns per send")
             warm = [timed_send(client) for _ in range(CHILDREN)]
             first = child_first_sends(client)

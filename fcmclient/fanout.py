@@ -15,7 +15,7 @@ import math
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import CancelledError, Executor, Future
+from concurrent.futures import Executor, Future
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from .outcomes import Outcome
@@ -91,12 +91,10 @@ def _join(helpers: list[Future[bool]], until: float, clock: Callable[[], float])
         if future.cancel():
             continue
         left = until - clock()
-        try:
+        try:  # running or done: it can no longer be cancelled
             future.result(timeout=None if left == math.inf else max(left, 0.0))
-        except CancelledError:  # cancelled by someone else before it started: nothing to wait for
-            continue
         except FutureTimeout:
-            running = sum(not future.done() for future in helpers)
+            running = sum(not helper.done() for helper in helpers)
             log.warning("stopped waiting for %d helper thread(s) of a send: its time bound passed", running)
             return
 
