@@ -21,6 +21,9 @@ from collections.abc import Callable, Iterator, Mapping
 
 import pytest
 
+#: An app a worker imports, configured by its environment: not a module for pytest to import.
+collect_ignore = ["fork_app.py"]
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "celery_app"
 IN_CI = os.environ.get("CI") == "true"
