@@ -54,8 +54,8 @@ from urllib3._collections import HTTPHeaderDict  # (public as urllib3.HTTPHeader
 from urllib3.util.wait import wait_for_read
 
 from .deadline import DeadlineAdapter
-from .intercept import session_is_watched
-from .transport import MAX_RESPONSE_BYTES, Reply, Timeout, post, read_capped, within
+from .intercept import connections_are_replaced, session_is_watched
+from .transport import MAX_RESPONSE_BYTES, Reply, Timeout, post, read_capped, total_seconds, within
 
 __all__ = ["Channel"]
 
@@ -64,6 +64,9 @@ log = logging.getLogger("fcmclient")
 _CHUNK = 64 * 1024
 _Headers = Mapping[str, str]
 
+
+#: Held by each request through the session while urllib3's connection classes are replaced.
+_ONE_AT_A_TIME = threading.Lock()
 
 #: Adapters a channel may drive the pools of directly: requests' own, and fcm-client's.
 _OWN_ADAPTERS = (HTTPAdapter, DeadlineAdapter)
@@ -177,6 +180,7 @@ class Channel:
         "_pool",
         "_read",
         "_removed",
+        "_serial",
         "_session",
         "_target",
         "_timeout",
@@ -213,6 +217,7 @@ class Channel:
         # Session defaults these headers remove: Session.request would add them back.
         self._removed: dict[str, None] = {name: None for name, value in merged.items() if value is None}
         self._session = session
+        self._serial = False
         self._options = {name: options.get(name) for name in ("proxies", "verify", "cert")}
         try:
             # The URL and headers first, as Session.post prepares its request before anything
@@ -223,6 +228,7 @@ class Channel:
                 url, options.get("proxies") or {}, True, options.get("verify"), options.get("cert")
             )
             self._adapter = session.get_adapter(url)
+            self._serial = connections_are_replaced()
             if not session_is_watched(session, _OWN_ADAPTERS):
                 pool, target = self._connection_pool(template, settings)
                 if _direct_pool(pool):
@@ -356,4 +362,17 @@ class Channel:
             self._pool._put_conn(conn)
 
     def _post_through_session(self, body: bytes, headers: _Headers) -> Reply:
+        if self._serial:
+            # One at a time while urllib3's connection classes are replaced (vcrpy puts them
+            # back for every thread while it makes a connection): waiting counts against
+            # this request's own deadline.
+            if not _ONE_AT_A_TIME.acquire(timeout=total_seconds(self._timeout)):
+                raise requests.ConnectTimeout("no turn to send within the request's deadline")
+            try:
+                return self._post_through_session_now(body, headers)
+            finally:
+                _ONE_AT_A_TIME.release()
+        return self._post_through_session_now(body, headers)
+
+    def _post_through_session_now(self, body: bytes, headers: _Headers) -> Reply:
         return post(self._session, self.url, body, {**headers, **self._removed}, self._timeout, self._options)

@@ -23,7 +23,7 @@ import urllib3.connection
 import urllib3.connectionpool
 from requests.adapters import HTTPAdapter
 
-__all__ = ["adapter_is_own", "session_is_watched", "urllib3_is_watched"]
+__all__ = ["adapter_is_own", "connections_are_replaced", "session_is_watched", "urllib3_is_watched"]
 
 _Piece = tuple[Any, str, tuple[str, ...]]
 
@@ -56,6 +56,11 @@ _URLLIB3_PIECES: tuple[_Piece, ...] = (
     (http.client.HTTPConnection, "send", ("http.client",)),
 )
 
+#: The connection classes (a replaying double such as vcrpy swaps them for stubs).
+_CONNECTION_CLASSES = frozenset(
+    (id(owner), name) for owner, name, _ in _URLLIB3_PIECES if name.endswith(("Connection", "ConnectionCls"))
+)
+
 #: Session attributes a double may replace on one instance (``mock.patch.object(session, ...)``).
 _SESSION_METHODS = frozenset(name for owner, name, _ in _REQUESTS_PIECES if owner is requests.Session)
 
@@ -68,6 +73,9 @@ def _capture(pieces: Iterable[_Piece]) -> tuple[tuple[Any, str, tuple[str, ...],
 
 _REQUESTS_ORIGINALS = _capture(_REQUESTS_PIECES)
 _URLLIB3_ORIGINALS = _capture(_URLLIB3_PIECES)
+_CONNECTION_ORIGINALS = tuple(
+    piece for piece in _URLLIB3_ORIGINALS if (id(piece[0]), piece[1]) in _CONNECTION_CLASSES
+)
 
 
 def _replaced(originals: Iterable[tuple[Any, str, tuple[str, ...], Any]]) -> bool:
@@ -83,6 +91,15 @@ def _replaced(originals: Iterable[tuple[Any, str, tuple[str, ...], Any]]) -> boo
 def urllib3_is_watched() -> bool:
     """Whether a piece of urllib3 or http.client has been replaced (vcrpy, a tracing agent)."""
     return _replaced(_URLLIB3_ORIGINALS)
+
+
+def connections_are_replaced() -> bool:
+    """Whether urllib3's connection classes have been replaced.
+
+    A double that does this (vcrpy) puts the real classes back for a moment each time it
+    makes a connection, for every thread at once: its requests must be made one at a time.
+    """
+    return _replaced(_CONNECTION_ORIGINALS)
 
 
 def adapter_is_own(adapter: object, own: tuple[type, ...]) -> bool:

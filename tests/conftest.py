@@ -15,8 +15,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.netguard import NetworkGuard
-
 TOKEN_URI = "https://oauth2.googleapis.com/token"
 PROJECT = "demo-project"
 V1_SEND = f"https://fcm.googleapis.com/v1/projects/{PROJECT}/messages:send"
@@ -58,27 +56,6 @@ def service_account_file(tmp_path: pathlib.Path, service_account_info: dict[str,
     path = tmp_path / "service-account.json"
     path.write_text(json.dumps(service_account_info))
     return path
-
-
-# -- the network: nothing but the loopback, for every test ---------------------------------------
-
-GUARD = NetworkGuard()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _network_guard() -> Iterator[NetworkGuard]:
-    with GUARD.installed():
-        yield GUARD
-
-
-@pytest.fixture(autouse=True)
-def no_network(_network_guard: NetworkGuard) -> Iterator[NetworkGuard]:
-    """Fail the test if it tried to look up or reach anything beyond the loopback."""
-    _network_guard.take()
-    yield _network_guard
-    attempts = _network_guard.take()
-    if attempts:
-        pytest.fail(f"the test tried to reach the network: {sorted(set(attempts))}")
 
 
 def pytest_recording_configure(config: Any, vcr: Any) -> None:

@@ -40,7 +40,9 @@ NOT_REGISTERED = {
         "code": 404,
         "status": "NOT_FOUND",
         "message": "Requested entity was not found.",
-        "details": [{"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", "errorCode": "UNREGISTERED"}],
+        "details": [
+            {"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", "errorCode": "UNREGISTERED"}
+        ],
     }
 }
 
@@ -102,7 +104,10 @@ def _check_plain(result: Result) -> None:
 
 
 def _check_multicast(result: Result) -> None:
-    assert result.success == {"tok-a": f"projects/{PROJECT}/messages/m-a", "tok-c": f"projects/{PROJECT}/messages/m-c"}
+    assert result.success == {
+        "tok-a": f"projects/{PROJECT}/messages/m-a",
+        "tok-c": f"projects/{PROJECT}/messages/m-c",
+    }
     assert result.not_registered == ["tok-b"]
 
 
@@ -155,7 +160,10 @@ OPERATIONS = [
             Exchange(
                 FCM_URL,
                 b"registration_id=tok-p&data.k=v",
-                {"Authorization": f"key={API_KEY}", "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8"},
+                {
+                    "Authorization": f"key={API_KEY}",
+                    "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8",
+                },
                 200,
                 b"id=m-p",
             )
@@ -228,7 +236,10 @@ def test_responses(op: Operation, service_account_info: dict[str, Any]) -> None:
         for url in {exchange.url for exchange in op.exchanges}:
             mock.add_callback(responses.POST, url, callback=callback)
         run(op, op.make(service_account_info))
-        seen = [(str(c.request.method), str(c.request.url), c.request.headers, _bytes(c.request.body)) for c in mock.calls]
+        seen = [
+            (str(c.request.method), str(c.request.url), c.request.headers, _bytes(c.request.body))
+            for c in mock.calls
+        ]
     check_seen(op, seen)
 
 
