@@ -19,7 +19,8 @@ try:
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
 except ImportError as exc:  # google-auth installs it only in its recent releases
     raise ImportError(
-        "fcm-client's emulator needs the cryptography package: pip install 'fcm-client[emulator]'"
+        "fcm-client's emulator needs the cryptography package: pip install 'fcm-client[emulator]'",
+        name="cryptography",
     ) from exc
 
 __all__ = [

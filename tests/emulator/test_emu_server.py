@@ -281,19 +281,3 @@ def test_many_concurrent_connections(emu: FCMEmulator) -> None:
             conn.close()
     assert emu.stats.connections_opened == 64
 
-
-def test_without_cryptography_the_emulator_says_which_extra_to_install() -> None:
-    import subprocess
-    import sys
-
-    code = (
-        "import sys; sys.modules['cryptography'] = None\n"
-        "try:\n"
-        "    from fcmclient.testing import FCMEmulator\n"
-        "except ImportError as exc:\n"
-        "    print(exc)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert "pip install 'fcm-client[emulator]'" in done.stdout
