@@ -280,4 +280,3 @@ def test_many_concurrent_connections(emu: FCMEmulator) -> None:
         for conn in conns:
             conn.close()
     assert emu.stats.connections_opened == 64
-
