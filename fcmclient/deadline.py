@@ -19,8 +19,11 @@ import threading
 import time
 from typing import Any
 
+from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
 from urllib3 import connection, connectionpool
+
+from .intercept import urllib3_is_watched
 
 __all__ = ["Deadline", "DeadlineAdapter", "deadline"]
 
@@ -208,8 +211,26 @@ class DeadlineAdapter(HTTPAdapter):
     """An :class:`~requests.adapters.HTTPAdapter` whose connections honour :func:`deadline`.
 
     Takes the same arguments. Direct connections and HTTP(S) proxies are covered; a SOCKS
-    proxy keeps urllib3's own connections (per-read timeouts only).
+    proxy keeps urllib3's own connections (per-read timeouts only). While a piece of urllib3
+    or http.client is replaced (vcrpy, a tracing agent: :func:`~fcmclient.intercept.urllib3_is_watched`),
+    requests go through urllib3's own pool classes instead, where the replacement sees them
+    (and only per-read timeouts apply).
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._plain = HTTPAdapter(*args, **kwargs)
+        super().__init__(*args, **kwargs)
+
+    def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
+        """Send as :meth:`HTTPAdapter.send <requests.adapters.HTTPAdapter.send>` does."""
+        if urllib3_is_watched():
+            return self._plain.send(request, *args, **kwargs)
+        return super().send(request, *args, **kwargs)
+
+    def close(self) -> None:
+        """Close every pooled connection, the plain adapter's included."""
+        self._plain.close()
+        super().close()
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
