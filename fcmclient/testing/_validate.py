@@ -11,12 +11,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ._conditions import TOPIC_NAME, condition_problem
+
 __all__ = [
     "MAX_MESSAGE_BYTES",
     "MAX_TTL_SECONDS",
     "V1Invalid",
     "V1Send",
-    "condition_problem",
     "topic_problem",
     "validate_send",
 ]
@@ -24,11 +25,8 @@ __all__ = [
 MAX_MESSAGE_BYTES = 4096
 MAX_TTL_SECONDS = 2_419_200
 TARGET_FIELDS = ("token", "topic", "condition", "fid")
-_TOPIC = re.compile(r"[a-zA-Z0-9\-_.~%]+")
 _LABEL = re.compile(r"[a-zA-Z0-9\-_.~%]{1,50}")
 _DURATION = re.compile(r"(\d+)(\.\d{1,9})?s")
-_CONDITION_TOPIC = re.compile(r"['\"]([^'\"]*)['\"]\s+in\s+topics")
-_MAX_CONDITION_TOPICS = 5
 
 
 @dataclass(frozen=True)
@@ -323,87 +321,8 @@ def topic_problem(name: str) -> str | None:
             f'Invalid topic name {_dump(name)}: leave out the "/topics/" prefix '
             f"(send {_dump(name[len('/topics/') :])})"
         )
-    if not _TOPIC.fullmatch(name):
+    if not TOPIC_NAME.fullmatch(name):
         return f"Invalid topic name {_dump(name)}: use only [a-zA-Z0-9-_.~%]"
-    return None
-
-
-def _condition_tokens(condition: str) -> list[str] | None:
-    """Split a condition into ``TOPIC:<name>``, ``&&``, ``||``, ``!``, ``(`` and ``)``."""
-    tokens: list[str] = []
-    position = 0
-    while position < len(condition):
-        if condition[position].isspace():
-            position += 1
-            continue
-        match = _CONDITION_TOPIC.match(condition, position)
-        if match is not None:
-            tokens.append("TOPIC:" + match.group(1))
-            position = match.end()
-            continue
-        for operator in ("&&", "||", "!", "(", ")"):
-            if condition.startswith(operator, position):
-                tokens.append(operator)
-                position += len(operator)
-                break
-        else:
-            return None
-    return tokens
-
-
-def _parse_condition(tokens: list[str]) -> bool:
-    """Whether ``tokens`` form ``expr := term (('&&'|'||') term)*``,
-    ``term := '!' term | '(' expr ')' | TOPIC``."""
-    position = 0
-
-    def term() -> bool:
-        nonlocal position
-        if position >= len(tokens):
-            return False
-        item = tokens[position]
-        position += 1
-        if item == "!":
-            return term()
-        if item == "(":
-            if not expression() or position >= len(tokens) or tokens[position] != ")":
-                return False
-            position += 1
-            return True
-        return item.startswith("TOPIC:")
-
-    def expression() -> bool:
-        nonlocal position
-        if not term():
-            return False
-        while position < len(tokens) and tokens[position] in ("&&", "||"):
-            position += 1
-            if not term():
-                return False
-        return True
-
-    return expression() and position == len(tokens)
-
-
-def condition_problem(condition: str) -> str | None:
-    """Explain why ``condition`` is not a valid topic condition, or return ``None``.
-
-    A condition is quoted topic names followed by ``in topics``, joined by ``&&`` and
-    ``||``, negated by ``!``, grouped by parentheses, with at most five topics.
-
-    :param condition: the condition as sent.
-    """
-    tokens = _condition_tokens(condition)
-    if tokens is None or not _parse_condition(tokens):
-        return (
-            f"Invalid condition {_dump(condition)}: expected expressions like "
-            "\"'a' in topics && ('b' in topics || 'c' in topics)\""
-        )
-    topics = [token[len("TOPIC:") :] for token in tokens if token.startswith("TOPIC:")]
-    if len(topics) > _MAX_CONDITION_TOPICS:
-        return f"Invalid condition: it names {len(topics)} topics, the maximum is {_MAX_CONDITION_TOPICS}"
-    for topic in topics:
-        if not _TOPIC.fullmatch(topic):
-            return f"Invalid topic name {_dump(topic)} in condition"
     return None
 
 
