@@ -36,7 +36,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote
@@ -49,7 +48,7 @@ from ._records import record_of
 from ._state import EmulatorState
 from ._subscriptions import MAX_TOPICS_PER_REGISTRATION, AddStatus, Subscription, SubscriptionStore
 from ._v1 import auth_failure, error_outcome_response, error_response, invalid_response
-from ._validate import V1Invalid, topic_problem
+from ._validate import FieldError, V1Invalid, camel_case, snake_case, topic_problem
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -119,27 +118,11 @@ def match_route(target: str) -> TopicRoute | None:
     return TopicRoute(unquote(segments[3]), unquote(segments[5]), topic)
 
 
-class _BadRequestError(Exception):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"[A-Z]", lambda m: "_" + m.group(0).lower(), name)
-
-
 def _param(params: dict[str, str], name: str) -> str | None:
     """A query parameter by its snake_case or lowerCamelCase name."""
-    given = [spelling for spelling in dict.fromkeys((name, _camel(name))) if spelling in params]
+    given = [spelling for spelling in dict.fromkeys((name, camel_case(name))) if spelling in params]
     if len(given) > 1:
-        raise _BadRequestError(name, f'Query parameter "{name}" is given twice (as {" and ".join(given)}).')
+        raise FieldError(name, f'Query parameter "{name}" is given twice (as {" and ".join(given)}).')
     return params[given[0]] if given else None
 
 
@@ -149,7 +132,7 @@ def _bool_param(params: dict[str, str], name: str) -> bool:
         return False
     value = _BOOLEANS.get(text.lower())
     if value is None:
-        raise _BadRequestError(name, f"Invalid value at '{name}' (TYPE_BOOL), {json.dumps(text)}")
+        raise FieldError(name, f"Invalid value at '{name}' (TYPE_BOOL), {json.dumps(text)}")
     return value
 
 
@@ -166,10 +149,10 @@ def subscription_topic_problem(name: str) -> str | None:
 
 def _topic_name(name: str | None, field: str) -> str:
     if name is None or name == "":
-        raise _BadRequestError(field, f'The required parameter "{field}" is missing.')
+        raise FieldError(field, f'The required parameter "{field}" is missing.')
     problem = subscription_topic_problem(name)
     if problem is not None:
-        raise _BadRequestError(field, problem)
+        raise FieldError(field, problem)
     return name
 
 
@@ -180,14 +163,12 @@ def _check_body(body: bytes) -> None:
     try:
         value = json.loads(body)
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-        raise _BadRequestError("", f"Invalid JSON payload received. {exc}") from exc
+        raise FieldError("", f"Invalid JSON payload received. {exc}") from exc
     if not isinstance(value, dict):
-        raise _BadRequestError("", "Invalid JSON payload received. Expected a TopicSubscription object.")
+        raise FieldError("", "Invalid JSON payload received. Expected a TopicSubscription object.")
     for key in value:
-        if key not in _BODY_FIELDS and _snake(key) not in _BODY_FIELDS:
-            raise _BadRequestError(
-                key, f'Invalid JSON payload received. Unknown name "{key}": Cannot find field.'
-            )
+        if key not in _BODY_FIELDS and snake_case(key) not in _BODY_FIELDS:
+            raise FieldError(key, f'Invalid JSON payload received. Unknown name "{key}": Cannot find field.')
 
 
 def _encode_page_token(route: TopicRoute, last_topic: str) -> str:
@@ -200,14 +181,14 @@ def _decode_page_token(route: TopicRoute, token: str) -> str:
     try:
         decoded = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (binascii.Error, ValueError) as exc:
-        raise _BadRequestError("page_token", "Invalid page token.") from exc
+        raise FieldError("page_token", "Invalid page token.") from exc
     if (
         not isinstance(decoded, list)
         or len(decoded) != 3
         or decoded[:2] != [route.project, route.registration]
         or not isinstance(decoded[2], str)
     ):
-        raise _BadRequestError("page_token", "Invalid page token.")
+        raise FieldError("page_token", "Invalid page token.")
     return decoded[2]
 
 
@@ -217,10 +198,10 @@ def _page_size(params: dict[str, str]) -> int:
         return DEFAULT_PAGE_SIZE
     digits = text.removeprefix("-")
     if not (digits.isascii() and digits.isdigit()) or int(digits) >= 2**31:
-        raise _BadRequestError("page_size", f"Invalid value at 'page_size' (TYPE_INT32), {json.dumps(text)}")
+        raise FieldError("page_size", f"Invalid value at 'page_size' (TYPE_INT32), {json.dumps(text)}")
     size = int(text)
     if size < 0:
-        raise _BadRequestError("page_size", f"page_size must not be negative, got {size}.")
+        raise FieldError("page_size", f"page_size must not be negative, got {size}.")
     return DEFAULT_PAGE_SIZE if size == 0 else min(size, MAX_PAGE_SIZE)
 
 
@@ -239,7 +220,7 @@ class _Call:
 def _parse(operation: Operation, route: TopicRoute, request: Request) -> _Call:
     """Validate a request's topic, query and body.
 
-    :raises _BadRequestError: with the field and FCM-style message.
+    :raises FieldError: with the field and FCM-style message.
     """
     params = dict(parse_qsl(request.query, keep_blank_values=True))
     if operation == "list":
@@ -349,7 +330,7 @@ class TopicsEndpoint:
             return auth_failure(check, route.project, permission)
         try:
             call = _parse(operation, route, request)
-        except _BadRequestError as exc:
+        except FieldError as exc:
             await pause(latency)
             return invalid_response(V1Invalid(exc.field, exc.message, fcm_error=False))
         wait, final = unwrap(self._state.take([route.registration])[0])

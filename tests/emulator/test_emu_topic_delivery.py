@@ -16,6 +16,7 @@ from emu_support import (
     topics_url,
 )
 
+from fcmclient import FCM, TopicMessage
 from fcmclient.testing import FCMEmulator
 
 CONDITION = "'news' in topics && !('sport' in topics)"
@@ -190,3 +191,18 @@ def test_reset_forgets_subscriptions_and_unregistered_tokens(
     assert send_v1(http, phones, access_token, {"token": "dead"}).status_code == 200
     phones.subscribe("dead", "news")
     assert phones.subscriptions("dead") == ["news"]
+
+
+@pytest.mark.parametrize("protocol", ["v1", "legacy"])
+def test_the_clients_topic_message_reaches_subscribers(emu: FCMEmulator, protocol: str) -> None:
+    emu.subscribe("ann", "news")
+    emu.subscribe("bob", "news", "sport")
+    if protocol == "v1":
+        fcm = FCM.from_service_account(emu.service_account_info("demo"), url=emu.v1_url("demo"))
+    else:
+        fcm = FCM(emu.api_key, url=emu.legacy_url)
+    with fcm:
+        fcm.send(TopicMessage(topic="news", data={"headline": "extra"}))
+        fcm.send(TopicMessage(condition="'news' in topics && 'sport' in topics", data={"n": "2"}))
+    assert [message["data"] for message in emu.inbox("ann")] == [{"headline": "extra"}]
+    assert [message["data"] for message in emu.inbox("bob")] == [{"headline": "extra"}, {"n": "2"}]
