@@ -9,12 +9,25 @@ HERE = pathlib.Path(__file__).parent
 VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "fcmclient" / "_version.py").read_text())
 assert VERSION is not None
 
-# gevent and eventlet: the green-thread tests (tests/test_green.py) monkey-patch a process with each.
-TESTS = ["pytest>=7", "responses>=0.23", "hypothesis>=6", "gevent>=24", "eventlet>=0.36"]
+# Every range below is tested at both ends: scripts/test.sh runs the suite in a second
+# virtualenv holding the lowest version of each (scripts/lowest-requirements.py pins them).
+# requests 2.32.2 is the first to key pooled connections by their TLS settings: before it, a
+# connection opened with verify=False served later verified requests (CVE-2024-35195).
+# urllib3 is imported directly; 1.26.5 is the first 1.26 whose vendored six imports cleanly.
+RUNTIME = ["requests>=2.32.2", "urllib3>=1.26.5", "google-auth>=2.20"]
+# The emulator (fcmclient.testing, `fcmclient demo`) makes and checks RSA keys; google-auth
+# brings cryptography only in its recent releases.
+EMULATOR = ["cryptography>=41"]
+# The HTTP test doubles users put around fcm-client are tested against it.
+DOUBLES = ["responses>=0.23", "requests-mock>=1.11", "vcrpy>=5.0", "pytest-recording>=0.13", "betamax>=0.9"]
+# gevent and eventlet: tests/test_green.py monkey-patches a process with each, forks included.
+GREEN = ["gevent>=24.2.1", "eventlet>=0.36.1"]
+TESTS = ["pytest>=7.2", "hypothesis>=6.0", *DOUBLES, *EMULATOR, *GREEN]
 # Exact versions: a newer ruff may format or lint differently and turn CI red on its own.
 CHECKS = ["ruff==0.17.6", "mypy==2.4.1", "types-requests"]
 CELERY = ["celery[redis]>=5.3"]
-DOCS = ["sphinx>=7", "furo"]
+# The API reference documents fcmclient.celery, so building the docs imports Celery.
+DOCS = ["sphinx>=7.0", "furo>=2023.5.20", "celery>=5.3"]
 
 setup(
     name="fcm-client",
@@ -27,12 +40,13 @@ setup(
     packages=find_packages(include=["fcmclient", "fcmclient.*"]),
     package_data={"fcmclient": ["py.typed"]},
     python_requires=">=3.10",
-    install_requires=["requests>=2.28", "google-auth>=2.20"],
+    install_requires=RUNTIME,
     extras_require={
         "test": TESTS,
         "dev": TESTS + CHECKS + DOCS + CELERY,
         "celery": CELERY,
         "docs": DOCS,
+        "emulator": EMULATOR,
     },
     entry_points={
         "console_scripts": ["fcmclient = fcmclient.cli:main"],

@@ -299,6 +299,18 @@ class FCM:
         return self._api_key
 
     @property
+    def session(self) -> requests.Session:
+        """The :class:`requests.Session` every request of this ``FCM`` goes through.
+
+        Mount a transport adapter of your own on it, or hand it to a recorder such as betamax
+        (``Betamax(fcm.session)``), and every request (sends and token fetches alike) goes
+        through that adapter. Changing its headers or settings is not supported. It belongs to
+        the current process: a forked child gets a session of its own, with the adapters you
+        mounted on its parent's.
+        """
+        return self._resources.get().session
+
+    @property
     def requests_options(self) -> dict[str, Any]:
         """The requests options every send uses, ``timeout`` included (a copy; as in
         fcm-client 0.2, where it was the constructor's ``**options``)."""

@@ -25,12 +25,12 @@ deadline of connect + read timeout, enforced by the :mod:`~fcmclient.deadline` c
 of the pool), and once its status has arrived the status decides: a body that cannot be read
 whole is handed on as far as it was read, as :func:`~fcmclient.transport.post` does.
 
-Each request goes through ``adapter.send()`` instead when the session's adapter is not
-requests' own, unpatched ``HTTPAdapter`` or fcm-client's
-:class:`~fcmclient.deadline.DeadlineAdapter` (a transport-level test double such as
-``responses`` or ``requests-mock``, or a custom adapter), or when a proxy is configured (the
-pool then tunnels, which urllib3 alone knows how to set up). Both ways share the headers,
-settings, capped read and error mapping; only the call that sends differs.
+Each request goes through ``Session.request`` instead, as ``Session.post`` would send it,
+whenever something watches requests (:mod:`fcmclient.intercept`: a test double such as
+``responses``, ``requests-mock``, vcrpy or betamax, a tracing agent, an adapter of the
+application's own mounted on the session), or when a proxy is configured (the pool then
+tunnels, which urllib3 alone knows how to set up). Both ways share the headers, settings,
+capped read and error mapping; only the call that sends differs.
 """
 
 from __future__ import annotations
@@ -54,8 +54,9 @@ from urllib3._collections import HTTPHeaderDict  # (public as urllib3.HTTPHeader
 from urllib3.util.wait import wait_for_read
 
 from .deadline import DeadlineAdapter
+from .intercept import connections_are_replaced, session_is_watched
 from .process import forks
-from .transport import MAX_RESPONSE_BYTES, Reply, Timeout, read_capped, within
+from .transport import MAX_RESPONSE_BYTES, Reply, Timeout, post, read_capped, total_seconds, within
 
 __all__ = ["Channel"]
 
@@ -65,14 +66,11 @@ _CHUNK = 64 * 1024
 _Headers = Mapping[str, str]
 
 
-#: Adapters whose ``send`` is requests' own: a channel may drive their pools directly.
+#: Held by each request through the session while urllib3's connection classes are replaced.
+_ONE_AT_A_TIME = threading.Lock()
+
+#: Adapters a channel may drive the pools of directly: requests' own, and fcm-client's.
 _OWN_ADAPTERS = (HTTPAdapter, DeadlineAdapter)
-
-
-def _own_adapter(adapter: object) -> bool:
-    """Whether ``adapter`` is requests' own (or ours), with its ``send`` not patched by a test double."""
-    send = getattr(type(adapter), "send", None)
-    return type(adapter) in _OWN_ADAPTERS and getattr(send, "__module__", None) == "requests.adapters"
 
 
 def _direct_pool(pool: Any) -> bool:
@@ -184,9 +182,12 @@ class Channel:
         "_host",
         "_local",
         "_made_in",
+        "_options",
         "_pool",
         "_read",
-        "_send_kwargs",
+        "_removed",
+        "_serial",
+        "_session",
         "_target",
         "_timeout",
         "_tls",
@@ -220,7 +221,11 @@ class Channel:
             for name, value in merged.items()
             if value is not None
         }
-        self._send_kwargs: dict[str, Any] = {"stream": True, "timeout": timeout}
+        # Session defaults these headers remove: Session.request would add them back.
+        self._removed: dict[str, None] = {name: None for name, value in merged.items() if value is None}
+        self._session = session
+        self._serial = False
+        self._options = {name: options.get(name) for name in ("proxies", "verify", "cert")}
         try:
             # The URL and headers first, as Session.post prepares its request before anything
             # else: a URL it refuses raises the same InvalidURL or MissingSchema.
@@ -229,11 +234,9 @@ class Channel:
             settings = session.merge_environment_settings(
                 url, options.get("proxies") or {}, True, options.get("verify"), options.get("cert")
             )
-            self._send_kwargs.update(
-                verify=settings["verify"], cert=settings["cert"], proxies=settings["proxies"]
-            )
             self._adapter = session.get_adapter(url)
-            if _own_adapter(self._adapter):
+            self._serial = connections_are_replaced()
+            if not session_is_watched(session, _OWN_ADAPTERS):
                 pool, target = self._connection_pool(template, settings)
                 if _direct_pool(pool):
                     self._pool, self._target = pool, target
@@ -258,7 +261,7 @@ class Channel:
 
     @property
     def direct(self) -> bool:
-        """Whether requests skip ``adapter.send`` (see the module documentation)."""
+        """Whether requests skip ``Session.request`` (see the module documentation)."""
         return self._pool is not None
 
     def headers(self, extra: _Headers) -> dict[str, str]:
@@ -283,7 +286,7 @@ class Channel:
             raise _forked()
         with within(self._timeout):
             if self._pool is None:
-                reply = self._post_through_adapter(body, headers)
+                reply = self._post_through_session(body, headers)
             else:
                 reply = self._post_direct(body, headers)
         if forks() != self._made_in:
@@ -376,12 +379,18 @@ class Channel:
         else:
             self._pool._put_conn(conn)
 
-    def _post_through_adapter(self, body: bytes, headers: _Headers) -> Reply:
-        prepared = PreparedRequest()
-        prepared.prepare(method="POST", url=self.url, headers=headers, data=body)
-        response = self._adapter.send(prepared, **self._send_kwargs)
-        try:
-            content, _ = read_capped(response.iter_content(_CHUNK), self.url, response.status_code)
-        finally:
-            response.close()
-        return Reply(response.status_code, response.headers, content)
+    def _post_through_session(self, body: bytes, headers: _Headers) -> Reply:
+        if self._serial:
+            # One at a time while urllib3's connection classes are replaced (vcrpy puts them
+            # back for every thread while it makes a connection): waiting counts against
+            # this request's own deadline.
+            if not _ONE_AT_A_TIME.acquire(timeout=total_seconds(self._timeout)):
+                raise requests.ConnectTimeout("no turn to send within the request's deadline")
+            try:
+                return self._post_through_session_now(body, headers)
+            finally:
+                _ONE_AT_A_TIME.release()
+        return self._post_through_session_now(body, headers)
+
+    def _post_through_session_now(self, body: bytes, headers: _Headers) -> Reply:
+        return post(self._session, self.url, body, {**headers, **self._removed}, self._timeout, self._options)

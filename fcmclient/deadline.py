@@ -19,9 +19,11 @@ import threading
 import time
 from typing import Any
 
+from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
 from urllib3 import connection, connectionpool
 
+from .intercept import urllib3_is_watched
 from .process import ProcessGuard, forks
 
 __all__ = ["Deadline", "DeadlineAdapter", "deadline"]
@@ -171,12 +173,6 @@ def _connect_within_deadline(conn: connection.HTTPConnection) -> None:
 # The classes keep urllib3's names: they show in urllib3's and requests' error messages.
 
 
-def _opened_elsewhere(conn: Any) -> bool:
-    """Whether ``conn`` was opened by another process (it came through a fork)."""
-    opened_in: ProcessGuard | None = getattr(conn, "opened_in", None)
-    return opened_in is not None and not opened_in.owned()
-
-
 def _connect_here(conn: Any, connect: Any) -> None:
     """``connect()`` ``conn`` within the current deadline, for this process only."""
     _connect_within_deadline(conn)
@@ -188,14 +184,22 @@ def _connect_here(conn: Any, connect: Any) -> None:
     conn.opened_in = ProcessGuard()
 
 
-class HTTPConnection(connection.HTTPConnection):
-    """urllib3's connection, connecting and reading within the current deadline.
+def _of_this_process(conn: Any) -> Any:
+    """``conn``, closed first if another process opened it (it came through a fork).
 
-    Only the process that opened it uses it: in a forked child it counts as dropped, so the
-    pool closes the child's copy (never shutting the socket down, which would cut the
-    parent's connection) and connects anew. An answer is so only ever read by the process
-    that sent the request (urllib3 2 asks ``is_connected`` before lending a kept connection).
+    Closing drops this process's copy of the socket only (never a shutdown, which would cut
+    the parent's connection); the connection then connects anew when used, so an answer is
+    only ever read by the process that sent the request.
     """
+    opened_in: ProcessGuard | None = getattr(conn, "opened_in", None)
+    if opened_in is not None and not opened_in.owned():
+        conn.close()
+        conn.opened_in = None
+    return conn
+
+
+class HTTPConnection(connection.HTTPConnection):
+    """urllib3's connection, connecting and reading within the current deadline."""
 
     response_class = _DeadlineResponse
     #: The process that opened the socket (``None`` until connected).
@@ -203,15 +207,10 @@ class HTTPConnection(connection.HTTPConnection):
 
     def connect(self) -> None:
         _connect_here(self, super().connect)
-
-    @property
-    def is_connected(self) -> bool:
-        return not _opened_elsewhere(self) and super().is_connected
 
 
 class HTTPSConnection(connection.HTTPSConnection):
-    """urllib3's TLS connection, connecting and reading within the current deadline; used
-    only by the process that opened it (see :class:`HTTPConnection`)."""
+    """urllib3's TLS connection, connecting and reading within the current deadline."""
 
     response_class = _DeadlineResponse
     #: The process that opened the socket (``None`` until connected).
@@ -220,21 +219,29 @@ class HTTPSConnection(connection.HTTPSConnection):
     def connect(self) -> None:
         _connect_here(self, super().connect)
 
-    @property
-    def is_connected(self) -> bool:
-        return not _opened_elsewhere(self) and super().is_connected
+
+# A pool lends a kept connection only to the process that opened it. ``_get_conn`` is the
+# one place every request takes a connection from (urlopen, and the channel's direct path,
+# which relies on it already); urllib3 2's public ``is_connected`` would do, but 1.26 has no
+# such hook. tests/test_process.py fails if the pool stops calling it.
 
 
 class HTTPConnectionPool(connectionpool.HTTPConnectionPool):
-    """urllib3's pool of :class:`HTTPConnection`."""
+    """urllib3's pool of :class:`HTTPConnection`, each used only by the process that opened it."""
 
     ConnectionCls = HTTPConnection
 
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        return _of_this_process(super()._get_conn(timeout))
+
 
 class HTTPSConnectionPool(connectionpool.HTTPSConnectionPool):
-    """urllib3's pool of :class:`HTTPSConnection`."""
+    """urllib3's pool of :class:`HTTPSConnection`, each used only by the process that opened it."""
 
     ConnectionCls = HTTPSConnection
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        return _of_this_process(super()._get_conn(timeout))
 
 
 _POOLS = {"http": HTTPConnectionPool, "https": HTTPSConnectionPool}
@@ -244,8 +251,26 @@ class DeadlineAdapter(HTTPAdapter):
     """An :class:`~requests.adapters.HTTPAdapter` whose connections honour :func:`deadline`.
 
     Takes the same arguments. Direct connections and HTTP(S) proxies are covered; a SOCKS
-    proxy keeps urllib3's own connections (per-read timeouts only).
+    proxy keeps urllib3's own connections (per-read timeouts only). While a piece of urllib3
+    or http.client is replaced (vcrpy, a tracing agent: :func:`~fcmclient.intercept.urllib3_is_watched`),
+    requests go through urllib3's own pool classes instead, where the replacement sees them
+    (and only per-read timeouts apply).
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._plain = HTTPAdapter(*args, **kwargs)
+        super().__init__(*args, **kwargs)
+
+    def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
+        """Send as :meth:`HTTPAdapter.send <requests.adapters.HTTPAdapter.send>` does."""
+        if urllib3_is_watched():
+            return self._plain.send(request, *args, **kwargs)
+        return super().send(request, *args, **kwargs)
+
+    def close(self) -> None:
+        """Close every pooled connection, the plain adapter's included."""
+        self._plain.close()
+        super().close()
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)

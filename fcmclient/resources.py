@@ -3,7 +3,9 @@
 The pooled session (its keep-alive sockets), the access-token cache (its lock), the worker
 threads and the jitter source all belong to the process that made them: a child forked from
 it gets a fresh set on its first send (:class:`~fcmclient.process.ProcessLocal`), keeping
-only the cached access token, a plain value that is as valid in the child as in the parent.
+only the cached access token, a plain value that is as valid in the child as in the parent,
+and the transport adapters the application mounted on the session (``FCM.session``: a test
+double, a recorder, an adapter of its own), so that they still see every request.
 """
 
 from __future__ import annotations
@@ -11,13 +13,27 @@ from __future__ import annotations
 import functools
 import random
 import threading
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from requests.adapters import BaseAdapter
 
 from .auth import AccessToken, Grant, TokenSource
 from .process import ProcessLocal
 from .transport import make_session
 
-__all__ = ["Resources", "per_process"]
+__all__ = ["Inherited", "Resources", "per_process"]
+
+
+@dataclass(frozen=True)
+class Inherited:
+    """What a forked child takes over from its parent's :class:`Resources`."""
+
+    #: The cached access token, if any.
+    token: AccessToken | None = None
+    #: The adapters the application mounted on the session, by prefix.
+    adapters: Mapping[str, BaseAdapter] = field(default_factory=dict)
 
 
 class Resources:
@@ -26,15 +42,22 @@ class Resources:
     :param max_workers: connections kept per host, and helper threads (``max_workers - 1``).
     :param grant: how to fetch access tokens (HTTP v1), or ``None`` (legacy).
     :param wait: the most a thread waits for another thread's token fetch, in seconds.
-    :param token: an access token to start with (kept from the parent after a fork).
+    :param inherited: what a forked child keeps from its parent's (nothing the first time).
     """
 
-    __slots__ = ("_max_workers", "_pool", "_pool_lock", "rng", "session", "tokens")
+    __slots__ = ("_max_workers", "_own_adapters", "_pool", "_pool_lock", "rng", "session", "tokens")
 
-    def __init__(self, max_workers: int, grant: Grant | None, wait: float, token: AccessToken | None) -> None:
+    def __init__(
+        self, max_workers: int, grant: Grant | None, wait: float, inherited: Inherited | None
+    ) -> None:
+        inherited = inherited or Inherited()
+        token = inherited.token
         self._max_workers = max_workers
         #: The pooled session every request of this process goes through.
         self.session = make_session(max_workers)
+        self._own_adapters = tuple(self.session.adapters.values())
+        for prefix, adapter in inherited.adapters.items():
+            self.session.mount(prefix, adapter)
         #: The access-token cache (HTTP v1), fetching through :attr:`session`.
         self.tokens = (
             None
@@ -65,15 +88,22 @@ class Resources:
         self.session.close()
 
 
-def _kept_token(resources: Resources) -> AccessToken | None:
-    return resources.tokens.cached if resources.tokens is not None else None
+def _inherited(resources: Resources) -> Inherited:
+    """What a child keeps: read without taking a lock (a parent thread may have held one)."""
+    own = resources._own_adapters
+    mounted = resources.session.adapters
+    return Inherited(
+        resources.tokens.cached if resources.tokens is not None else None,
+        {prefix: adapter for prefix, adapter in mounted.items() if not any(adapter is o for o in own)},
+    )
 
 
 def _held_pool(resources: Resources) -> object:
     return resources._pool
 
 
-def per_process(max_workers: int, grant: Grant | None, wait: float) -> ProcessLocal[Resources, AccessToken]:
-    """:class:`Resources` made in each process that uses them, the access token carried over
-    (and the inherited worker pool never collected, see :class:`~fcmclient.process.ProcessLocal`)."""
-    return ProcessLocal(functools.partial(Resources, max_workers, grant, wait), _kept_token, _held_pool)
+def per_process(max_workers: int, grant: Grant | None, wait: float) -> ProcessLocal[Resources, Inherited]:
+    """:class:`Resources` made in each process that uses them, the access token and the
+    application's adapters carried over (and the inherited worker pool never collected, see
+    :class:`~fcmclient.process.ProcessLocal`)."""
+    return ProcessLocal(functools.partial(Resources, max_workers, grant, wait), _inherited, _held_pool)

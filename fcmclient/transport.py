@@ -130,7 +130,7 @@ def post(
     session: requests.Session,
     url: str,
     body: bytes | Mapping[str, Any],
-    headers: Mapping[str, str],
+    headers: Mapping[str, str | None],
     timeout: Timeout,
     options: Mapping[str, Any],
 ) -> Reply:

@@ -7,11 +7,14 @@ emulator's legacy endpoint through real sockets.
 
 from __future__ import annotations
 
+import io
 import json
 import pickle
 from typing import Any
 
+import pytest
 import requests
+import requests_mock
 
 import fcmclient
 from fcmclient import FCM, FCMAuthenticationError, JSONMessage, PlainTextMessage, Result
@@ -137,3 +140,123 @@ def test_result_built_from_a_response_the_old_way(fcm_emulator: FCMEmulator) -> 
     assert not result.needs_retry()
     assert result.retry() is None
     assert isinstance(result.multicast_id, int)
+
+
+# -- tests written the way fcm-client 0.2's own suite was: requests-mock around the client ------
+
+
+FCM_SEND = "https://fcm.googleapis.com/fcm/send"
+
+
+def test_a_0_2_style_mocked_send_runs_unchanged() -> None:
+    """A requests_mock.Mocker() around FCM(key).send(JSONMessage(...)): the mock answers, and
+    sees the request the old library made (the autouse network guard fails the test if the
+    request escaped the mock)."""
+    answer = {
+        "multicast_id": 216,
+        "success": 2,
+        "failure": 2,
+        "canonical_ids": 1,
+        "results": [
+            {"message_id": "1:0408"},
+            {"error": "Unavailable"},
+            {"error": "NotRegistered"},
+            {"message_id": "1:2342", "registration_id": "reg-4-new"},
+        ],
+    }
+    with requests_mock.Mocker() as m:
+        m.post(FCM_SEND, json=answer, headers={"Retry-After": "120"})
+        fcm = FCM("my-api-key")
+        res = fcm.send(
+            JSONMessage(
+                ["reg-1", "reg-2", "reg-3", "reg-4"], {"str": "string", "int": 10}, collapse_key="my.key"
+            )
+        )
+    assert m.call_count == 1
+    sent = m.last_request
+    assert (sent.method, sent.url) == ("POST", FCM_SEND)
+    assert sent.headers["Authorization"] == "key=my-api-key"
+    assert sent.headers["Content-Type"] == "application/json"
+    assert sent.json() == {
+        "registration_ids": ["reg-1", "reg-2", "reg-3", "reg-4"],
+        "data": {"str": "string", "int": 10},
+        "collapse_key": "my.key",
+    }
+    assert res.success == {"reg-1": "1:0408", "reg-4": "1:2342"}
+    assert res.canonical == {"reg-4": "reg-4-new"}
+    assert res.not_registered == ["reg-3"]
+    assert res.needs_retry()
+    retry = res.retry()
+    assert isinstance(retry, JSONMessage)
+    assert retry.registration_ids == ["reg-2"]
+    assert res.delay() == 120.0
+
+
+def test_a_0_2_style_mocked_plain_text_send_runs_unchanged() -> None:
+    with requests_mock.Mocker() as m:
+        m.post(FCM_SEND, text="id=0:1516\nregistration_id=reg-1-new\n")
+        res = FCM("my-api-key").send(PlainTextMessage("reg-1", {"str": "string"}, dry_run=True))
+    assert m.last_request.text == "registration_id=reg-1&data.str=string&dry_run=1"
+    assert res.success == {"reg-1": "0:1516"}
+    assert res.canonical == {"reg-1": "reg-1-new"}
+
+
+def test_a_0_2_style_mocked_rejection_reaches_the_old_except_clauses() -> None:
+    with requests_mock.Mocker() as m:
+        m.post(FCM_SEND, status_code=401, text="<HTML><TITLE>Unauthorized</TITLE></HTML>")
+        with pytest.raises(ValueError, match="401"):  # 0.2 raised ValueError subclasses
+            FCM("my-api-key").send(JSONMessage(["reg-1"]))
+        m.post(FCM_SEND, status_code=400, text="Bad request: registration_ids is empty")
+        with pytest.raises(ValueError, match="registration_ids is empty"):
+            FCM("my-api-key").send(JSONMessage(["reg-1"]))
+
+
+def response_of(status: int, body: bytes, headers: dict[str, str] | None = None) -> requests.Response:
+    """A requests.Response made by hand, as 0.2's tests made the ones they fed to Result."""
+    response = requests.Response()
+    response.status_code = status
+    response.raw = io.BytesIO(body)
+    response.headers.update(headers or {})
+    return response
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "headers", "expected"),
+    [
+        (
+            200,
+            b'{"multicast_id": 1, "success": 1, "failure": 1, "canonical_ids": 0,'
+            b' "results": [{"message_id": "1:1"}, {"error": "InternalServerError"}]}',
+            {},
+            ({"reg-1": "1:1"}, [], ["reg-2"], None),
+        ),
+        (503, b"", {"Retry-After": "30"}, ({}, [], ["reg-1", "reg-2"], 30.0)),
+        (
+            200,
+            b'{"multicast_id": 1, "success": 0, "failure": 2, "canonical_ids": 0,'
+            b' "results": [{"error": "NotRegistered"}, {"error": "InvalidRegistration"}]}',
+            {},
+            ({}, ["reg-1"], [], None),
+        ),
+    ],
+    ids=["mixed", "unavailable", "dead"],
+)
+def test_result_from_a_hand_made_response(
+    status: int, body: bytes, headers: dict[str, str], expected: tuple[Any, ...]
+) -> None:
+    message = JSONMessage(["reg-1", "reg-2"], {"k": "v"})
+    res = Result(message, response_of(status, body, headers), FCM.INITIAL_BACKOFF)
+    success, not_registered, retry, delay = expected
+    assert res.success == success
+    assert res.not_registered == not_registered
+    retried = res.retry()
+    assert (retried.registration_ids if isinstance(retried, JSONMessage) else []) == retry
+    if delay is not None:
+        assert res.delay() == delay
+    elif retry:
+        assert 0.5 <= res.delay() <= 1.5  # backoff: 1000 ms +/- 500 ms
+
+
+def test_result_from_a_hand_made_bad_response_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="not JSON"):
+        Result(JSONMessage(["reg-1"]), response_of(200, b"<html>"), FCM.INITIAL_BACKOFF)

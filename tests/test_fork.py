@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import io
 import multiprocessing
 import os
 import sys
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import requests
 
 from fcmclient import FCM, JSONMessage
 from fcmclient.testing import FCMEmulator
@@ -232,3 +234,58 @@ def test_a_child_closing_its_fcm_leaves_the_parents_connection_open(
         script_dead(emu, (tokens, dead))
         assert buckets(timed_send(client, tokens)) == expected(tokens, dead)
     assert emu.stats.connections_opened == opened
+
+
+def test_a_forked_child_keeps_the_adapters_mounted_on_the_session() -> None:
+    """A child's new session carries the adapters the application mounted on
+    ``FCM.session`` (a test double, a recorder): they still see every request there."""
+    url = "https://fcm.example.test/fcm/send"
+    answer = b'{"multicast_id": 1, "success": 1, "failure": 0, "canonical_ids": 0, "results": [{"message_id": "0:1"}]}'
+
+    class Canned(requests.adapters.BaseAdapter):
+        """Answers every request with one legacy success, never touching a socket."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: list[int] = []
+
+        def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+            self.seen.append(os.getpid())
+            response = requests.Response()
+            response.status_code = 200
+            response.headers["Content-Type"] = "application/json"
+            response.raw = io.BytesIO(answer)
+            response.url = str(request.url)
+            response.request = request
+            return response
+
+        def close(self) -> None:
+            pass
+
+    canned = Canned()
+    with FCM("AAAA-fork-adapter-key", url=url) as client:
+        client.session.mount("https://", canned)
+        parent_session = client.session
+
+        def child() -> dict[str, Any]:
+            result = client.send(JSONMessage(["t"]))
+            return {
+                "success": result.success,
+                "seen": canned.seen,
+                "own session": client.session is not parent_session,
+                "same adapter": client.session.get_adapter(url) is canned,
+            }
+
+        forked = Forked(child)
+        try:
+            report = forked.report(time.monotonic() + BOUND)
+        finally:
+            forked.kill()
+        assert client.session is parent_session
+    assert report == {
+        "success": {"t": "0:1"},
+        "seen": [forked.pid],
+        "own session": True,
+        "same adapter": True,
+    }
+    assert canned.seen == []  # the parent sent nothing

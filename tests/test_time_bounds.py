@@ -12,7 +12,11 @@ printed in pytest's summary (``figure`` fixture).
 from __future__ import annotations
 
 import json
+import os
+import pathlib
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -207,21 +211,48 @@ def test_regression_google_auth_retried_a_failing_token_endpoint_after_sleeping(
     assert elapsed < TOTAL + SLACK
 
 
-def test_regression_google_auth_retried_an_unreachable_metadata_server_after_sleeping(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+#: Refreshes Compute Engine credentials through FCM in a child process whose environment
+#: points google-auth at the metadata server (``GCE_METADATA_HOST``, read by some google-auth
+#: versions when it is imported), behind the network guard; prints what the send raised.
+_METADATA_REFRESH = """
+import json, sys, time
+from tests.netguard import NetworkGuard
+guard = NetworkGuard(); guard.installed().__enter__()
+from google.auth import compute_engine
+from fcmclient import FCM, JSONMessage
+started = time.monotonic()
+with FCM(credentials=compute_engine.Credentials(), project_id="demo", url=sys.argv[1], timeout=float(sys.argv[2])) as fcm:
+    try:
+        fcm.send(JSONMessage(["a"]))
+        outcome = "sent"
+    except Exception as exc:
+        outcome = [cls.__module__ + "." + cls.__name__ for cls in type(exc).__mro__]
+print(json.dumps({"outcome": outcome, "elapsed": time.monotonic() - started, "network": guard.take()}))
+"""
+
+
+def test_regression_google_auth_retried_an_unreachable_metadata_server_after_sleeping() -> None:
     """Compute Engine credentials try the metadata server five times, sleeping 1, 2, 4 and
     8 s between tries, when it cannot be reached (and report it as a rejection of the
     credentials): the first network failure ends the refresh, as a network problem."""
-    from google.auth import compute_engine
-    from google.auth.compute_engine import _metadata
-
+    root = pathlib.Path(__file__).resolve().parent.parent
     with RawServer(answer(b"")) as server:  # accepts, then closes without an answer
-        monkeypatch.setattr(_metadata, "_GCE_METADATA_HOST", f"127.0.0.1:{server.port}")
-        outcome, elapsed = _refresh_failure(compute_engine.Credentials(), server)  # type: ignore[no-untyped-call]
+        env = {**os.environ, "GCE_METADATA_HOST": f"127.0.0.1:{server.port}"}
+        done = subprocess.run(
+            [sys.executable, "-c", _METADATA_REFRESH, server.url("/send"), str(TIMEOUT)],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=root,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        report = json.loads(done.stdout)
         assert len(server.requests) == 1
-    assert isinstance(outcome, requests.ConnectionError), outcome
-    assert elapsed < TOTAL + SLACK
+    assert "requests.exceptions.ConnectionError" in report["outcome"], report
+    assert report["network"] == []
+    assert report["elapsed"] < TOTAL + SLACK
 
 
 def test_a_read_never_waits_past_the_deadline_even_within_its_read_timeout() -> None:

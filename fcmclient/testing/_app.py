@@ -1,8 +1,12 @@
-"""Routing and the three endpoints: legacy ``/fcm/send``, v1 ``messages:send`` and ``/token``."""
+"""Routing, and the send and token endpoints: legacy ``/fcm/send``, v1 ``messages:send``, ``/token``.
+
+A delivered topic or condition send lands in the topic's (or condition's) own inbox and in the
+inbox of every registration it reaches: v1 in its project, legacy (which names no project) in
+any project. Topic subscription paths go to :class:`~._topics.TopicsEndpoint`.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import itertools
 import json
@@ -15,12 +19,15 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from . import _legacy, _v1
+from ._conditions import parse_condition
 from ._http import Request, Response
 from ._oauth import GOOGLE_AUDIENCE, JWT_BEARER, AuthRegistry, OAuthRejectedError
-from ._outcomes import REQUEST_KINDS, Outcome, unwrap
+from ._outcomes import REQUEST_KINDS, Outcome, pause, unwrap
 from ._pages import front_end_error, html_page
-from ._records import REDACTED, Protocol, RecordedRequest, redact_headers
+from ._records import REDACTED, Protocol, record_of
 from ._state import EmulatorState
+from ._subscriptions import SubscriptionStore
+from ._topics import TopicsEndpoint, match_route
 from ._validate import V1Invalid, V1Send, validate_send
 
 __all__ = ["EmulatorApp"]
@@ -36,21 +43,17 @@ def _oauth_error(error: str, description: str, status: int = 400) -> Response:
     return Response(status, body.encode(), _OAUTH_JSON)
 
 
-async def _sleep(seconds: float) -> None:
-    if seconds > 0:
-        await asyncio.sleep(seconds)
-
-
 class EmulatorApp:
     """Answers requests for the emulator, reading and updating its shared state.
 
     Example::
 
-        app = EmulatorApp(state, auth, api_key="k", token_lifetime=3600, token_uri=lambda: uri)
+        app = EmulatorApp(state, auth, store, api_key="k", token_lifetime=3600, token_uri=lambda: uri)
         server = HTTPServer(app.handle, host="127.0.0.1", port=0)
 
     :param state: queues, inboxes, records and counters.
     :param auth: issued service accounts and access tokens.
+    :param store: topic subscriptions.
     :param api_key: the legacy server key.
     :param token_lifetime: seconds an access token stays valid.
     :param token_uri: returns this emulator's token URI (an accepted JWT audience).
@@ -60,6 +63,7 @@ class EmulatorApp:
         self,
         state: EmulatorState,
         auth: AuthRegistry,
+        store: SubscriptionStore,
         *,
         api_key: str,
         token_lifetime: float,
@@ -67,6 +71,8 @@ class EmulatorApp:
     ) -> None:
         self._state = state
         self._auth = auth
+        self._store = store
+        self._topics = TopicsEndpoint(state, auth, store)
         self._api_key = api_key.encode()
         self._token_lifetime = token_lifetime
         self._token_uri = token_uri
@@ -79,17 +85,7 @@ class EmulatorApp:
         return f"0:{self._id_base + next(self._counter)}%{self._id_suffix}"
 
     def _record(self, protocol: Protocol, request: Request, body: Any, targets: tuple[str, ...]) -> None:
-        self._state.record(
-            RecordedRequest(
-                protocol=protocol,
-                method=request.method,
-                path=request.path,
-                headers=redact_headers(request.headers),
-                body=body,
-                targets=targets,
-                received_at=request.received_at,
-            )
-        )
+        self._state.record(record_of(protocol, request, body, targets))
 
     async def handle(self, request: Request) -> Response | None:
         """Route one request; ``None`` means close the connection without answering.
@@ -97,6 +93,9 @@ class EmulatorApp:
         :param request: the parsed request.
         """
         self._state.count_request()
+        route = match_route(request.target)
+        if route is not None:
+            return await self._topics.handle(request, route)
         path = request.path
         match = _V1_PATH.fullmatch(path)
         if path != "/fcm/send" and path != "/token" and match is None:
@@ -130,17 +129,17 @@ class EmulatorApp:
         self._record("legacy", request, recorded, targets)
         latency = self._state.latency
         if not self._legacy_authorized(request):
-            await _sleep(latency)
+            await pause(latency)
             return _legacy.unauthorized_response()
         if isinstance(send, _legacy.LegacyInvalid):
-            await _sleep(latency)
+            await pause(latency)
             return Response(400, send.message.encode(), "text/plain; charset=UTF-8")
         multicast_id = self._multicast_base + next(self._counter)
         if send.error is not None:
-            await _sleep(latency)
+            await pause(latency)
             return _legacy.legacy_response(send, [], [], multicast_id)
         unwrapped = [unwrap(o) for o in self._state.take(send.targets)]
-        await _sleep(latency + max(wait for wait, _ in unwrapped))
+        await pause(latency + max(wait for wait, _ in unwrapped))
         finals = [final for _, final in unwrapped]
         request_level = next((o for o in finals if o.kind in REQUEST_KINDS), None)
         if request_level is not None:
@@ -158,9 +157,8 @@ class EmulatorApp:
             self._state.deliver(self._legacy_deliveries(send, finals))
         return _legacy.legacy_response(send, finals, ids, multicast_id)
 
-    @staticmethod
     def _legacy_deliveries(
-        send: _legacy.LegacySend, finals: list[Outcome]
+        self, send: _legacy.LegacySend, finals: list[Outcome]
     ) -> list[tuple[str, dict[str, Any]]]:
         deliveries = []
         for target, final in zip(send.targets, finals, strict=True):
@@ -170,8 +168,21 @@ class EmulatorApp:
                 field, value = "topic", target[len("/topics/") :]
             else:
                 field, value = ("condition" if send.kind == "condition" else "token"), target
-            deliveries.append((target, _legacy.to_v1_message(send.fields, field, value)))
+            message = _legacy.to_v1_message(send.fields, field, value)
+            deliveries.extend(self._fan_out(None, target, field, value, message))
         return deliveries
+
+    def _fan_out(
+        self, project: str | None, key: str, field: str, value: str, message: dict[str, Any]
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """``message`` for the target's own inbox and, for a topic or condition, every
+        registration it reaches in ``project`` (``None``: in any project)."""
+        reached: list[str] = []
+        if field == "topic":
+            reached = self._store.subscribers(project, value)
+        elif field == "condition":
+            reached = self._store.matching(project, parse_condition(value).matches)
+        return [(key, message), *((registration, message) for registration in reached)]
 
     # HTTP v1 --------------------------------------------------------------------------------
 
@@ -190,19 +201,20 @@ class EmulatorApp:
         self._record("v1", request, recorded, (key,) if key else ())
         latency = self._state.latency
         if check != "ok":
-            await _sleep(latency)
+            await pause(latency)
             return _v1.auth_failure(check, project_id)
         if result is None or isinstance(result, V1Invalid):
-            await _sleep(latency)
+            await pause(latency)
             problem = result or V1Invalid("", f"Invalid JSON payload received. {parse_error}")
             return _v1.invalid_response(problem)
         wait, final = unwrap(self._state.take([key])[0])
-        await _sleep(latency + wait)
+        await pause(latency + wait)
         if final.kind == "drop":
             return None
         message_id = _FAKE_MESSAGE_ID if result.validate_only else self._message_id()
         if final.kind in _DELIVERED_KINDS and not result.validate_only:
-            self._state.deliver([(key, result.message)])
+            fan_out = self._fan_out(project_id, key, result.target_field, result.target, result.message)
+            self._state.deliver(fan_out)
         return _v1.outcome_response(final, f"projects/{project_id}/messages/{message_id}")
 
     # OAuth2 token endpoint --------------------------------------------------------------------
@@ -214,7 +226,7 @@ class EmulatorApp:
         scripted = self._state.take_token_outcome()
         if scripted is not None:
             wait, final = unwrap(scripted)
-            await _sleep(wait)
+            await pause(wait)
             if final.kind == "drop":
                 return None
             if final.kind == "malformed":

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
+from ._conditions import condition_problem
 from ._http import Response
 from ._outcomes import Outcome
 from ._pages import front_end_error, retry_after_headers
-from ._validate import MAX_TTL_SECONDS, condition_problem, topic_problem
+from ._validate import MAX_TTL_SECONDS, topic_problem
 
 __all__ = [
     "LegacyInvalid",

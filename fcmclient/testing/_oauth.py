@@ -13,9 +13,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+try:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+except ImportError as exc:  # google-auth installs it only in its recent releases
+    raise ImportError(
+        "fcm-client's emulator needs the cryptography package: pip install 'fcm-client[emulator]'",
+        name="cryptography",
+    ) from exc
 
 __all__ = [
     "GOOGLE_AUDIENCE",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ __all__ = [
     "as_outcome",
     "check_send_outcome",
     "check_token_outcome",
+    "pause",
     "unwrap",
 ]
 
@@ -270,3 +272,9 @@ def unwrap(outcome: Outcome) -> tuple[float, Outcome]:
         wait += outcome.seconds
         outcome = outcome.then if outcome.then is not None else _DELIVERED
     return wait, outcome
+
+
+async def pause(seconds: float) -> None:
+    """Wait ``seconds`` (a scripted delay plus latency) on the event loop; 0 does not yield."""
+    if seconds > 0:
+        await asyncio.sleep(seconds)

@@ -1,4 +1,4 @@
-"""The emulator's shared state: outcome queues, inboxes, recorded requests and counters.
+"""The emulator's shared state: outcome queues, dead tokens, inboxes, records and counters.
 
 Every method takes one lock, so the event loop thread and test threads can use it at once.
 """
@@ -16,6 +16,8 @@ from ._outcomes import Outcome
 from ._records import EmulatorStats, Protocol, RecordedRequest
 
 __all__ = ["EmulatorState"]
+
+_UNREGISTERED = Outcome.unregistered()
 
 
 class EmulatorState:
@@ -38,6 +40,7 @@ class EmulatorState:
         self._initial_latency = latency
         self._history_limit = history_limit
         self._queues: dict[str, deque[Outcome]] = {}
+        self._unregistered: set[str] = set()
         self._token_queue: deque[Outcome] = deque()
         self._inboxes: dict[str, deque[dict[str, Any]]] = {}
         self._inbox_order: deque[str] = deque()
@@ -53,7 +56,7 @@ class EmulatorState:
     def _zero_counters(self) -> None:
         self._connections_opened = 0
         self._requests_total = 0
-        self._per_protocol: dict[Protocol, int] = {"legacy": 0, "v1": 0, "oauth": 0}
+        self._per_protocol: dict[Protocol, int] = {"legacy": 0, "v1": 0, "oauth": 0, "topics": 0}
         self._delivered = 0
 
     # Configuration -------------------------------------------------------------------------
@@ -90,6 +93,7 @@ class EmulatorState:
     def reset(self) -> None:
         with self._lock:
             self._queues.clear()
+            self._unregistered.clear()
             self._token_queue.clear()
             self._inboxes.clear()
             self._inbox_order.clear()
@@ -112,8 +116,17 @@ class EmulatorState:
         with self._lock:
             self._token_queue = deque(outcomes)
 
+    def unregister(self, tokens: Iterable[str]) -> None:
+        """Make ``tokens`` answer ``unregistered`` whenever nothing is scripted for them."""
+        with self._lock:
+            self._unregistered.update(tokens)
+
+    def is_unregistered(self, token: str) -> bool:
+        with self._lock:
+            return token in self._unregistered
+
     def take(self, targets: Sequence[str]) -> list[Outcome]:
-        """Consume one outcome per target, in order."""
+        """Consume one outcome per target, in order: scripted, else dead, random or default."""
         with self._lock:
             return [self._take_one(target) for target in targets]
 
@@ -124,6 +137,8 @@ class EmulatorState:
             if not queue:
                 del self._queues[target]
             return outcome
+        if target in self._unregistered:
+            return _UNREGISTERED
         rng = self._random
         if rng is not None and rng.random() < self._random_rate:
             return rng.choice(self._random_outcomes)
@@ -191,4 +206,5 @@ class EmulatorState:
                 v1_requests=self._per_protocol["v1"],
                 oauth_requests=self._per_protocol["oauth"],
                 messages_delivered=self._delivered,
+                topic_requests=self._per_protocol["topics"],
             )

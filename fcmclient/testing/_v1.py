@@ -15,6 +15,7 @@ __all__ = [
     "APNS_ERROR_TYPE",
     "FCM_ERROR_TYPE",
     "auth_failure",
+    "error_outcome_response",
     "error_response",
     "invalid_response",
     "outcome_response",
@@ -31,6 +32,7 @@ _STATUS_NAMES = {
     401: "UNAUTHENTICATED",
     403: "PERMISSION_DENIED",
     404: "NOT_FOUND",
+    409: "ALREADY_EXISTS",
     429: "RESOURCE_EXHAUSTED",
     500: "INTERNAL",
     503: "UNAVAILABLE",
@@ -75,22 +77,26 @@ def error_response(
     message: str,
     details: list[dict[str, Any]],
     headers: tuple[tuple[str, str], ...] = (),
+    *,
+    status_name: str | None = None,
 ) -> Response:
-    """Build a google.rpc error response.
+    """Build a google.rpc error response (``details`` left out when empty, as Google does).
 
     :param status: the HTTP status.
     :param message: the ``error.message`` text.
     :param details: the ``error.details`` list.
     :param headers: extra headers.
+    :param status_name: the ``error.status`` when it is not the usual one for ``status``
+        (e.g. ``FAILED_PRECONDITION`` for a 400).
     """
-    body = {
-        "error": {
-            "code": status,
-            "message": message,
-            "status": _STATUS_NAMES.get(status, "UNKNOWN"),
-            "details": details,
-        }
+    error: dict[str, Any] = {
+        "code": status,
+        "message": message,
+        "status": status_name or _STATUS_NAMES.get(status, "UNKNOWN"),
     }
+    if details:
+        error["details"] = details
+    body = {"error": error}
     return Response(status, json.dumps(body, indent=2).encode(), _JSON, headers)
 
 
@@ -98,23 +104,23 @@ def _fcm_error(code: str) -> dict[str, Any]:
     return {"@type": FCM_ERROR_TYPE, "errorCode": code}
 
 
-def auth_failure(check: TokenCheck, project_id: str) -> Response:
-    """The response for a send whose access token was not accepted.
+def auth_failure(
+    check: TokenCheck, project_id: str, permission: str = "cloudmessaging.messages.create"
+) -> Response:
+    """The response for a request whose access token was not accepted.
 
     :param check: why the token was refused (not ``"ok"``).
     :param project_id: the project in the request path.
+    :param permission: the IAM permission the request needs, named in a 403.
     """
     if check == "wrong_project":
         resource = f"//cloudresourcemanager.googleapis.com/projects/{project_id}"
-        message = (
-            f"Permission 'cloudmessaging.messages.create' denied on resource '{resource}' "
-            "(or it may not exist)."
-        )
+        message = f"Permission '{permission}' denied on resource '{resource}' (or it may not exist)."
         info = {
             "@type": _ERROR_INFO_TYPE,
             "reason": "IAM_PERMISSION_DENIED",
             "domain": "cloudresourcemanager.googleapis.com",
-            "metadata": {"permission": "cloudmessaging.messages.create", "resource": resource},
+            "metadata": {"permission": permission, "resource": resource},
         }
         return error_response(403, message, [info])
     reason = {
@@ -157,9 +163,18 @@ def outcome_response(outcome: Outcome, name: str) -> Response:
     :param outcome: ``delivered``, ``canonical``, an error or ``malformed``/``http_error``.
     :param name: the message name to answer on success.
     """
-    kind = outcome.kind
-    if kind in ("delivered", "canonical"):
+    if outcome.kind in ("delivered", "canonical"):
         return success_response(name)
+    return error_outcome_response(outcome)
+
+
+def error_outcome_response(outcome: Outcome) -> Response:
+    """The response for a final outcome that is neither a success, a delay nor a drop.
+
+    :param outcome: an error outcome, ``malformed`` (a 200 whose JSON is cut short) or
+        ``http_error``.
+    """
+    kind = outcome.kind
     if kind == "malformed":
         return Response(200, b'{\n  "name": "projects/', _JSON)
     if kind == "http_error":

@@ -11,12 +11,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ._conditions import TOPIC_NAME, condition_problem
+
 __all__ = [
     "MAX_MESSAGE_BYTES",
     "MAX_TTL_SECONDS",
+    "FieldError",
     "V1Invalid",
     "V1Send",
-    "condition_problem",
+    "camel_case",
+    "snake_case",
     "topic_problem",
     "validate_send",
 ]
@@ -24,11 +28,8 @@ __all__ = [
 MAX_MESSAGE_BYTES = 4096
 MAX_TTL_SECONDS = 2_419_200
 TARGET_FIELDS = ("token", "topic", "condition", "fid")
-_TOPIC = re.compile(r"[a-zA-Z0-9\-_.~%]+")
 _LABEL = re.compile(r"[a-zA-Z0-9\-_.~%]{1,50}")
 _DURATION = re.compile(r"(\d+)(\.\d{1,9})?s")
-_CONDITION_TOPIC = re.compile(r"['\"]([^'\"]*)['\"]\s+in\s+topics")
-_MAX_CONDITION_TOPICS = 5
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,9 @@ class V1Send:
     validate_only: bool
 
 
-class _ValidationError(Exception):
+class FieldError(Exception):
+    """A request is invalid at ``field`` (a field path, or a parameter name) for ``message``."""
+
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
@@ -83,17 +86,24 @@ def _dump(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def _type_error(path: str, type_name: str, value: Any) -> _ValidationError:
-    return _ValidationError(path, f"Invalid value at '{path}' ({type_name}), {_dump(value)}")
+def _type_error(path: str, type_name: str, value: Any) -> FieldError:
+    return FieldError(path, f"Invalid value at '{path}' ({type_name}), {_dump(value)}")
 
 
 _UPPER = re.compile(r"[A-Z]")
 
 
-def _snake(name: str) -> str:
+def snake_case(name: str) -> str:
+    """``collapseKey`` -> ``collapse_key`` (snake_case names are returned as they are)."""
     if name.islower() or not _UPPER.search(name):
         return name
     return _UPPER.sub(lambda m: "_" + m.group(0).lower(), name)
+
+
+def camel_case(name: str) -> str:
+    """``collapse_key`` -> ``collapseKey``, the other spelling Google's JSON parser accepts."""
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 def _string(value: Any, path: str) -> None:
@@ -113,7 +123,7 @@ def _struct(value: Any, path: str) -> None:
 
 def _string_map(value: Any, path: str) -> None:
     if not isinstance(value, dict):
-        raise _ValidationError(path, f"Invalid value at '{path}': expected an object of strings")
+        raise FieldError(path, f"Invalid value at '{path}': expected an object of strings")
     for index, item in enumerate(value.values()):
         if not isinstance(item, str):
             raise _type_error(f"{path}[{index}].value", "TYPE_STRING", item)
@@ -129,7 +139,7 @@ def _string_list(value: Any, path: str) -> None:
 def _analytics_label(value: Any, path: str) -> None:
     _string(value, path)
     if not _LABEL.fullmatch(value):
-        raise _ValidationError(
+        raise FieldError(
             path,
             f"Invalid analytics_label {_dump(value)}: use 1 to 50 characters of [a-zA-Z0-9-_.~%]",
         )
@@ -137,7 +147,7 @@ def _analytics_label(value: Any, path: str) -> None:
 
 def _android_priority(value: Any, path: str) -> None:
     if not isinstance(value, str) or value.upper() not in ("NORMAL", "HIGH"):
-        raise _ValidationError(
+        raise FieldError(
             path,
             f"Invalid value at '{path}' (type.googleapis.com/google.firebase.fcm.v1."
             f"AndroidMessagePriority), {_dump(value)}; expected NORMAL or HIGH",
@@ -147,14 +157,14 @@ def _android_priority(value: Any, path: str) -> None:
 def _ttl(value: Any, path: str) -> None:
     match = _DURATION.fullmatch(value) if isinstance(value, str) else None
     if match is None:
-        raise _ValidationError(
+        raise FieldError(
             path,
             f"Invalid value at '{path}' (type.googleapis.com/google.protobuf.Duration), "
             f"{_dump(value)}; expected seconds with an 's' suffix, e.g. \"3600s\"",
         )
     seconds, fraction = int(match.group(1)), match.group(2)
     if seconds > MAX_TTL_SECONDS or (seconds == MAX_TTL_SECONDS and (fraction or "").strip(".0")):
-        raise _ValidationError(
+        raise FieldError(
             path,
             f"Invalid value at '{path}': TTL {value} is longer than the maximum of "
             f"{MAX_TTL_SECONDS}s (4 weeks)",
@@ -172,20 +182,20 @@ def _apns_headers(value: Any, path: str) -> None:
     _string_map(value, path)
     expiration = _header(value, "apns-expiration")
     if expiration is not None and not (expiration.isascii() and expiration.isdigit()):
-        raise _ValidationError(
+        raise FieldError(
             path,
             f"Invalid apns-expiration header {_dump(expiration)}: expected a UNIX epoch time in seconds",
         )
     priority = _header(value, "apns-priority")
     if priority is not None and priority not in ("5", "10"):
-        raise _ValidationError(path, f'Invalid apns-priority header {_dump(priority)}: expected "5" or "10"')
+        raise FieldError(path, f'Invalid apns-priority header {_dump(priority)}: expected "5" or "10"')
 
 
 def _webpush_headers(value: Any, path: str) -> None:
     _string_map(value, path)
     ttl = _header(value, "ttl")
     if ttl is not None and not (ttl.isascii() and ttl.isdigit()):
-        raise _ValidationError(path, f"Invalid webpush TTL header {_dump(ttl)}: expected a number of seconds")
+        raise FieldError(path, f"Invalid webpush TTL header {_dump(ttl)}: expected a number of seconds")
 
 
 def _object(schema: Mapping[str, _Check]) -> _Check:
@@ -196,10 +206,10 @@ def _object(schema: Mapping[str, _Check]) -> _Check:
         for key, item in value.items():
             name = key
             if name not in schema:
-                name = _snake(key)
+                name = snake_case(key)
                 if name not in schema:
                     where = f" at '{path}'" if path else ""
-                    raise _ValidationError(
+                    raise FieldError(
                         path or key,
                         f'Invalid JSON payload received. Unknown name "{key}"{where}: Cannot find field.',
                     )
@@ -207,10 +217,10 @@ def _object(schema: Mapping[str, _Check]) -> _Check:
             if item is not None:
                 schema[name](item, f"{path}.{name}" if path else name)
         if renamed:
-            names = [_snake(key) for key in value]
+            names = [snake_case(key) for key in value]
             for name in names:
                 if names.count(name) > 1:
-                    raise _ValidationError(
+                    raise FieldError(
                         f"{path}.{name}" if path else name,
                         f'Invalid JSON payload received. Field "{name}" is given twice '
                         "(in snake_case and in lowerCamelCase).",
@@ -308,8 +318,7 @@ def _field(mapping: Mapping[str, Any], name: str) -> Any:
     """Read a field by its snake_case or lowerCamelCase name."""
     value = mapping.get(name)
     if value is None and "_" in name:
-        head, *rest = name.split("_")
-        value = mapping.get(head + "".join(part.title() for part in rest))
+        value = mapping.get(camel_case(name))
     return value
 
 
@@ -323,87 +332,8 @@ def topic_problem(name: str) -> str | None:
             f'Invalid topic name {_dump(name)}: leave out the "/topics/" prefix '
             f"(send {_dump(name[len('/topics/') :])})"
         )
-    if not _TOPIC.fullmatch(name):
+    if not TOPIC_NAME.fullmatch(name):
         return f"Invalid topic name {_dump(name)}: use only [a-zA-Z0-9-_.~%]"
-    return None
-
-
-def _condition_tokens(condition: str) -> list[str] | None:
-    """Split a condition into ``TOPIC:<name>``, ``&&``, ``||``, ``!``, ``(`` and ``)``."""
-    tokens: list[str] = []
-    position = 0
-    while position < len(condition):
-        if condition[position].isspace():
-            position += 1
-            continue
-        match = _CONDITION_TOPIC.match(condition, position)
-        if match is not None:
-            tokens.append("TOPIC:" + match.group(1))
-            position = match.end()
-            continue
-        for operator in ("&&", "||", "!", "(", ")"):
-            if condition.startswith(operator, position):
-                tokens.append(operator)
-                position += len(operator)
-                break
-        else:
-            return None
-    return tokens
-
-
-def _parse_condition(tokens: list[str]) -> bool:
-    """Whether ``tokens`` form ``expr := term (('&&'|'||') term)*``,
-    ``term := '!' term | '(' expr ')' | TOPIC``."""
-    position = 0
-
-    def term() -> bool:
-        nonlocal position
-        if position >= len(tokens):
-            return False
-        item = tokens[position]
-        position += 1
-        if item == "!":
-            return term()
-        if item == "(":
-            if not expression() or position >= len(tokens) or tokens[position] != ")":
-                return False
-            position += 1
-            return True
-        return item.startswith("TOPIC:")
-
-    def expression() -> bool:
-        nonlocal position
-        if not term():
-            return False
-        while position < len(tokens) and tokens[position] in ("&&", "||"):
-            position += 1
-            if not term():
-                return False
-        return True
-
-    return expression() and position == len(tokens)
-
-
-def condition_problem(condition: str) -> str | None:
-    """Explain why ``condition`` is not a valid topic condition, or return ``None``.
-
-    A condition is quoted topic names followed by ``in topics``, joined by ``&&`` and
-    ``||``, negated by ``!``, grouped by parentheses, with at most five topics.
-
-    :param condition: the condition as sent.
-    """
-    tokens = _condition_tokens(condition)
-    if tokens is None or not _parse_condition(tokens):
-        return (
-            f"Invalid condition {_dump(condition)}: expected expressions like "
-            "\"'a' in topics && ('b' in topics || 'c' in topics)\""
-        )
-    topics = [token[len("TOPIC:") :] for token in tokens if token.startswith("TOPIC:")]
-    if len(topics) > _MAX_CONDITION_TOPICS:
-        return f"Invalid condition: it names {len(topics)} topics, the maximum is {_MAX_CONDITION_TOPICS}"
-    for topic in topics:
-        if not _TOPIC.fullmatch(topic):
-            return f"Invalid topic name {_dump(topic)} in condition"
     return None
 
 
@@ -414,7 +344,7 @@ def _check_target(field: str, value: str) -> None:
     elif field == "condition":
         problem = condition_problem(value)
     if problem is not None:
-        raise _ValidationError(f"message.{field}", problem)
+        raise FieldError(f"message.{field}", problem)
 
 
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
@@ -439,12 +369,12 @@ def validate_send(body: Any) -> V1Send | V1Invalid:
         _REQUEST(body, "")
         message = _field(body, "message")
         if message is None:
-            raise _ValidationError("message", 'The request has no "message" field.')
+            raise FieldError("message", 'The request has no "message" field.')
         present = [f for f in TARGET_FIELDS if _field(message, f) not in (None, "")]
         if not present:
-            raise _ValidationError("message", "Recipient of the message is not set.")
+            raise FieldError("message", "Recipient of the message is not set.")
         if len(present) > 1:
-            raise _ValidationError(
+            raise FieldError(
                 "message",
                 "Invalid JSON payload received. Oneof field 'target' is already set. "
                 f"Cannot set '{present[1]}' (only one of token, topic, condition or fid "
@@ -453,7 +383,7 @@ def validate_send(body: Any) -> V1Send | V1Invalid:
         target_field = present[0]
         target: str = _field(message, target_field)
         _check_target(target_field, target)
-    except _ValidationError as exc:
+    except FieldError as exc:
         return V1Invalid(exc.field, exc.message)
     if _encoded_size(message) > MAX_MESSAGE_BYTES:
         return V1Invalid("message", "Message is too big", fcm_error=False)

@@ -15,10 +15,16 @@ from ._oauth import AuthRegistry
 from ._outcomes import Outcome, check_send_outcome, check_token_outcome
 from ._records import EmulatorStats, RecordedRequest
 from ._state import EmulatorState
+from ._subscriptions import MAX_TOPICS_PER_REGISTRATION, SubscriptionStore
+from ._topics import subscription_topic_problem
 
 __all__ = ["FCMEmulator"]
 
 _DEFAULT_RANDOM_OUTCOMES: tuple[Outcome | str, ...] = ("unavailable", "internal", "drop")
+
+
+def _bare_topic(topic: str) -> str:
+    return topic.removeprefix("/topics/")
 
 
 def _check_seconds(name: str, value: float) -> float:
@@ -34,13 +40,17 @@ class FCMEmulator:
 
     It serves ``POST /fcm/send`` (legacy, ``Authorization: key=...``),
     ``POST /v1/projects/{project_id}/messages:send`` (v1, bearer tokens from its own
-    token endpoint) and ``POST /token`` (OAuth2 JWT-bearer grant), from an asyncio event
-    loop in a background thread. Every method may be called from any thread.
+    token endpoint), the topic subscription API under
+    ``/v1/projects/{project_id}/registrations/{token}/topicSubscriptions`` (same bearer
+    tokens) and ``POST /token`` (OAuth2 JWT-bearer grant), from an asyncio event loop in a
+    background thread. Every method may be called from any thread.
 
     What each send does is scripted per target with :meth:`set_outcome`; delivered
     messages land in :meth:`inbox`. Targets are keyed as follows: a token (or v1 ``fid``)
     by itself, a topic as ``"/topics/NAME"`` (for both protocols, v1 ``topic: "NAME"``
-    included), a condition by its exact string.
+    included), a condition by its exact string. A delivered topic or condition send also
+    lands in the inbox of every token subscribed (:meth:`subscribers`): a v1 send in its
+    project, a legacy send in any project.
 
     Example::
 
@@ -51,11 +61,14 @@ class FCMEmulator:
             emu.set_outcome("token-1", Outcome.unavailable(retry_after=1), "delivered")
             ...  # point the client at emu.v1_url("demo") / emu.legacy_url
             assert emu.inbox("token-1")[0]["data"] == {"k": "v"}
+            emu.subscribe("token-2", "news")  # or through the REST API
+            ...  # send to topic "news" or "'news' in topics && !('sport' in topics)"
+            assert emu.inbox("token-2")[0]["topic"] == "news"
 
     :param host: the IP address to listen on (a name resolving to several addresses
         would bind several ports when ``port`` is 0).
     :param port: the port; 0 (the default) picks a free one.
-    :param latency: seconds to wait before answering each send request.
+    :param latency: seconds to wait before answering each send or topic request.
     :param token_lifetime: seconds an issued access token stays valid.
     :param ssl_context: serve HTTPS with this server-side context.
     :param api_key: the legacy server key; a random one when not given.
@@ -89,9 +102,11 @@ class FCMEmulator:
             latency=_check_seconds("latency", latency),
         )
         self._auth = AuthRegistry()
+        self._subscriptions = SubscriptionStore()
         self._app = EmulatorApp(
             self._state,
             self._auth,
+            self._subscriptions,
             api_key=self._api_key,
             token_lifetime=self._token_lifetime,
             token_uri=lambda: self.token_uri,
@@ -216,8 +231,12 @@ class FCMEmulator:
     def set_outcome(self, target: str, *outcomes: Outcome | str) -> None:
         """Replace the queue of outcomes for a target; each send to it consumes one.
 
-        When the queue is empty the random mode or :attr:`default_outcome` applies.
-        Giving no outcomes clears the queue.
+        A topic subscription request for a token consumes one of the token's outcomes too,
+        and does its work only if that is ``delivered``; an error answers as a v1 send's
+        would (``unregistered``: 404 ``UNREGISTERED``). When the queue is empty an
+        :meth:`unregister`-ed token answers ``unregistered``; otherwise the random mode or
+        :attr:`default_outcome` applies. Giving no outcomes clears the queue. Topic sends
+        reaching a token through its subscriptions consume nothing.
 
         :param target: a token, ``"/topics/NAME"`` or a condition string.
         :param outcomes: :class:`Outcome` values or shorthand names.
@@ -277,12 +296,66 @@ class FCMEmulator:
         self._state.set_random(rate, seed, checked)
 
     def reset(self) -> None:
-        """Clear queues, inboxes, recorded requests, counters and random mode.
+        """Clear queues, inboxes, subscriptions, unregistered tokens, records, counters and
+        random mode.
 
         The default outcome and latency go back to the constructor's values. Service
         accounts, issued access tokens and the API key are kept.
         """
         self._state.reset()
+        self._subscriptions.clear()
+
+    # Topics ---------------------------------------------------------------------------------
+
+    def subscribe(self, token: str, *topics: str, project_id: str = "demo") -> None:
+        """Subscribe a registration (token or FID) to topics directly, to set up a test.
+
+        Already subscribed topics are kept as they are. ``/topics/`` prefixes are ignored.
+
+        :param token: the registration.
+        :param topics: topic names matching ``[a-zA-Z0-9-_.~%]{1,900}``.
+        :param project_id: the project to subscribe it in.
+        :raises ValueError: for an invalid name, an unregistered token, or more than
+            2,000 topics in all (nothing is subscribed then).
+        """
+        names = [_bare_topic(topic) for topic in topics]
+        for name in names:
+            problem = subscription_topic_problem(name)
+            if problem is not None:
+                raise ValueError(problem)
+        if self._state.is_unregistered(token):
+            raise ValueError(f"{token!r} was unregistered (unregister()); reset() forgets that")
+        if not self._subscriptions.add_all(project_id, token, names):
+            raise ValueError(f"a registration can have at most {MAX_TOPICS_PER_REGISTRATION} topics")
+
+    def unregister(self, *tokens: str) -> None:
+        """Make tokens (or FIDs) dead until :meth:`reset`, as an uninstalled app's are.
+
+        Their subscriptions are dropped, in every project; sends to them and topic
+        subscription requests for them answer ``unregistered`` (v1 404 ``UNREGISTERED``,
+        legacy ``NotRegistered``) whenever :meth:`set_outcome` has nothing queued for them.
+
+        :param tokens: the registrations.
+        """
+        self._state.unregister(tokens)
+        for token in tokens:
+            self._subscriptions.drop(token)
+
+    def subscriptions(self, token: str, project_id: str = "demo") -> list[str]:
+        """The topic names a registration is subscribed to in a project, sorted.
+
+        :param token: the registration token or FID.
+        :param project_id: the project.
+        """
+        return self._subscriptions.topics(project_id, token)
+
+    def subscribers(self, topic: str, project_id: str = "demo") -> list[str]:
+        """The registrations subscribed to a topic in a project, sorted.
+
+        :param topic: the topic name, with or without ``/topics/``.
+        :param project_id: the project.
+        """
+        return self._subscriptions.subscribers(project_id, _bare_topic(topic))
 
     # Inspection -----------------------------------------------------------------------------
 
@@ -296,8 +369,10 @@ class FCMEmulator:
         both), ``collapse_key``/``priority``/``time_to_live``/
         ``restricted_package_name`` to ``android``, ``content_available``/
         ``mutable_content`` to ``apns.payload.aps``; the target field is ``token``,
-        ``topic`` (the bare name) or ``condition``. Nothing is added for dry runs,
-        ``validate_only`` or failed outcomes.
+        ``topic`` (the bare name) or ``condition``. A message that reached a token through
+        a topic or condition keeps that ``topic`` or ``condition`` field, as a device sees
+        where it came from (Android's ``RemoteMessage.getFrom()``). Nothing is added for
+        dry runs, ``validate_only`` or failed outcomes.
 
         :param target: a token (or v1 ``fid``), ``"/topics/NAME"`` or a condition string.
         """
@@ -305,7 +380,7 @@ class FCMEmulator:
 
     @property
     def requests(self) -> list[RecordedRequest]:
-        """The recorded send and token requests, oldest first (a copy)."""
+        """The recorded send, topic subscription and token requests, oldest first (a copy)."""
         return self._state.requests()
 
     def clear_requests(self) -> None:

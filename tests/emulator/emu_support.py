@@ -10,6 +10,7 @@ import json
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import requests
 from cryptography import x509
@@ -132,6 +133,46 @@ def post_legacy_form(
         "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8",
     }
     return session.post(emu.legacy_url, data=fields, headers=headers, timeout=TIMEOUT)
+
+
+def topics_url(
+    emu: FCMEmulator, registration: str, topic: str | None = None, *, project_id: str = "demo"
+) -> str:
+    """The topicSubscriptions collection (or one subscription) URL, segments percent-encoded."""
+    base = f"{emu.url}/v1/projects/{project_id}/registrations/{quote(registration, safe='')}"
+    base += "/topicSubscriptions"
+    return base if topic is None else f"{base}/{quote(topic, safe='')}"
+
+
+def topic_request(
+    session: requests.Session,
+    access_token: str | None,
+    method: str,
+    url: str,
+    *,
+    params: dict[str, str] | None = None,
+    body: bytes | None = None,
+) -> requests.Response:
+    """One request to the topic subscription API (``POST`` gets the body ``{}`` by default)."""
+    headers = {} if access_token is None else {"Authorization": f"Bearer {access_token}"}
+    if body is None and method in ("POST", "PATCH"):
+        body = b"{}"
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    return session.request(method, url, params=params, data=body, headers=headers, timeout=TIMEOUT)
+
+
+def subscribe_http(
+    session: requests.Session,
+    emu: FCMEmulator,
+    access_token: str,
+    registration: str,
+    topic: str,
+    project_id: str = "demo",
+) -> requests.Response:
+    """Create a subscription through the REST API."""
+    url = topics_url(emu, registration, project_id=project_id)
+    return topic_request(session, access_token, "POST", url, params={"topicName": topic})
 
 
 def detail(body: dict[str, Any], type_name: str) -> dict[str, Any] | None:

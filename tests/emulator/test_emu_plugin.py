@@ -88,7 +88,7 @@ def test_regression_plugin_loading_required_the_emulators_dependencies() -> None
         "try:\n"
         "    fcmclient.testing.FCMEmulator\n"
         "except ImportError as exc:\n"
-        "    print('needs', exc.name)\n"
+        "    print('needs', exc.name, exc)\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script],
@@ -100,6 +100,7 @@ def test_regression_plugin_loading_required_the_emulators_dependencies() -> None
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("needs cryptography")
+    assert "pip install 'fcm-client[emulator]'" in result.stdout  # and says how to get it
 
 
 def test_the_package_names_import_on_first_use() -> None:
