@@ -17,6 +17,7 @@ import http.client
 import io
 import threading
 import time
+import weakref
 from typing import Any
 
 from requests import PreparedRequest, Response
@@ -26,7 +27,7 @@ from urllib3 import connection, connectionpool
 from .intercept import urllib3_is_watched
 from .process import ProcessGuard, forks
 
-__all__ = ["Deadline", "DeadlineAdapter", "deadline"]
+__all__ = ["Deadline", "DeadlineAdapter", "close_inherited", "deadline"]
 
 _local = threading.local()
 
@@ -173,6 +174,10 @@ def _connect_within_deadline(conn: connection.HTTPConnection) -> None:
 # The classes keep urllib3's names: they show in urllib3's and requests' error messages.
 
 
+#: Every connection these classes opened, in this process or (after a fork) in a parent.
+_OPENED: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
 def _connect_here(conn: Any, connect: Any) -> None:
     """``connect()`` ``conn`` within the current deadline, for this process only."""
     _connect_within_deadline(conn)
@@ -182,6 +187,26 @@ def _connect_here(conn: Any, connect: Any) -> None:
         conn.close()
         raise ConnectionError("the process forked while this connection was being opened")
     conn.opened_in = ProcessGuard()
+    _OPENED.add(conn)
+
+
+def close_inherited() -> None:
+    """Close this process's copies of the connections another process opened (a forked child's).
+
+    Only the copy of each descriptor is closed, never shut down: the parent's connections
+    stay open. It takes no lock, so a lock a parent thread held at the fork cannot block it.
+    """
+    while True:
+        try:
+            connections = list(_OPENED)
+            break
+        except RuntimeError:  # another thread connected meanwhile: look again
+            continue
+    for conn in connections:
+        opened_in: ProcessGuard | None = getattr(conn, "opened_in", None)
+        if opened_in is not None and not opened_in.owned():
+            conn.opened_in = None
+            conn.close()
 
 
 def _of_this_process(conn: Any) -> Any:

@@ -14,12 +14,11 @@ Two signals tell a child apart, and both are needed:
   ``py-call-osafterfork``): :meth:`ProcessGuard.owned` compares it on every call, one
   ``getpid()`` system call (figures in docs/guarantees.rst, "Processes and threads").
 
-What a child lets go of is never closed or shut down: closing a copied socket would do
-nothing to the parent, but shutting one down would cut the parent's connection. The
-inherited objects are dropped on a short-lived daemon thread, where urllib3 closes the
-child's copies of the descriptors as it collects each pool; that takes the pool's lock, which
-a parent thread may have held at the fork, so it must never happen on a thread the child
-needs.
+What a child lets go of is never shut down, which would cut the parent's connection: it is
+handed to a short-lived daemon thread, which closes the child's copies of its sockets (so
+that the parent's close really closes them) and drops the rest. Dropping an urllib3 pool
+takes the pool's lock, which a parent thread may have held at the fork: that must never
+happen on a thread the child needs.
 """
 
 from __future__ import annotations
@@ -101,19 +100,23 @@ class ProcessLocal(Generic[T, K]):
     :param hold: the part of an inherited value the child must never let go of either: a
         thread pool, whose collection wakes its workers to exit, and under gevent or eventlet
         those workers are green threads the fork copied (they would fail, loudly, in the child).
+    :param let_go: what to do with an inherited value before it is dropped, on the releasing
+        thread (close the child's copies of its sockets).
     """
 
-    __slots__ = ("__weakref__", "_hold", "_keep", "_make", "_state")
+    __slots__ = ("__weakref__", "_hold", "_keep", "_let_go", "_make", "_state")
 
     def __init__(
         self,
         make: Callable[[K | None], T],
         keep: Callable[[T], K | None],
         hold: Callable[[T], object] | None = None,
+        let_go: Callable[[T], object] | None = None,
     ) -> None:
         self._make = make
         self._keep = keep
         self._hold = hold
+        self._let_go = let_go
         self._state: tuple[ProcessGuard, T | None, K | None] = (ProcessGuard(), make(None), None)
         _LOCALS.add(self)
 
@@ -127,7 +130,9 @@ class ProcessLocal(Generic[T, K]):
         fresh = self._make(kept)
         self._state = (ProcessGuard(), fresh, None)
         if value is not None:
-            _release([value])
+            inherited: list[tuple[object, Callable[[Any], object] | None]] = [(value, self._let_go)]
+            del value  # the releasing thread must hold the last reference
+            _release(inherited)
         return fresh
 
     def _inherit(self, value: T) -> K | None:
@@ -135,28 +140,42 @@ class ProcessLocal(Generic[T, K]):
             _KEPT.append(self._hold(value))
         return self._keep(value)
 
-    def _forget(self) -> object:
+    def _forget(self) -> tuple[object, Callable[[Any], object] | None]:
         """In a forked child: keep what may be kept, hand back the rest to be let go."""
         guard, value, kept = self._state
         if value is not None:
             kept = self._inherit(value)
         self._state = (guard, None, kept)
-        return value
+        return value, self._let_go
 
 
-def _release(values: list[object]) -> None:
-    """Let go of ``values`` on a daemon thread (see the module documentation).
+def _release(values: list[tuple[object, Callable[[Any], object] | None]]) -> None:
+    """Let go of each value, after ``let_go(value)``, on a daemon thread (see the module
+    documentation). ``values`` is emptied: the caller keeps no reference.
 
     When no thread can be started, they are kept for good instead: their copies of the
     descriptors stay open in this process, which is harmless, where a finalizer blocked on
     an orphaned lock would not be.
     """
-    if not any(value is not None for value in values):
+    pending = [(value, let_go) for value, let_go in values if value is not None]
+    values.clear()  # the releasing thread must hold the last reference
+    if not pending:
         return
+
+    def release() -> None:
+        while pending:
+            value, let_go = pending.pop()
+            try:
+                if let_go is not None:
+                    let_go(value)
+            except Exception:  # a daemon thread reports it, nobody waits for it
+                log.exception("letting go of what a fork inherited failed")
+            del value
+
     try:
-        threading.Thread(target=values.clear, name="fcmclient-release", daemon=True).start()
+        threading.Thread(target=release, name="fcmclient-release", daemon=True).start()
     except RuntimeError:  # no thread can be started (interpreter shutting down, limits)
-        _KEPT.append(values)
+        _KEPT.append(pending)
 
 
 def _after_fork_in_child() -> None:

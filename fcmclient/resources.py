@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from requests.adapters import BaseAdapter
 
 from .auth import AccessToken, Grant, TokenSource
+from .deadline import close_inherited
 from .process import ProcessLocal
 from .transport import make_session
 
@@ -102,8 +103,14 @@ def _held_pool(resources: Resources) -> object:
     return resources._pool
 
 
+def _close_copies(resources: Resources) -> None:
+    close_inherited()  # every inherited connection: this value's among them
+
+
 def per_process(max_workers: int, grant: Grant | None, wait: float) -> ProcessLocal[Resources, Inherited]:
     """:class:`Resources` made in each process that uses them, the access token and the
     application's adapters carried over (and the inherited worker pool never collected, see
     :class:`~fcmclient.process.ProcessLocal`)."""
-    return ProcessLocal(functools.partial(Resources, max_workers, grant, wait), _inherited, _held_pool)
+    return ProcessLocal(
+        functools.partial(Resources, max_workers, grant, wait), _inherited, _held_pool, _close_copies
+    )

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import gc
 import io
 import multiprocessing
 import os
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -289,3 +291,48 @@ def test_a_forked_child_keeps_the_adapters_mounted_on_the_session() -> None:
         "same adapter": True,
     }
     assert canned.seen == []  # the parent sent nothing
+
+
+def open_sockets_to(port: int) -> int:
+    """How many open socket objects of this process are connected to ``port`` on 127.0.0.1."""
+
+    def peer_port(sock: socket.socket) -> int | None:
+        try:
+            return int(sock.getpeername()[1]) if sock.family == socket.AF_INET else None
+        except OSError:
+            return None
+
+    return sum(
+        1
+        for thing in gc.get_objects()
+        if isinstance(thing, socket.socket) and thing.fileno() != -1 and peer_port(thing) == port
+    )
+
+
+def test_a_child_closes_its_copies_of_the_inherited_connections(
+    fcm_emulator: FCMEmulator, fcm_service_account: dict[str, str]
+) -> None:
+    """Soon after the fork, without sending and without the collector, a child holds no
+    copy of its parent's connections (a copy would keep them open after the parent closed
+    them); the parent's stay open."""
+    emu = fcm_emulator
+    with client_for(emu, fcm_service_account, 8) as client:
+        warm_up(emu, client, "copies")
+        assert open_sockets_to(emu.port) > 1
+        opened = emu.stats.connections_opened
+
+        def child() -> int:
+            deadline = time.monotonic() + BOUND
+            while (left := open_sockets_to(emu.port)) and time.monotonic() < deadline:  # polling, bounded
+                time.sleep(0.01)
+            return left
+
+        forked = Forked(child)
+        try:
+            assert forked.report(time.monotonic() + BOUND + REPORTING) == 0
+        finally:
+            forked.kill()
+        tokens, dead = audience("copies-p", 100, DEAD_EVERY)
+        script_dead(emu, (tokens, dead))
+        assert buckets(timed_send(client, tokens)) == expected(tokens, dead)
+    assert emu.stats.connections_opened == opened  # the parent's connections were all still open

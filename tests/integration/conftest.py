@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import os
 import pathlib
 import shutil
@@ -107,6 +108,9 @@ def redis_url(tmp_path: pathlib.Path) -> Iterator[str]:
         try:
             yield f"redis://127.0.0.1:{port}/0"
         finally:
+            # Celery's AsyncResults unsubscribe from redis as they are collected: collect the
+            # test's now, while redis runs, not in some later test after it stopped.
+            gc.collect()
             stop(process)
         return
     raise RuntimeError(f"redis-server did not start:\n{tail(log)}")
