@@ -21,19 +21,19 @@ from typing import Any
 
 import requests
 
-from . import legacy, v1
-from .auth import AccessToken, Grant, TokenSource, grant_for
-from .channel import Channel
-from .encoding import check_credential
+from ._http.channel import Channel
+from ._http.executor import NOT_SENT, fan_out, interrupted
+from ._http.session import split_options, total_seconds
+from ._protocol import legacy, v1
+from ._protocol.encoding import check_credential
+from ._protocol.legacy import FCM_URL
+from ._protocol.v1 import V1_URL
+from ._send.auth import AccessToken, Grant, TokenSource, grant_for
+from ._send.resources import per_process
 from .errors import FCMAuthenticationError, FCMError, FCMRequestError, FCMResponseError
-from .fanout import NOT_SENT, fan_out, interrupted
-from .legacy import FCM_URL
 from .messages import InstallationMessage, JSONMessage, Message, PlainTextMessage, TopicMessage
 from .outcomes import Outcome
-from .resources import per_process
 from .result import Result
-from .transport import split_options, total_seconds
-from .v1 import V1_URL
 
 __all__ = [
     "FCM_URL",
@@ -157,7 +157,7 @@ class FCM:
     :param send_timeout: seconds after which a v1 multicast starts no new request; targets
         not yet sent go to :meth:`Result.retry` (default 120).
     :param options: requests options: ``timeout`` (seconds, or a ``(connect, read)`` pair;
-        default 10 s, at most one hour (:data:`~fcmclient.transport.MAX_TIMEOUT`); ``None``
+        default 10 s, at most one hour (:data:`~fcmclient._http.session.MAX_TIMEOUT`); ``None``
         also means the default, never "no timeout"), ``proxies``, ``verify`` (``True`` by default; a CA
         bundle path, or ``False``) and ``cert``.
     :raises ValueError: neither or both of ``api_key`` and ``credentials``, an empty key, a

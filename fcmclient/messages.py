@@ -2,7 +2,7 @@
 
 A message holds targets, ``data``, a notification and options. The legacy body
 (:attr:`JSONMessage.payload`) is derived here because it is part of the public API; the
-HTTP v1 translation lives in :mod:`fcmclient.v1`. Messages are values: nothing mutates
+HTTP v1 translation lives in :mod:`fcmclient._protocol.v1`. Messages are values: nothing mutates
 them after construction, and :meth:`~Message.__getstate__` returns exactly the constructor
 keyword arguments, JSON-serialisable, which is how messages travel through Celery.
 """
@@ -14,7 +14,7 @@ import inspect
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
-from .encoding import dumps
+from ._protocol.encoding import dumps
 
 __all__ = [
     "MAX_CONTENT_BYTES",
@@ -34,7 +34,7 @@ __all__ = [
 #: ``INVALID_ARGUMENT``).
 MAX_CONTENT_BYTES = 64 * 1024
 
-#: Options both protocols understand; :mod:`fcmclient.v1` translates each of them.
+#: Options both protocols understand; :mod:`fcmclient._protocol.v1` translates each of them.
 LEGACY_OPTIONS = (
     "collapse_key",
     "priority",

@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import legacy
+from ._protocol import legacy
 from .messages import Message
 from .outcomes import Bucket, Outcome
 from .waits import backoff_seconds

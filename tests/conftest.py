@@ -192,7 +192,7 @@ def secret_watch() -> Iterator[SecretWatch]:
     """Capture fcmclient's DEBUG logs and error messages all run long; fail on any secret."""
     import requests
 
-    import fcmclient.auth
+    import fcmclient._send.auth
     from fcmclient import FCM, FCMError
     from fcmclient.testing import FCMEmulator
 
@@ -216,13 +216,13 @@ def secret_watch() -> Iterator[SecretWatch]:
             patch,
         )
         _wrap(
-            fcmclient.auth,
+            fcmclient._send.auth,
             "read_token_response",
             lambda result, *a: WATCH.secret(result[0], "access token"),
             patch,
         )
         _wrap(
-            fcmclient.auth.TokenSource,
+            fcmclient._send.auth.TokenSource,
             "get",
             lambda token, *a: WATCH.secret(token.value, "access token"),
             patch,

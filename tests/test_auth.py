@@ -16,7 +16,13 @@ import responses
 from google.auth import jwt
 
 from fcmclient import FCM, FCMAuthenticationError, JSONMessage
-from fcmclient.auth import GOOGLE_TOKEN_URI, REFRESH_MARGIN, AccessToken, TokenSource, read_token_response
+from fcmclient._send.auth import (
+    GOOGLE_TOKEN_URI,
+    REFRESH_MARGIN,
+    AccessToken,
+    TokenSource,
+    read_token_response,
+)
 
 from .conftest import TOKEN_URI, V1_SEND
 
@@ -160,7 +166,7 @@ def test_token_uri_from_the_key_file_is_honoured(service_account_info: dict[str,
         assert fcm.send(JSONMessage(["t"])).success == {"t": "n/1"}
         form = urllib.parse.parse_qs(str(mock.calls[0].request.body))
     # The grant goes to the file's token_uri, but the assertion's audience stays Google's
-    # token endpoint, as google-auth signs it (fcmclient.auth.GOOGLE_TOKEN_URI).
+    # token endpoint, as google-auth signs it (fcmclient._send.auth.GOOGLE_TOKEN_URI).
     claims = jwt.decode(form["assertion"][0], verify=False)
     assert claims["aud"] == GOOGLE_TOKEN_URI
 

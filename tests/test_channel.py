@@ -22,9 +22,9 @@ import requests
 import responses
 
 from fcmclient import FCM, JSONMessage
-from fcmclient.channel import Channel
+from fcmclient._http.channel import Channel
+from fcmclient._http.session import MAX_RESPONSE_BYTES, make_session
 from fcmclient.testing import FCMEmulator, Outcome
-from fcmclient.transport import MAX_RESPONSE_BYTES, make_session
 
 from .emulator.emu_support import self_signed_certificate
 
@@ -431,7 +431,7 @@ def test_regression_verify_false_gave_no_warning_on_the_direct_path(certificate:
 def test_each_direct_request_is_one_write_of_head_and_body(monkeypatch: pytest.MonkeyPatch) -> None:
     """Request line, headers and body leave in one ``sendall``: http.client's two writes would
     cost a second packet (and, with Nagle on either side, a delayed-ACK stall) per request."""
-    from fcmclient import deadline
+    from fcmclient._http import deadline
 
     from .loopback import RawServer, answer, http_answer
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from fcmclient.cli import StopRequest
+from fcmclient.cli.command import StopRequest
+from fcmclient.cli.report import Ledger, Progress, action, advice, report_record
+from fcmclient.cli.tokens import TokenFileError, TokenSource
 from fcmclient.outcomes import Outcome
-from fcmclient.report import Ledger, Progress, action, advice, report_record
-from fcmclient.targets import TokenFileError, TokenSource
 
 
 class CountingReader(io.RawIOBase):

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from fcmclient.fanout import INTERRUPTED, NOT_SENT, fan_out, positions
+from fcmclient._http.executor import INTERRUPTED, NOT_SENT, fan_out, positions
 from fcmclient.outcomes import Bucket, Outcome
 
 WAIT = 5.0  # bound on waiting for another thread; the tests never sleep that long

@@ -26,8 +26,8 @@ import pytest
 import requests
 
 from fcmclient import FCM, JSONMessage
+from fcmclient._http.session import total_seconds
 from fcmclient.testing import FCMEmulator
-from fcmclient.transport import total_seconds
 from tests.forking import (
     FORK_WARNING,
     Forked,

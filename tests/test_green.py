@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
+from fcmclient._http.session import total_seconds
 from fcmclient.testing import FCMEmulator
-from fcmclient.transport import total_seconds
 from tests.forking import audience, buckets, expected
 
 SCRIPT = pathlib.Path(__file__).with_name("green_send.py")

@@ -14,9 +14,9 @@ import urllib3.connection
 import urllib3.connectionpool
 from requests.adapters import HTTPAdapter
 
-from fcmclient.channel import Channel
-from fcmclient.intercept import connections_are_replaced, urllib3_is_watched
-from fcmclient.transport import make_session
+from fcmclient._http.channel import Channel
+from fcmclient._http.intercept import connections_are_replaced, urllib3_is_watched
+from fcmclient._http.session import make_session
 from tests.netguard import NetworkGuard
 
 URL = "https://fcm.googleapis.com/v1/projects/p/messages:send"

@@ -18,7 +18,14 @@ from fcmclient import (
     PlainTextMessage,
     TopicMessage,
 )
-from fcmclient.legacy import FORM_CONTENT_TYPE, JSON_CONTENT_TYPE, RETRY_ERRORS, classify, decode, encode
+from fcmclient._protocol.legacy import (
+    FORM_CONTENT_TYPE,
+    JSON_CONTENT_TYPE,
+    RETRY_ERRORS,
+    classify,
+    decode,
+    encode,
+)
 from fcmclient.outcomes import Bucket, Outcome
 
 NOW = 1_700_000_000.0

@@ -26,7 +26,7 @@ from fcmclient import (
     TopicMessage,
     __version__,
 )
-from fcmclient.transport import DEFAULT_TIMEOUT, MAX_TIMEOUT
+from fcmclient._http.session import DEFAULT_TIMEOUT, MAX_TIMEOUT
 
 API_KEY = "AAAA-legacy-server-key-7f3c9e"
 JSON_HEADERS = {"Authorization": f"key={API_KEY}", "Content-Type": "application/json"}

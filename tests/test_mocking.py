@@ -28,7 +28,7 @@ import vcr
 from google.oauth2 import credentials as user_credentials
 
 from fcmclient import FCM, JSONMessage, PlainTextMessage, Result
-from fcmclient.legacy import FCM_URL
+from fcmclient._protocol.legacy import FCM_URL
 
 from .conftest import PROJECT, TOKEN_URI, V1_SEND
 

@@ -1,4 +1,4 @@
-"""fcmclient.process and the transport's fork invariants, in real forked children.
+"""fcmclient._http.process and the transport's fork invariants, in real forked children.
 
 - A :class:`ProcessLocal` value is made again in a child, from what ``keep`` took, and the
   inherited one is let go on a daemon thread, never used or closed.
@@ -22,11 +22,11 @@ from typing import Any
 
 import pytest
 
-from fcmclient.channel import Channel
-from fcmclient.fanout import fan_out
+from fcmclient._http.channel import Channel
+from fcmclient._http.executor import fan_out
+from fcmclient._http.process import ProcessGuard, ProcessLocal
+from fcmclient._http.session import make_session, post
 from fcmclient.outcomes import Outcome
-from fcmclient.process import ProcessGuard, ProcessLocal
-from fcmclient.transport import make_session, post
 from tests.forking import FORK_WARNING, Forked
 
 pytestmark = [

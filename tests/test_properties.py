@@ -19,7 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fcmclient import FCM, InstallationMessage, JSONMessage, Result, legacy, v1
+from fcmclient import FCM, InstallationMessage, JSONMessage, Result
+from fcmclient._protocol import legacy, v1
 from fcmclient.outcomes import Bucket, Outcome
 from fcmclient.testing import FCMEmulator
 from fcmclient.testing import Outcome as Script

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import fcmclient
 import fcmclient.api
-from fcmclient import errors, legacy, messages, result, v1
+from fcmclient import errors, messages, result
+from fcmclient._protocol import legacy, v1
 
 PACKAGE_ALL = [
     "__version__",

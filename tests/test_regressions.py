@@ -15,7 +15,7 @@ import responses
 from responses import matchers
 
 from fcmclient import FCM, FCM_URL, FCMRequestError, FCMResponseError, JSONMessage, Result
-from fcmclient.transport import DEFAULT_TIMEOUT
+from fcmclient._http.session import DEFAULT_TIMEOUT
 
 API_KEY = "AAAA-regression-key-0c41"
 

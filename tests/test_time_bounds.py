@@ -26,10 +26,10 @@ import pytest
 import requests
 
 from fcmclient import FCM, FCMResponseError, JSONMessage
-from fcmclient.deadline import deadline
+from fcmclient._http.deadline import deadline
+from fcmclient._http.session import make_session, total_seconds
 from fcmclient.outcomes import TRANSPORT_ERROR, Bucket
 from fcmclient.testing import FCMEmulator
-from fcmclient.transport import make_session, total_seconds
 from tests.loopback import RawServer, answer, hang, http_answer, trickle
 
 TIMEOUT = 0.25  # connect and read: a request may take 0.5 s in all

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from fcmclient import FCMAuthenticationError, v1
+from fcmclient import FCMAuthenticationError
+from fcmclient._protocol import v1
 from fcmclient.outcomes import Bucket
 from fcmclient.waits import QUOTA_WAIT
 

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from google.auth import jwt
 
 from fcmclient import FCM, FCMAuthenticationError, JSONMessage, PlainTextMessage, TopicMessage
-from fcmclient.transport import DEFAULT_TIMEOUT
+from fcmclient._http.session import DEFAULT_TIMEOUT
 
 from .conftest import PROJECT, TOKEN_URI, V1_SEND
 

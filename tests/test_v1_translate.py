@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from fcmclient import JSONMessage, PlainTextMessage, TopicMessage, v1
+from fcmclient import JSONMessage, PlainTextMessage, TopicMessage
+from fcmclient._protocol import v1
 
 NOW = 1_700_000_000.0
 
@@ -274,7 +275,8 @@ def test_installation_ids_are_sent_as_fid() -> None:
 
 
 def test_installation_ids_cannot_go_through_the_legacy_api() -> None:
-    from fcmclient import InstallationMessage, legacy
+    from fcmclient import InstallationMessage
+    from fcmclient._protocol import legacy
 
     with pytest.raises(ValueError, match="HTTP v1"):
         legacy.encode(InstallationMessage(["fid-1"]))

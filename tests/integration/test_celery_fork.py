@@ -16,8 +16,8 @@ from collections.abc import Callable
 
 import pytest
 
+from fcmclient._http.session import total_seconds
 from fcmclient.testing import FCMEmulator
-from fcmclient.transport import total_seconds
 from tests.forking import audience, buckets, expected
 
 from .conftest import IN_CI, Worker

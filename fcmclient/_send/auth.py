@@ -23,11 +23,11 @@ from typing import Any
 
 import requests
 
-from .deadline import deadline
-from .encoding import check_credential, loads, snippet
-from .errors import FCMAuthenticationError
-from .transport import DEFAULT_TIMEOUT, post, total_seconds
-from .v1 import SCOPE
+from .._http.deadline import deadline
+from .._http.session import DEFAULT_TIMEOUT, post, total_seconds
+from .._protocol.encoding import check_credential, loads, snippet
+from .._protocol.v1 import SCOPE
+from ..errors import FCMAuthenticationError
 
 __all__ = [
     "GOOGLE_TOKEN_URI",

@@ -1,7 +1,7 @@
 """The options of ``fcmclient send``, read and checked before anything is sent.
 
 The message content (``--data`` JSON), the kind of target, the credentials (options or
-environment) and the report file: each problem becomes a :class:`~fcmclient.cli.UsageError`,
+environment) and the report file: each problem becomes a :class:`~fcmclient.cli.command.UsageError`,
 one line on stderr and exit status 2.
 """
 
@@ -13,9 +13,9 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any, TextIO
 
-from .api import FCM
-from .cli import UsageError
-from .messages import JSONMessage, TopicMessage
+from ..api import FCM
+from ..messages import JSONMessage, TopicMessage
+from .command import UsageError
 
 __all__ = ["LEGACY_MAX_TOKENS", "message_content", "target_is_tokens", "connect", "open_report"]
 
@@ -120,7 +120,7 @@ def connect(args: argparse.Namespace, environ: Mapping[str, str]) -> Iterator[FC
     with contextlib.ExitStack() as stack:
         url = args.url
         if kind == "emulator":
-            from .testing import FCMEmulator
+            from ..testing import FCMEmulator
 
             emulator = stack.enter_context(FCMEmulator())
             project = args.project_id or "demo"

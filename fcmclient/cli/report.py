@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from .outcomes import Bucket, Outcome
+from ..outcomes import Bucket, Outcome
 
 __all__ = ["ACTIONS", "action", "advice", "report_record", "Ledger", "Progress"]
 

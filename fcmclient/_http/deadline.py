@@ -277,9 +277,9 @@ class DeadlineAdapter(HTTPAdapter):
 
     Takes the same arguments. Direct connections and HTTP(S) proxies are covered; a SOCKS
     proxy keeps urllib3's own connections (per-read timeouts only). While a piece of urllib3
-    or http.client is replaced (vcrpy, a tracing agent: :func:`~fcmclient.intercept.urllib3_is_watched`),
-    requests go through urllib3's own pool classes instead, where the replacement sees them
-    (and only per-read timeouts apply).
+    or http.client is replaced (vcrpy, a tracing agent:
+    :func:`~fcmclient._http.intercept.urllib3_is_watched`), requests go through urllib3's own
+    pool classes instead, where the replacement sees them (and only per-read timeouts apply).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

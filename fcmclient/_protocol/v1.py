@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..errors import FCMAuthenticationError
+from ..messages import LEGACY_OPTIONS, V1_FIELDS, InstallationMessage, Message, TopicMessage
+from ..outcomes import Outcome
+from ..waits import QUOTA_WAIT, parse_retry_after
 from .encoding import dumps, header, loads, snippet, stringify
-from .errors import FCMAuthenticationError
-from .messages import LEGACY_OPTIONS, V1_FIELDS, InstallationMessage, Message, TopicMessage
-from .outcomes import Outcome
-from .waits import QUOTA_WAIT, parse_retry_after
 
 __all__ = [
     "SCOPE",

@@ -20,13 +20,13 @@ per-header validation, no wrapper objects. As urllib3 does with a pooled
 connection, a kept connection is checked before each request (one ``poll``): one the server
 closed, or on which something nobody asked for arrived, is replaced, never read from.
 
-Every request, either way, runs within :func:`~fcmclient.transport.within` (a total
-deadline of connect + read timeout, enforced by the :mod:`~fcmclient.deadline` connections
+Every request, either way, runs within :func:`~fcmclient._http.session.within` (a total
+deadline of connect + read timeout, enforced by the :mod:`~fcmclient._http.deadline` connections
 of the pool), and once its status has arrived the status decides: a body that cannot be read
-whole is handed on as far as it was read, as :func:`~fcmclient.transport.post` does.
+whole is handed on as far as it was read, as :func:`~fcmclient._http.session.post` does.
 
 Each request goes through ``Session.request`` instead, as ``Session.post`` would send it,
-whenever something watches requests (:mod:`fcmclient.intercept`: a test double such as
+whenever something watches requests (:mod:`fcmclient._http.intercept`: a test double such as
 ``responses``, ``requests-mock``, vcrpy or betamax, a tracing agent, an adapter of the
 application's own mounted on the session), or when a proxy is configured (the pool then
 tunnels, which urllib3 alone knows how to set up). Both ways share the headers, settings,
@@ -56,7 +56,7 @@ from urllib3.util.wait import wait_for_read
 from .deadline import DeadlineAdapter
 from .intercept import connections_are_replaced, session_is_watched
 from .process import forks
-from .transport import MAX_RESPONSE_BYTES, Reply, Timeout, post, read_capped, total_seconds, within
+from .session import MAX_RESPONSE_BYTES, Reply, Timeout, post, read_capped, total_seconds, within
 
 __all__ = ["Channel"]
 
@@ -273,7 +273,7 @@ class Channel:
     def post(self, body: bytes, headers: _Headers) -> Reply:
         """POST ``body`` with exactly ``headers`` (from :meth:`headers`); never follows redirects.
 
-        Reads at most :data:`~fcmclient.transport.MAX_RESPONSE_BYTES` of the answer, and only
+        Reads at most :data:`~fcmclient._http.session.MAX_RESPONSE_BYTES` of the answer, and only
         in the process that made the channel: a green thread (gevent, eventlet) that a fork
         carried into a child gets a :class:`requests.ConnectionError` instead, before sending
         or, when the fork came during the exchange, instead of the answer (its parent's).

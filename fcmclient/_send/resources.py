@@ -2,7 +2,7 @@
 
 The pooled session (its keep-alive sockets), the access-token cache (its lock), the worker
 threads and the jitter source all belong to the process that made them: a child forked from
-it gets a fresh set on its first send (:class:`~fcmclient.process.ProcessLocal`), keeping
+it gets a fresh set on its first send (:class:`~fcmclient._http.process.ProcessLocal`), keeping
 only the cached access token, a plain value that is as valid in the child as in the parent,
 and the transport adapters the application mounted on the session (``FCM.session``: a test
 double, a recorder, an adapter of its own), so that they still see every request.
@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 
 from requests.adapters import BaseAdapter
 
+from .._http.deadline import close_inherited
+from .._http.process import ProcessLocal
+from .._http.session import make_session
 from .auth import AccessToken, Grant, TokenSource
-from .deadline import close_inherited
-from .process import ProcessLocal
-from .transport import make_session
 
 __all__ = ["Inherited", "Resources", "per_process"]
 
@@ -110,7 +110,7 @@ def _close_copies(resources: Resources) -> None:
 def per_process(max_workers: int, grant: Grant | None, wait: float) -> ProcessLocal[Resources, Inherited]:
     """:class:`Resources` made in each process that uses them, the access token and the
     application's adapters carried over (and the inherited worker pool never collected, see
-    :class:`~fcmclient.process.ProcessLocal`)."""
+    :class:`~fcmclient._http.process.ProcessLocal`)."""
     return ProcessLocal(
         functools.partial(Resources, max_workers, grant, wait), _inherited, _held_pool, _close_copies
     )

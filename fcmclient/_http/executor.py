@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from .outcomes import Outcome
+from ..outcomes import Outcome
 from .process import forks
 
 log = logging.getLogger("fcmclient")

@@ -180,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     try:
         if arguments[:1] == ["emulator"]:  # its own parser owns the rest of the line
-            from .testing.cli import main as emulator_main
+            from ..testing.cli import main as emulator_main
 
             return emulator_main(arguments[1:], prog="fcmclient emulator")
         parsed = build_parser().parse_args(arguments)

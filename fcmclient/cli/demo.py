@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from typing import TextIO
 
-from .api import FCM
-from .messages import JSONMessage
+from ..api import FCM
+from ..messages import JSONMessage
+from ..result import Result
 from .report import advice
-from .result import Result
 
 __all__ = ["run_demo"]
 
@@ -25,8 +25,8 @@ def _table(out: TextIO, result: Result, delay: float | None) -> None:
 
 def run_demo(out: TextIO) -> int:
     """Run the demo, writing to ``out``; returns the exit status (0)."""
-    from .testing import FCMEmulator
-    from .testing import Outcome as Scripted
+    from ..testing import FCMEmulator
+    from ..testing import Outcome as Scripted
 
     with FCMEmulator() as emulator:
         out.write(

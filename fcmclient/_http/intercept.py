@@ -3,7 +3,7 @@
 HTTP test doubles (``responses``, ``requests-mock``, vcrpy, betamax), tracing agents and
 custom transport adapters all work by replacing a piece of requests, urllib3 or http.client:
 a method, a connection class, or the adapter mounted on a session. fcm-client's direct path
-(:class:`~fcmclient.channel.Channel`) skips some of those pieces for speed, so it is taken only
+(:class:`~fcmclient._http.channel.Channel`) skips some of those pieces for speed, so it is taken only
 when every piece it would skip is the library's own original; otherwise each request goes
 through ``Session.request``, where the replacement sees it exactly as it would see any other.
 

@@ -11,11 +11,11 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..errors import FCMAuthenticationError, FCMRequestError, FCMResponseError
+from ..messages import V1_FIELDS, InstallationMessage, Message, PlainTextMessage, TopicMessage
+from ..outcomes import Bucket, Outcome
+from ..waits import parse_retry_after
 from .encoding import dumps, header, loads, snippet, stringify
-from .errors import FCMAuthenticationError, FCMRequestError, FCMResponseError
-from .messages import V1_FIELDS, InstallationMessage, Message, PlainTextMessage, TopicMessage
-from .outcomes import Bucket, Outcome
-from .waits import parse_retry_after
 
 __all__ = [
     "FCM_URL",

@@ -1,5 +1,5 @@
 """The only code that touches the network: one pooled session, timeouts and a total deadline
-per request (:mod:`fcmclient.deadline`), capped reads."""
+per request (:mod:`fcmclient._http.deadline`), capped reads."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 import requests
 import urllib3
 
-from ._version import __version__
+from .._version import __version__
 from .deadline import DeadlineAdapter, deadline
 
 __all__ = [

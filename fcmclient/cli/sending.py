@@ -19,16 +19,16 @@ from typing import BinaryIO, TextIO
 
 import requests
 
-from .api import FCM
-from .cli import EXIT_AUTH, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, StopRequest, UsageError
-from .errors import FCMAuthenticationError, FCMRequestError, FCMResponseError
-from .fanout import INTERRUPTED, NOT_SENT
-from .messages import JSONMessage, Message, TopicMessage
-from .outcomes import Bucket, Outcome
+from .._http.executor import INTERRUPTED, NOT_SENT
+from ..api import FCM
+from ..errors import FCMAuthenticationError, FCMRequestError, FCMResponseError
+from ..messages import JSONMessage, Message, TopicMessage
+from ..outcomes import Bucket, Outcome
+from ..result import Result
+from .command import EXIT_AUTH, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, StopRequest, UsageError
+from .options import LEGACY_MAX_TOKENS, connect, message_content, open_report, target_is_tokens
 from .report import Ledger, Progress
-from .result import Result
-from .send_options import LEGACY_MAX_TOKENS, connect, message_content, open_report, target_is_tokens
-from .targets import TokenFileError, TokenSource
+from .tokens import TokenFileError, TokenSource
 
 __all__ = ["run_send", "INTERRUPTED"]
 
