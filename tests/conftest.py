@@ -193,6 +193,7 @@ def secret_watch() -> Iterator[SecretWatch]:
     import requests
 
     import fcmclient._send.auth
+    import fcmclient._send.tokens
     from fcmclient import FCM, FCMError
     from fcmclient.testing import FCMEmulator
 
@@ -222,7 +223,7 @@ def secret_watch() -> Iterator[SecretWatch]:
             patch,
         )
         _wrap(
-            fcmclient._send.auth.TokenSource,
+            fcmclient._send.tokens.TokenSource,
             "get",
             lambda token, *a: WATCH.secret(token.value, "access token"),
             patch,

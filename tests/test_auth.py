@@ -16,13 +16,9 @@ import responses
 from google.auth import jwt
 
 from fcmclient import FCM, FCMAuthenticationError, JSONMessage
-from fcmclient._send.auth import (
-    GOOGLE_TOKEN_URI,
-    REFRESH_MARGIN,
-    AccessToken,
-    TokenSource,
-    read_token_response,
-)
+from fcmclient._protocol.oauth import read_token_response
+from fcmclient._send.auth import GOOGLE_TOKEN_URI
+from fcmclient._send.tokens import REFRESH_MARGIN, AccessToken, TokenSource
 
 from .conftest import TOKEN_URI, V1_SEND
 
@@ -164,7 +160,8 @@ def test_token_uri_from_the_key_file_is_honoured(service_account_info: dict[str,
         )
         mock.add(responses.POST, V1_SEND, json={"name": "n/1"})
         assert fcm.send(JSONMessage(["t"])).success == {"t": "n/1"}
-        form = urllib.parse.parse_qs(str(mock.calls[0].request.body))
+        body = mock.calls[0].request.body
+        form = urllib.parse.parse_qs(body.decode() if isinstance(body, bytes) else str(body))
     # The grant goes to the file's token_uri, but the assertion's audience stays Google's
     # token endpoint, as google-auth signs it (fcmclient._send.auth.GOOGLE_TOKEN_URI).
     claims = jwt.decode(form["assertion"][0], verify=False)
@@ -380,7 +377,8 @@ def test_service_account_credentials_can_be_given_directly(service_account_info:
             assert fcm.send(JSONMessage(["t"])).success == {"t": "n/1"}
         with FCM(credentials=credentials, project_id="elsewhere") as fcm:
             assert fcm.send(JSONMessage(["t"])).success == {"t": "n/2"}
-        form = urllib.parse.parse_qs(str(mock.calls[0].request.body))
+        body = mock.calls[0].request.body
+        form = urllib.parse.parse_qs(body.decode() if isinstance(body, bytes) else str(body))
     claims = jwt.decode(form["assertion"][0], verify=False)
     assert claims["scope"] == "https://www.googleapis.com/auth/firebase.messaging"
 

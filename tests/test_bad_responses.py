@@ -42,7 +42,7 @@ from fcmclient import (
 )
 from fcmclient._http.session import MAX_RESPONSE_BYTES, make_session, post
 from fcmclient._protocol import legacy, v1
-from fcmclient._send.auth import read_token_response
+from fcmclient._protocol.oauth import read_token_response
 from fcmclient.outcomes import Bucket
 from fcmclient.waits import MAX_RETRY_AFTER
 from tests.loopback import RawServer, answer, http_answer

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from fcmclient.cli.command import StopRequest
+from fcmclient.cli.common import StopRequest
 from fcmclient.cli.report import Ledger, Progress, action, advice, report_record
 from fcmclient.cli.tokens import TokenFileError, TokenSource
 from fcmclient.outcomes import Outcome

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from fcmclient._http.executor import INTERRUPTED, NOT_SENT, fan_out, positions
-from fcmclient.outcomes import Bucket, Outcome
+from fcmclient._http.executor import Plan, execute, positions
+from fcmclient.outcomes import INTERRUPTED, NOT_SENT, Bucket, Outcome
 
 WAIT = 5.0  # bound on waiting for another thread; the tests never sleep that long
 
@@ -40,7 +40,7 @@ def test_a_big_audience_is_a_few_loops_not_a_future_per_target() -> None:
         return Outcome.success("m/" + target)
 
     with CountingPool(7) as pool:
-        outcomes, error = fan_out(targets, work, pool, 8, float("inf"), lambda: 0.0)
+        outcomes, error = execute(targets, work, Plan(workers=8, pool=pool, clock=lambda: 0.0))
         assert pool.submitted == 7  # workers - 1: the calling thread is the eighth
     assert error is None
     assert len(threads) <= 8
@@ -52,7 +52,9 @@ def test_a_big_audience_is_a_few_loops_not_a_future_per_target() -> None:
 
 def test_few_targets_use_no_more_loops_than_targets() -> None:
     with CountingPool(63) as pool:
-        outcomes, _ = fan_out(["a", "b", "c"], Outcome.success, pool, 64, float("inf"), lambda: 0.0)
+        outcomes, _ = execute(
+            ["a", "b", "c"], Outcome.success, Plan(workers=64, pool=pool, clock=lambda: 0.0)
+        )
         assert pool.submitted == 2
     assert [outcome.message_id for outcome in outcomes] == ["a", "b", "c"]
 
@@ -71,7 +73,7 @@ def test_each_loop_calls_done_on_its_thread_after_its_last_work() -> None:
             events.append((threading.get_ident(), "done"))
 
     with ThreadPoolExecutor(3) as pool:
-        fan_out([f"t{i}" for i in range(300)], work, pool, 4, float("inf"), lambda: 0.0, done=done)
+        execute([f"t{i}" for i in range(300)], work, Plan(workers=4, pool=pool, clock=lambda: 0.0, done=done))
     assert [what for _, what in events].count("done") == 4  # the caller's loop and 3 helpers'
     for thread in {thread for thread, _ in events}:
         assert [what for who, what in events if who == thread][-1] == "done"
@@ -108,7 +110,7 @@ def test_an_error_stops_new_work_and_loses_no_target() -> None:
         return Outcome.success(target)
 
     targets = [f"t{i}" for i in range(50)]
-    outcomes, error = fan_out(targets, work, None, 1, float("inf"), lambda: 0.0)
+    outcomes, error = execute(targets, work, Plan(workers=1, clock=lambda: 0.0))
     assert isinstance(error, RuntimeError)
     assert started == ["t0", "t1", "t2", "t3"]
     assert [o.bucket for o in outcomes[:3]] == [Bucket.SUCCESS] * 3
@@ -137,7 +139,7 @@ def test_an_error_in_one_loop_stops_the_other_loops_too() -> None:
 
     targets = [f"t{i}" for i in range(1000)]
     with ThreadPoolExecutor(3) as pool:
-        outcomes, error = fan_out(targets, work, pool, 4, float("inf"), lambda: 0.0)
+        outcomes, error = execute(targets, work, Plan(workers=4, pool=pool, clock=lambda: 0.0))
     assert isinstance(error, RuntimeError)
     assert len(calls) <= 8  # the failing call, the three under way, and scheduling noise
     not_sent = [o for o in outcomes if o.error == NOT_SENT]
@@ -151,8 +153,10 @@ def test_on_error_decides_the_outcome_of_the_target_that_raised() -> None:
             raise RuntimeError("refused")
         return Outcome.success(target)
 
-    outcomes, error = fan_out(
-        ["t0", "t1", "t2"], work, None, 1, float("inf"), lambda: 0.0, lambda exc: Outcome.failed(str(exc))
+    outcomes, error = execute(
+        ["t0", "t1", "t2"],
+        work,
+        Plan(workers=1, clock=lambda: 0.0, on_error=lambda exc: Outcome.failed(str(exc))),
     )
     assert isinstance(error, RuntimeError)
     assert outcomes == [
@@ -202,7 +206,7 @@ def test_an_interruption_while_waiting_stops_new_work_and_waits_for_work_under_w
 
     targets = [f"t{i}" for i in range(200)]
     with InterruptingPool(3) as pool:
-        outcomes, error = fan_out(targets, work, pool, 4, float("inf"), lambda: 0.0)
+        outcomes, error = execute(targets, work, Plan(workers=4, pool=pool, clock=lambda: 0.0))
         finished = len(done)
         gate.set()
     assert isinstance(error, Interrupted)
@@ -252,7 +256,7 @@ def test_regression_a_second_interruption_did_not_stop_the_wait_when_the_first_h
 
     with InterruptingPool(1) as pool:
         try:
-            outcomes, error = fan_out(["t0", "t1", "t2"], work, pool, 2, float("inf"), lambda: 0.0)
+            outcomes, error = execute(["t0", "t1", "t2"], work, Plan(workers=2, pool=pool, clock=lambda: 0.0))
             assert finished == []  # it stopped waiting while the helper's work was under way
         finally:
             gate.set()
@@ -298,7 +302,7 @@ def test_a_second_interruption_returns_at_once_with_every_target_accounted_for()
     targets = [f"t{i}" for i in range(50)]
     with InterruptingPool(3) as pool:
         try:
-            outcomes, error = fan_out(targets, work, pool, 4, float("inf"), lambda: 0.0)
+            outcomes, error = execute(targets, work, Plan(workers=4, pool=pool, clock=lambda: 0.0))
             started = list(calls)
         finally:
             gate.set()
@@ -318,7 +322,7 @@ def test_regression_a_pool_shut_down_by_another_thread_made_the_fan_out_raise() 
     pool = ThreadPoolExecutor(3)
     pool.shutdown()
     targets = [f"t{i}" for i in range(20)]
-    outcomes, error = fan_out(targets, Outcome.success, pool, 4, float("inf"), lambda: 0.0)
+    outcomes, error = execute(targets, Outcome.success, Plan(workers=4, pool=pool, clock=lambda: 0.0))
     assert error is None
     assert outcomes == [Outcome.success(t) for t in targets]
 
@@ -340,7 +344,9 @@ def test_a_helper_stuck_past_the_bound_is_given_up_on_with_its_target_interrupte
     with ThreadPoolExecutor(1) as pool:
         try:
             give_up = time.monotonic() + 0.2
-            outcomes, error = fan_out(targets, work, pool, 2, float("inf"), time.monotonic, give_up=give_up)
+            outcomes, error = execute(
+                targets, work, Plan(workers=2, pool=pool, clock=time.monotonic, give_up=give_up)
+            )
             still_stuck = not release.is_set()
             returned = time.monotonic()
         finally:
@@ -364,8 +370,10 @@ def test_helpers_that_never_started_are_cancelled_once_the_caller_is_done() -> N
         blocker = pool.submit(lambda: (busy.set(), release.wait(WAIT)))
         busy.wait(WAIT)
         try:
-            outcomes, error = fan_out(
-                [f"t{i}" for i in range(20)], Outcome.success, pool, 4, float("inf"), time.monotonic
+            outcomes, error = execute(
+                [f"t{i}" for i in range(20)],
+                Outcome.success,
+                Plan(workers=4, pool=pool, clock=time.monotonic),
             )
             blocked = not release.is_set()
         finally:

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from fcmclient._http.channel import Channel
-from fcmclient._http.executor import fan_out
+from fcmclient._http.executor import Plan, execute
 from fcmclient._http.process import ProcessGuard, ProcessLocal
 from fcmclient._http.session import make_session, post
 from fcmclient.outcomes import Outcome
@@ -224,7 +224,11 @@ def test_a_pool_whose_threads_a_fork_left_behind_costs_a_send_nothing() -> None:
 
         begun = time.monotonic()
         targets = [f"t{i}" for i in range(100)]
-        outcomes, error = fan_out(targets, work, pool, 4, begun + 1.0, time.monotonic, give_up=begun + 2.0)
+        outcomes, error = execute(
+            targets,
+            work,
+            Plan(workers=4, pool=pool, start_by=begun + 1.0, clock=time.monotonic, give_up=begun + 2.0),
+        )
         return {
             "all sent": outcomes == [Outcome.success(t) for t in targets],
             "error": repr(error),

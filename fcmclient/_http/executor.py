@@ -14,32 +14,47 @@ import logging
 import math
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
 
 from ..outcomes import Outcome
 from .process import forks
 
 log = logging.getLogger("fcmclient")
 
-__all__ = ["INTERRUPTED", "NOT_SENT", "fan_out", "interrupted", "positions"]
-
-#: Error of targets never sent: the send ran out of time (``send_timeout``), was interrupted,
-#: or could not go on (credentials rejected, no access token). They are in ``retry()``.
-NOT_SENT = "NOT_SENT"
-
-#: Error of a target whose request was under way when the send was interrupted: it may or
-#: may not have been delivered.
-INTERRUPTED = "INTERRUPTED"
+__all__ = ["Plan", "execute", "positions"]
 
 
-def interrupted(exc: BaseException) -> Outcome:
-    """The outcome of a target whose work ``exc`` cut short: a retry with error :data:`INTERRUPTED`."""
-    return Outcome.retry(
-        INTERRUPTED,
-        f"the send stopped ({type(exc).__name__}) during this request: it may have been delivered",
-    )
+def _nothing() -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How :func:`execute` runs: with how many loops, on which threads, until when.
+
+    :param workers: at most this many targets at a time (the calling thread is one loop).
+    :param pool: where the other ``workers - 1`` loops run (``None``: the calling thread only).
+    :param start_by: no target starts at or after this moment (by ``clock``): it is
+        :data:`~fcmclient.outcomes.NOT_SENT`.
+    :param give_up: no wait for the pool's loops lasts past this moment: their targets under
+        way stay :data:`~fcmclient.outcomes.INTERRUPTED`.
+    :param on_error: the outcome of the target whose ``work`` raised.
+    :param done: called by each thread, the calling one included, once it takes no more
+        targets (to let go of what it holds, such as a connection), even when the wait for it
+        was given up.
+    """
+
+    workers: int
+    pool: Executor | None = None
+    start_by: float = math.inf
+    give_up: float = math.inf
+    clock: Callable[[], float] = field(default=time.monotonic)
+    on_error: Callable[[BaseException], Outcome] = field(default=Outcome.interrupted)
+    done: Callable[[], None] = field(default=_nothing)
 
 
 def positions(count: int) -> Callable[[], int]:
@@ -62,21 +77,11 @@ def positions(count: int) -> Callable[[], int]:
     return locked
 
 
-def _nothing() -> None:
-    pass
-
-
 #: What a target's outcome is while its work is under way: what it stays if the fan-out
 #: stops waiting for that work.
-_UNDER_WAY = Outcome.retry(
-    INTERRUPTED, "the send stopped while this request was under way: it may have been delivered"
-)
-_MISSING = Outcome.retry(NOT_SENT, "not sent: the send stopped before this target (see its exception)")
-
-
-def _settled(outcomes: list[Outcome | None]) -> list[Outcome]:
-    """The outcomes as they stand (a copy: work still under way may write more)."""
-    return [outcome or _MISSING for outcome in list(outcomes)]
+_UNDER_WAY = Outcome.interrupted()
+_MISSING = Outcome.not_sent("the send stopped before this target (see its exception)")
+_LATE = Outcome.not_sent("send_timeout passed before this target was sent")
 
 
 def _join(helpers: list[Future[bool]], until: float, clock: Callable[[], float]) -> None:
@@ -85,7 +90,7 @@ def _join(helpers: list[Future[bool]], until: float, clock: Callable[[], float])
     The calling thread only waits once its own loop ended, so no target is left for a helper
     that has not started: it is cancelled (a pool busy with other sends, or whose threads are
     gone, never holds the caller up). Whatever a helper still runs at ``until`` keeps its
-    outcome of work under way (:data:`INTERRUPTED`).
+    outcome of work under way (:data:`~fcmclient.outcomes.INTERRUPTED`).
     """
     for future in helpers:
         if future.cancel():
@@ -99,91 +104,88 @@ def _join(helpers: list[Future[bool]], until: float, clock: Callable[[], float])
             return
 
 
-def fan_out(
-    targets: Sequence[str],
-    work: Callable[[str], Outcome],
-    pool: Executor | None,
-    workers: int,
-    deadline: float,
-    clock: Callable[[], float],
-    on_error: Callable[[BaseException], Outcome] = interrupted,
-    done: Callable[[], None] = _nothing,
-    give_up: float = math.inf,
+class _Run:
+    """One :func:`execute` call: the shared counter, the outcomes, and the loops' stop signal."""
+
+    def __init__(self, targets: Sequence[str], work: Callable[[str], Outcome], plan: Plan) -> None:
+        self.targets, self.work, self.plan = targets, work, plan
+        self.count = len(targets)
+        self.outcomes: list[Outcome | None] = [None] * self.count
+        self.claim = positions(self.count)
+        self.stop = threading.Event()
+        self.errors: list[BaseException] = []
+        self.made_in = forks()  # a green thread that a fork carried into a child starts nothing there
+
+    def loop(self) -> bool:
+        """Work on targets until none is left or the run stops; whether ``work`` raised."""
+        plan, outcomes = self.plan, self.outcomes
+        try:
+            while True:
+                index = self.claim()
+                if index >= self.count:
+                    return False
+                outcomes[index] = _UNDER_WAY  # before the check: a wait abandoned later sees it
+                if self.stop.is_set() or forks() != self.made_in:
+                    outcomes[index] = None
+                    return False
+                if plan.clock() >= plan.start_by:
+                    outcomes[index] = _LATE
+                    continue
+                try:
+                    outcomes[index] = self.work(self.targets[index])
+                except BaseException as exc:  # handed to the caller, never swallowed
+                    outcomes[index] = plan.on_error(exc)
+                    self.errors.append(exc)
+                    self.stop.set()
+                    return True
+        finally:
+            plan.done()
+
+    def start_helpers(self) -> list[Future[bool]]:
+        pool, futures = self.plan.pool, []
+        if pool is not None:
+            for _ in range(min(self.plan.workers, self.count) - 1):
+                try:
+                    futures.append(pool.submit(self.loop))
+                except RuntimeError:  # the pool was shut down (FCM.close() from another thread)
+                    break  # the threads started so far, and the calling one, do the work
+        return futures
+
+    def settled(self) -> list[Outcome]:
+        """The outcomes as they stand (a copy: work still under way may write more)."""
+        return [outcome or _MISSING for outcome in list(self.outcomes)]
+
+
+def execute(
+    targets: Sequence[str], work: Callable[[str], Outcome], plan: Plan
 ) -> tuple[list[Outcome], BaseException | None]:
-    """Apply ``work`` to every target, at most ``workers`` at a time.
+    """Apply ``work`` to every target as ``plan`` says; nothing is lost.
 
-    Targets not started before ``deadline`` (by ``clock``), or left when the fan-out
-    stopped, get a retry outcome with error :data:`NOT_SENT`: nothing is lost.
+    Targets not started before ``plan.start_by``, or left when the run stopped, get a retry
+    outcome with error :data:`~fcmclient.outcomes.NOT_SENT`. It stops starting new targets
+    when a ``work`` call raises, or when the calling thread is interrupted while it waits for
+    the others (a ``KeyboardInterrupt``, a Celery soft time limit): then it still waits for
+    the work under way, so none goes on after it returned. One more interruption stops that
+    wait: it returns at once with that interruption, the targets whose work may still be under
+    way as :data:`~fcmclient.outcomes.INTERRUPTED`; when the calling thread's own ``work`` call
+    raised, the first interruption while it waits does.
 
-    It stops starting new targets when a ``work`` call raises (that target's outcome is
-    ``on_error(exception)``: by default a retry with error :data:`INTERRUPTED`), or when
-    the calling thread is interrupted while it waits for the others (a
-    ``KeyboardInterrupt``, a Celery soft time limit): then it still waits for the work under
-    way, so none goes on after it returned. One more interruption stops that wait: it returns
-    at once with that interruption, the targets whose work may still be under way (it goes on
-    on its own) as :data:`INTERRUPTED`; when the calling thread's own ``work`` call raised,
-    the first interruption while it waits does.
-
-    :param done: called by each thread, the calling one included, once it takes no more
-        targets, even when the wait for it was stopped (to let go of what the thread holds,
-        such as a connection).
-    :param give_up: when (by ``clock``) to stop waiting for the pool's threads, whatever they
-        do: their targets under way stay :data:`INTERRUPTED`, nothing else is lost.
     :returns: one outcome per target (in order), and the first exception, if any (the last
         one when the wait was abandoned): interruptions are returned, not raised.
     """
-    count = len(targets)
-    outcomes: list[Outcome | None] = [None] * count
-    claim = positions(count)
-    stop = threading.Event()
-    errors: list[BaseException] = []
-    made_in = forks()  # a green thread that a fork carried into a child starts nothing there
-
-    def loop() -> bool:
-        """Work on targets until none is left or the fan-out stops; whether ``work`` raised."""
-        try:
-            while True:
-                index = claim()
-                if index >= count:
-                    return False
-                outcomes[index] = _UNDER_WAY  # before the check: a wait abandoned later sees it
-                if stop.is_set() or forks() != made_in:
-                    outcomes[index] = None
-                    return False
-                if clock() >= deadline:
-                    outcomes[index] = Outcome.retry(
-                        NOT_SENT, "send_timeout passed before this target was sent"
-                    )
-                    continue
-                try:
-                    outcomes[index] = work(targets[index])
-                except BaseException as exc:  # handed to the caller, never swallowed
-                    outcomes[index] = on_error(exc)
-                    errors.append(exc)
-                    stop.set()
-                    return True
-        finally:
-            done()
-
-    helpers = min(workers, count) - 1
-    futures: list[Future[bool]] = []
-    if pool is not None:
-        for _ in range(helpers):
-            try:
-                futures.append(pool.submit(loop))
-            except RuntimeError:  # the pool was shut down (FCM.close() from another thread)
-                break  # the threads started so far, and the calling one, do the work
+    run = _Run(targets, work, plan)
+    helpers = run.start_helpers()
     stopped = False  # whether the calling thread was stopped once already
     try:
-        stopped = loop()
-        _join(futures, give_up, clock)
+        stopped = run.loop()
+        _join(helpers, plan.give_up, plan.clock)
     except BaseException as exc:  # interrupted while waiting: let the work under way finish
-        stop.set()
+        run.stop.set()
         if stopped:
-            return _settled(outcomes), exc
-        errors.insert(0, exc)
+            return run.settled(), exc
+        run.errors.insert(0, exc)
         try:
-            _join(futures, give_up, clock)
+            _join(helpers, plan.give_up, plan.clock)
         except BaseException as again:  # interrupted again: stop waiting
-            return _settled(outcomes), again
-    return _settled(outcomes), (errors[0] if errors else None)
+            return run.settled(), again
+    return run.settled(), (run.errors[0] if run.errors else None)

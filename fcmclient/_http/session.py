@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.client
 import logging
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import requests
 import urllib3
 
+from .._checks import seconds
 from .._version import __version__
 from .deadline import DeadlineAdapter, deadline
 
@@ -62,14 +62,6 @@ class Reply:
     body: bytes
 
 
-def _positive(value: object, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{what} must be a positive number of seconds, got {value!r}")
-    if not math.isfinite(value) or value > MAX_TIMEOUT:
-        raise ValueError(f"{what} must be at most {MAX_TIMEOUT:g} seconds, got {value!r}")
-    return float(value)
-
-
 def normalize_timeout(value: object) -> Timeout:
     """Check a ``timeout`` option; ``None`` means :data:`DEFAULT_TIMEOUT`.
 
@@ -83,10 +75,10 @@ def normalize_timeout(value: object) -> Timeout:
         if len(value) != 2:
             raise ValueError("timeout must be a number or a (connect, read) pair")
         return (
-            _positive(value[0], "the connect timeout"),
-            _positive(value[1], "the read timeout"),
+            seconds(value[0], "the connect timeout", maximum=MAX_TIMEOUT),
+            seconds(value[1], "the read timeout", maximum=MAX_TIMEOUT),
         )
-    return _positive(value, "timeout")
+    return seconds(value, "timeout", maximum=MAX_TIMEOUT)
 
 
 def total_seconds(timeout: Timeout) -> float:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import urllib.parse
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import FCMAuthenticationError, FCMRequestError, FCMResponseError
-from ..messages import V1_FIELDS, InstallationMessage, Message, PlainTextMessage, TopicMessage
+from ..messages import InstallationMessage, Message, PlainTextMessage, TopicMessage
 from ..outcomes import Bucket, Outcome
 from ..waits import parse_retry_after
 from .encoding import dumps, header, loads, snippet, stringify
@@ -23,7 +24,6 @@ __all__ = [
     "FORM_CONTENT_TYPE",
     "RETRY_ERRORS",
     "Decoded",
-    "delivered",
     "encode",
     "decode",
     "classify",
@@ -35,48 +35,16 @@ FCM_URL = "https://fcm.googleapis.com/fcm/send"
 JSON_CONTENT_TYPE = "application/json"
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded;charset=UTF-8"
 
-_new_tuple = tuple.__new__
-_SUCCESS = Bucket.SUCCESS
-
 #: Per-token errors that sending again may fix. Google's own sender retried only these.
 RETRY_ERRORS = frozenset({"Unavailable", "InternalServerError"})
 
 
+@dataclass(frozen=True)
 class Decoded:
-    """A decoded legacy answer: one outcome per target, in the message's target order.
+    """A decoded legacy answer: one outcome per target, in the message's target order."""
 
-    :param outcomes: the outcomes, or ``None`` when ``delivered`` says them all.
-    :param multicast_id: the answer's ``multicast_id``, if any.
-    :param delivered: when every target was a plain success (the common case), their
-        message ids, in target order: the outcomes are then only made if asked for.
-    """
-
-    __slots__ = ("_outcomes", "delivered", "multicast_id")
-
-    def __init__(
-        self,
-        outcomes: list[Outcome] | None,
-        multicast_id: int | None = None,
-        delivered: list[str] | None = None,
-    ) -> None:
-        if (outcomes is None) == (delivered is None):
-            raise ValueError("a Decoded takes either outcomes or delivered message ids")
-        self._outcomes = outcomes
-        self.multicast_id = multicast_id
-        self.delivered = delivered
-
-    @property
-    def outcomes(self) -> list[Outcome]:
-        """One outcome per target."""
-        if self._outcomes is None:
-            assert self.delivered is not None
-            self._outcomes = [delivered(message_id) for message_id in self.delivered]
-        return self._outcomes
-
-
-def delivered(message_id: str) -> Outcome:
-    """``Outcome.success(message_id)``, built as the tuple it is (a thousand per answer)."""
-    return _new_tuple(Outcome, (_SUCCESS, message_id, None, None, None, None))
+    outcomes: list[Outcome]
+    multicast_id: int | None = None
 
 
 def encode(message: Message) -> tuple[str, bytes]:
@@ -89,19 +57,16 @@ def encode(message: Message) -> tuple[str, bytes]:
     """
     if isinstance(message, InstallationMessage):
         raise ValueError("Firebase installation IDs (fid) can only be sent through HTTP v1")
+    body = message.payload
     if isinstance(message, PlainTextMessage):
-        fields: list[tuple[str, str]] = [("registration_id", message.registration_id)]
-        for key, value in (message.data or {}).items():
-            fields.append((f"data.{key}", stringify(value)))
-        for key, value in message.options.items():
-            if key in V1_FIELDS:
-                continue
-            if isinstance(value, bool):
-                fields.append((key, "1" if value else "0"))
-            else:
-                fields.append((key, stringify(value)))
+        fields: list[tuple[str, str]] = [("registration_id", body.pop("registration_id"))]
+        fields.extend(
+            (f"data.{key}", stringify(value)) for key, value in (body.pop("data", None) or {}).items()
+        )
+        for key, value in body.items():  # the options (a plain-text message has no notification)
+            fields.append((key, ("1" if value else "0") if isinstance(value, bool) else stringify(value)))
         return FORM_CONTENT_TYPE, urllib.parse.urlencode(fields).encode()
-    return JSON_CONTENT_TYPE, dumps(message.payload)
+    return JSON_CONTENT_TYPE, dumps(body)
 
 
 def classify(code: str, wait: float | None) -> Outcome:
@@ -194,7 +159,7 @@ def _decode_multicast(document: dict[str, Any], targets: Sequence[str], wait: fl
     multicast_id = document.get("multicast_id")
     if multicast_id is not None and (isinstance(multicast_id, bool) or not isinstance(multicast_id, int)):
         raise FCMResponseError(f"FCM answered a multicast_id that is not an integer: {multicast_id!r:.100}")
-    # The common case first, cheaply: every entry {"message_id": "..."} and nothing else.
+    # The common case first, in one pass: every entry {"message_id": "..."} and nothing else.
     try:
         message_ids = [entry["message_id"] for entry in results]
     except (KeyError, TypeError):  # an entry without one, or not an object
@@ -202,7 +167,7 @@ def _decode_multicast(document: dict[str, Any], targets: Sequence[str], wait: fl
     else:
         one_key_each = sum(map(len, results)) == len(results)  # (as each has message_id)
         if one_key_each and set(map(type, message_ids)) <= {str}:
-            return Decoded(None, multicast_id, delivered=message_ids)
+            return Decoded([Outcome(Bucket.SUCCESS, message_id) for message_id in message_ids], multicast_id)
     outcomes = [_decode_entry(entry, wait, f"result {index}") for index, entry in enumerate(results)]
     return Decoded(outcomes, multicast_id)
 

@@ -13,14 +13,13 @@ from typing import Any
 
 from ..errors import FCMAuthenticationError
 from ..messages import LEGACY_OPTIONS, V1_FIELDS, InstallationMessage, Message, TopicMessage
-from ..outcomes import Outcome
+from ..outcomes import ACCESS_TOKEN_EXPIRED, INVALID_RESPONSE, Outcome
 from ..waits import QUOTA_WAIT, parse_retry_after
 from .encoding import dumps, header, loads, snippet, stringify
 
 __all__ = [
     "SCOPE",
     "V1_URL",
-    "ACCESS_TOKEN_EXPIRED",
     "RETRY_CODES",
     "Translation",
     "translate",
@@ -32,9 +31,6 @@ SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 
 #: Default send endpoint; ``{project_id}`` is filled in.
 V1_URL = "https://fcm.googleapis.com/v1/projects/{project_id}/messages:send"
-
-#: Outcome error for a send refused because our access token had expired.
-ACCESS_TOKEN_EXPIRED = "ACCESS_TOKEN_EXPIRED"  # noqa: S105 - an error code
 
 #: FcmError codes that sending again may fix.
 RETRY_CODES = frozenset({"UNAVAILABLE", "INTERNAL", "QUOTA_EXCEEDED"})
@@ -272,9 +268,7 @@ def decode(status: int, headers: Mapping[str, str], body: bytes, now: float) -> 
             return Outcome.success(name)
         # Accepted, but the answer is unreadable: it may have been delivered, so a retry
         # could send it twice. Reported as failed, never silently dropped.
-        return Outcome.failed(
-            "INVALID_RESPONSE", detail=f"HTTP 200 without a message name: {snippet(body)!r}"
-        )
+        return Outcome.failed(INVALID_RESPONSE, detail=f"HTTP 200 without a message name: {snippet(body)!r}")
     status_name, text, code, apns_status, reason = _error_fields(body)
     detail = text or snippet(body) or None
     wait = parse_retry_after(header(headers, "Retry-After"), now)

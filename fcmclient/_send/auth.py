@@ -1,4 +1,4 @@
-"""OAuth2 access tokens for HTTP v1: fetched once, cached, refreshed before expiry.
+"""How HTTP v1 gets its OAuth2 access tokens: the key file, and one grant per kind of credentials.
 
 For a service account, the JWT-bearer grant is done here, in one request through the
 client's own session and timeout: google-auth signs the assertion, but its token client
@@ -11,175 +11,43 @@ try again.
 
 from __future__ import annotations
 
-import copy
 import datetime
+import json
 import logging
-import math
-import threading
+import os
 import time
+import weakref
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import requests
 
 from .._http.deadline import deadline
-from .._http.session import DEFAULT_TIMEOUT, post, total_seconds
-from .._protocol.encoding import check_credential, loads, snippet
+from .._http.session import post, total_seconds
+from .._protocol.oauth import DEFAULT_LIFETIME, is_outage, outage_error, read_token_response, token_document
 from .._protocol.v1 import SCOPE
 from ..errors import FCMAuthenticationError
 
 __all__ = [
     "GOOGLE_TOKEN_URI",
-    "REFRESH_MARGIN",
-    "AccessToken",
     "Grant",
-    "TokenSource",
     "ServiceAccountGrant",
     "CredentialsRefresh",
     "grant_for",
+    "service_account",
 ]
 
 #: Google's token endpoint, and the audience every service-account assertion names.
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
 
-#: A token is refreshed this many seconds before it expires (or at half its life if shorter).
-REFRESH_MARGIN = 300.0
-
 _JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-#: OAuth2 ``error`` codes of an endpoint that is failing, not refusing (RFC 6749 4.1.2.1;
-#: the last is Google's); google-auth retries them.
-_OUTAGE_ERRORS = frozenset({"server_error", "temporarily_unavailable", "internal_failure"})
 _ASSERTION_LIFETIME = 3600
-_DEFAULT_LIFETIME = 3600.0
 
 log = logging.getLogger("fcmclient")
 
-#: A fetcher returns (access token, lifetime in seconds).
-Fetcher = Callable[[], tuple[str, float]]
-
 #: A grant fetches a token through the session it is given (the current process's).
 Grant = Callable[[requests.Session], tuple[str, float]]
-
-
-@dataclass(frozen=True)
-class AccessToken:
-    """A cached access token. Its value never appears in ``repr``."""
-
-    value: str = field(repr=False)
-    fetched_at: float
-    refresh_at: float
-
-
-class TokenSource:
-    """Hands out a valid access token, fetching a new one only when needed.
-
-    Thread-safe: when many threads need a new token at once, one fetches and the others
-    wait for it and share its outcome, the token or the exception. A failed fetch is not
-    repeated by each waiting thread in turn (which would make a hanging token endpoint
-    cost one timeout per thread); the next call that arrives afterwards tries again. No
-    thread waits for another's fetch longer than ``wait`` seconds (the most one fetch takes).
-
-    :param fetch: gets a new token; returns ``(token, lifetime_seconds)``.
-    :param clock: a monotonic clock (injectable for tests).
-    :param wait: seconds a thread waits for another thread's fetch before giving up with
-        :class:`requests.Timeout` (default: the default request bound, 20 s).
-    :param token: a token to start with (a forked child keeps its parent's).
-    """
-
-    def __init__(
-        self,
-        fetch: Fetcher,
-        clock: Callable[[], float] = time.monotonic,
-        *,
-        wait: float = total_seconds(DEFAULT_TIMEOUT),
-        token: AccessToken | None = None,
-    ) -> None:
-        self._fetch = fetch
-        self._clock = clock
-        self._wait = wait
-        self._lock = threading.Lock()
-        self._token = token
-        self._attempts = 0
-        self._failure: Exception | None = None
-        #: How many tokens were fetched (for tests and monitoring).
-        self.fetches = 0
-
-    def _fresh(self, token: AccessToken | None) -> bool:
-        return token is not None and self._clock() < token.refresh_at
-
-    @property
-    def cached(self) -> AccessToken | None:
-        """The token held now, fresh or not (read without the lock)."""
-        return self._token
-
-    def _acquire(self) -> None:
-        if not self._lock.acquire(timeout=self._wait):
-            raise requests.Timeout(f"another thread's access-token fetch took over {self._wait:g} s")
-
-    def get(self) -> AccessToken:
-        """A token valid for a while yet.
-
-        :raises FCMAuthenticationError: the fetched token cannot be sent in a header (the
-            message never shows it), or the fetcher's own rejections.
-        """
-        token = self._token
-        if self._fresh(token):
-            assert token is not None
-            return token
-        attempts = self._attempts
-        self._acquire()
-        try:
-            token = self._token
-            if self._fresh(token):
-                assert token is not None
-                return token
-            failure = self._failure
-            if failure is not None and self._attempts != attempts:
-                raise _copy(failure) from failure  # the fetch this call waited for failed
-            self._failure = None
-            log.debug("fetching an access token")
-            try:
-                value, lifetime = self._fetch()
-                try:
-                    check_credential(value, "the access token")
-                except (TypeError, ValueError) as exc:
-                    raise FCMAuthenticationError(
-                        f"the token endpoint gave an unusable access token: {exc}"
-                    ) from None
-            except Exception as exc:  # shared with the waiting threads (not KeyboardInterrupt)
-                self._failure = exc
-                raise
-            finally:
-                self._attempts += 1
-            now = self._clock()
-            self.fetches += 1
-            refresh_at = now + max(lifetime - REFRESH_MARGIN, lifetime / 2)
-            token = AccessToken(value, now, refresh_at)
-            self._token = token
-            log.debug("access token %d fetched, valid for %.0f s", self.fetches, lifetime)
-            return token
-        finally:
-            self._lock.release()
-
-    def invalidate(self, token: AccessToken) -> None:
-        """Forget ``token`` (FCM said it expired), unless a newer one already replaced it."""
-        if not self._lock.acquire(timeout=self._wait):
-            return  # another thread's fetch, still under way, will replace it
-        try:
-            if self._token is token:
-                self._token = None
-        finally:
-            self._lock.release()
-
-
-def _copy(exc: BaseException) -> BaseException:
-    """A copy of ``exc`` to raise in another thread (one instance must not collect every
-    thread's traceback); the original when it cannot be copied."""
-    try:
-        return copy.copy(exc)
-    except Exception:  # an exception whose constructor cannot be replayed
-        return exc
 
 
 @dataclass
@@ -188,24 +56,32 @@ class _Http:
     options: Mapping[str, Any]
 
 
+def _check_rs256(credentials: Any) -> None:
+    """google-auth loads EC, DSA and Ed25519 keys too, and only fails when the first assertion
+    is signed: check at once that the key signs RS256.
+
+    :raises ValueError: it does not.
+    """
+    try:
+        credentials.signer.sign(b"fcm-client: can this key sign RS256?")
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(
+            f"the service account's private_key cannot sign RS256 ({type(exc).__name__}); "
+            "FCM needs the RSA key of a Google service-account key file"
+        ) from None
+
+
 class ServiceAccountGrant:
     """The OAuth2 JWT-bearer grant for a service account, in exactly one request (a :data:`Grant`).
 
     :param credentials: ``google.oauth2.service_account.Credentials`` (signs the assertion).
     :param token_uri: where to post the grant (the key file's ``token_uri``).
     :param http: the client's timeout and requests options.
-    :raises ValueError: the private key cannot sign RS256 (google-auth loads EC, DSA and
-        Ed25519 keys too, and only fails when the first assertion is signed).
+    :raises ValueError: the private key cannot sign RS256.
     """
 
     def __init__(self, credentials: Any, token_uri: str, http: _Http) -> None:
-        try:
-            credentials.signer.sign(b"fcm-client: can this key sign RS256?")
-        except (TypeError, ValueError, AttributeError) as exc:
-            raise ValueError(
-                f"the service account's private_key cannot sign RS256 ({type(exc).__name__}); "
-                "FCM needs the RSA key of a Google service-account key file"
-            ) from None
+        _check_rs256(credentials)
         self._credentials = credentials
         self._token_uri = token_uri
         self._http = http
@@ -239,62 +115,6 @@ class ServiceAccountGrant:
             self._http.options,
         )
         return read_token_response(reply.status, reply.body)
-
-
-def _document(body: bytes) -> dict[str, Any]:
-    try:
-        document = loads(body)
-    except ValueError:
-        return {}
-    return document if isinstance(document, dict) else {}
-
-
-def _outage(status: int, document: Mapping[str, Any]) -> bool:
-    """Whether a token endpoint's error answer means it is failing (try later), not refusing."""
-    if not 400 <= status <= 499 or status in (408, 429):
-        return True
-    codes = (document.get("error"), document.get("error_description"))
-    return any(isinstance(code, str) and code in _OUTAGE_ERRORS for code in codes)
-
-
-def _outage_error(status: int, body: bytes) -> requests.HTTPError:
-    return requests.HTTPError(f"the token endpoint answered HTTP {status}: {snippet(body)}")
-
-
-def read_token_response(status: int, body: bytes) -> tuple[str, float]:
-    """Read a token endpoint's answer.
-
-    :returns: ``(access token, lifetime in seconds)``.
-    :raises FCMAuthenticationError: the endpoint rejected the grant (4xx), with Google's
-        ``error`` and ``error_description``; or a 200 without a usable token.
-    :raises requests.HTTPError: the endpoint failed (5xx, 408, 429, an OAuth2
-        ``server_error`` or ``temporarily_unavailable``, or another status): a transient
-        problem, like a network error.
-    """
-    document = _document(body)
-    if status == 200:
-        token = document.get("access_token")
-        lifetime = document.get("expires_in", _DEFAULT_LIFETIME)
-        if not isinstance(token, str) or not token:
-            raise FCMAuthenticationError("the token endpoint answered 200 without an access_token")
-        if (
-            isinstance(lifetime, bool)
-            or not isinstance(lifetime, (int, float))
-            or not 0 < lifetime < math.inf
-        ):
-            lifetime = _DEFAULT_LIFETIME  # NaN, too: a NaN expiry would refetch on every send
-        return token, float(min(lifetime, 86400.0))
-    if not _outage(status, document):
-        error = document.get("error")
-        code = error if isinstance(error, str) else f"HTTP_{status}"
-        description = document.get("error_description")
-        reason = description if isinstance(description, str) else snippet(body)
-        raise FCMAuthenticationError(
-            f"the token endpoint rejected the service account (HTTP {status} {code}): {reason}",
-            status=status,
-            code=code,
-        )
-    raise _outage_error(status, body)
 
 
 class CredentialsRefresh:
@@ -332,8 +152,8 @@ class CredentialsRefresh:
                     if isinstance(exc.__cause__, requests.RequestException):
                         raise exc.__cause__ from None  # not retried as a TransportError is
                     raise
-                if response.status >= 400 and _outage(response.status, _document(response.data)):
-                    raise _outage_error(response.status, response.data)
+                if response.status >= 400 and is_outage(response.status, token_document(response.data)):
+                    raise outage_error(response.status, response.data)
                 return response
 
         try:
@@ -347,23 +167,82 @@ class CredentialsRefresh:
         if not isinstance(token, str) or not token:
             raise FCMAuthenticationError("the credentials gave no access token")
         expiry = self._credentials.expiry
-        lifetime = _DEFAULT_LIFETIME
+        lifetime = DEFAULT_LIFETIME
         if isinstance(expiry, datetime.datetime):
             utcnow = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
             lifetime = max((expiry.replace(tzinfo=None) - utcnow).total_seconds(), 1.0)
         return token, lifetime
 
 
+#: The token endpoint of each key file's credentials made by :func:`service_account`
+#: (google-auth keeps it only privately).
+_TOKEN_URIS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
 def grant_for(credentials: Any, timeout: Any, options: Mapping[str, Any]) -> Grant:
     """The right way to get tokens for ``credentials``, through whichever session it is given.
 
-    The credentials are checked once, here; each process binds the grant to its own session.
+    Credentials from a key file (:func:`service_account`) get the JWT-bearer grant in one
+    request; any others refresh through google-auth. The credentials are checked once, here;
+    each process binds the grant to its own session.
+
+    :raises ValueError: service-account credentials whose key cannot sign RS256.
     """
     http = _Http(timeout, options)
-    from google.oauth2 import service_account
-
-    if isinstance(credentials, service_account.Credentials):
-        # google-auth keeps the key file's token_uri only in this attribute.
-        token_uri = getattr(credentials, "_token_uri", None) or GOOGLE_TOKEN_URI
+    token_uri = _TOKEN_URIS.get(credentials)
+    if token_uri is not None:
         return ServiceAccountGrant(credentials, token_uri, http)
+    from google.oauth2 import service_account as google
+
+    if isinstance(credentials, google.Credentials):  # made by the caller: google-auth knows its endpoint
+        _check_rs256(credentials)
     return CredentialsRefresh(credentials, http)
+
+
+_KEY_FIELDS = ("client_email", "private_key", "token_uri")
+
+
+def _key_file(path_or_info: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    """The parsed key file, and how to name it in errors."""
+    if isinstance(path_or_info, Mapping):
+        return dict(path_or_info), "the service-account info"
+    where = f"service-account file {os.fspath(path_or_info)!r}"
+    with open(path_or_info, encoding="utf-8") as handle:
+        try:
+            info = json.load(handle)
+        except ValueError:
+            raise ValueError(f"{where} is not valid JSON") from None
+    if not isinstance(info, dict):
+        raise ValueError(f"{where} does not hold a JSON object")
+    return info, where
+
+
+def service_account(
+    path_or_info: str | os.PathLike[str] | Mapping[str, Any], project_id: str | None = None
+) -> tuple[Any, str]:
+    """google-auth credentials and the project of a service-account key file; :func:`grant_for`
+    knows its token endpoint.
+
+    :param path_or_info: the file's path, or its parsed contents.
+    :param project_id: overrides the file's ``project_id``.
+    :raises ValueError: the file is not JSON, not a service account, lacks a field, or holds a
+        private key that is not a usable PEM RSA key (the message never shows the key).
+    :raises OSError: the file cannot be read.
+    """
+    info, where = _key_file(path_or_info)
+    if info.get("type") != "service_account":
+        raise ValueError(f"{where} is not a service-account key (type is {info.get('type')!r})")
+    missing = [name for name in _KEY_FIELDS if not isinstance(info.get(name), str) or not info[name]]
+    project = project_id or info.get("project_id")
+    if not project:
+        missing.append("project_id")
+    if missing:
+        raise ValueError(f"{where} lacks {', '.join(missing)}")
+    from google.oauth2 import service_account as google
+
+    try:
+        credentials = google.Credentials.from_service_account_info(info, scopes=[SCOPE])  # type: ignore[no-untyped-call]
+    except (ValueError, TypeError, IndexError):
+        raise ValueError(f"{where} has a private_key that is not a usable PEM RSA key") from None
+    _TOKEN_URIS[credentials] = info["token_uri"]
+    return credentials, str(project)

@@ -22,7 +22,8 @@ from requests.adapters import BaseAdapter
 from .._http.deadline import close_inherited
 from .._http.process import ProcessLocal
 from .._http.session import make_session
-from .auth import AccessToken, Grant, TokenSource
+from .auth import Grant
+from .tokens import AccessToken, TokenSource
 
 __all__ = ["Inherited", "Resources", "per_process"]
 

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from ..api import FCM
 from ..messages import JSONMessage, TopicMessage
-from .command import UsageError
+from .common import UsageError
 
 __all__ = ["LEGACY_MAX_TOKENS", "message_content", "target_is_tokens", "connect", "open_report"]
 

@@ -19,13 +19,12 @@ from typing import BinaryIO, TextIO
 
 import requests
 
-from .._http.executor import INTERRUPTED, NOT_SENT
 from ..api import FCM
 from ..errors import FCMAuthenticationError, FCMRequestError, FCMResponseError
 from ..messages import JSONMessage, Message, TopicMessage
-from ..outcomes import Bucket, Outcome
+from ..outcomes import INTERRUPTED, NOT_SENT, Bucket, Outcome
 from ..result import Result
-from .command import EXIT_AUTH, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, StopRequest, UsageError
+from .common import EXIT_AUTH, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, StopRequest, UsageError
 from .options import LEGACY_MAX_TOKENS, connect, message_content, open_report, target_is_tokens
 from .report import Ledger, Progress
 from .tokens import TokenFileError, TokenSource
@@ -177,9 +176,8 @@ class _Run:
         except FCMAuthenticationError as exc:
             unsent = "not sent: the credentials were rejected"
             status, error = EXIT_AUTH, f"credentials rejected: {exc}"
-            partial = exc.result
-            if isinstance(partial, Result):
-                for target, outcome in partial.outcomes.items():
+            if exc.result is not None:
+                for target, outcome in exc.result.outcomes.items():
                     self.ledger.settle(target, outcome)
             else:
                 self._give_up(self.in_flight, Outcome.retry(NOT_SENT, unsent))
