@@ -9,6 +9,7 @@ v1 mapping is documented in ``docs/migrating.rst``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import FCMAuthenticationError
@@ -24,6 +25,7 @@ __all__ = [
     "Translation",
     "translate",
     "decode",
+    "error_outcome",
 ]
 
 #: The OAuth2 scope that sending needs.
@@ -97,26 +99,20 @@ def _loc_args(value: Any) -> Any:
     return value
 
 
-def translate(message: Message, now: float) -> tuple[dict[str, Any], bool]:
-    """The v1 ``message`` object for ``message``, without its target, and ``validate_only``.
+@dataclass
+class _Parts:
+    """The v1 sections a legacy message fills, before they are assembled."""
 
-    :param message: any fcmclient message.
-    :param now: the current POSIX time (``apns-expiration`` is absolute: now + ttl).
-    :raises TypeError: ``time_to_live`` is not an int.
-    """
-    body: dict[str, Any] = {}
-    data = message.data
-    if data:
-        body["data"] = {key: stringify(value) for key, value in data.items()}
-    android: dict[str, Any] = {}
-    android_notification: dict[str, Any] = {}
-    apns_headers: dict[str, str] = {}
-    aps: dict[str, Any] = {}
-    webpush_headers: dict[str, str] = {}
-    notification = message.notification or {}
+    android: dict[str, Any] = field(default_factory=dict)
+    android_notification: dict[str, Any] = field(default_factory=dict)
+    apns_headers: dict[str, str] = field(default_factory=dict)
+    aps: dict[str, Any] = field(default_factory=dict)
+    webpush_headers: dict[str, str] = field(default_factory=dict)
+
+
+def _notification(notification: Mapping[str, Any], parts: _Parts) -> dict[str, Any]:
+    """Spread the legacy notification over ``parts``; return v1's common ``notification``."""
     common = {key: notification[key] for key in _NOTIFICATION_FIELDS if key in notification}
-    if common:
-        body["notification"] = common
     alert: dict[str, Any] = {}
     for key, value in notification.items():
         if key in _NOTIFICATION_FIELDS:
@@ -124,60 +120,80 @@ def translate(message: Message, now: float) -> tuple[dict[str, Any], bool]:
         if key in _LOC_ARGS:
             value = _loc_args(value)
         if key in _APS_NOTIFICATION_KEYS:
-            aps[key] = _badge(value) if key == "badge" else value
+            parts.aps[key] = _badge(value) if key == "badge" else value
         elif key in _APS_ALERT_NAMES:
             alert[_APS_ALERT_NAMES[key]] = value
         elif key == "click_action":  # what legacy FCM gave iOS as the notification's category
-            aps["category"] = value
+            parts.aps["category"] = value
         if key not in _IOS_ONLY:
-            android_notification[_ANDROID_NOTIFICATION_NAMES.get(key, key)] = value
+            parts.android_notification[_ANDROID_NOTIFICATION_NAMES.get(key, key)] = value
     if alert:  # with the title and body, as APNs shows the alert as a whole
-        aps["alert"] = {**{key: common[key] for key in ("title", "body") if key in common}, **alert}
-    if android_notification:
-        android["notification"] = android_notification
-    options = message.options
-    validate_only = bool(options.get("dry_run", False))
+        parts.aps["alert"] = {**{key: common[key] for key in ("title", "body") if key in common}, **alert}
+    return common
+
+
+def _options(options: Mapping[str, Any], now: float, parts: _Parts) -> None:
+    """Spread the legacy options over ``parts``, each to every platform that has it."""
+    android, apns, webpush = parts.android, parts.apns_headers, parts.webpush_headers
     if "collapse_key" in options:
         key = stringify(options["collapse_key"])
-        android["collapse_key"] = key
-        apns_headers["apns-collapse-id"] = key
-        webpush_headers["Topic"] = key
+        android["collapse_key"] = apns["apns-collapse-id"] = webpush["Topic"] = key
     if "priority" in options:
         priority = stringify(options["priority"])
         known = _PRIORITIES.get(priority.lower())
         if known is None:  # let FCM judge an unknown priority
             android["priority"] = priority
         else:
-            android["priority"], apns_headers["apns-priority"], webpush_headers["Urgency"] = known
+            android["priority"], apns["apns-priority"], webpush["Urgency"] = known
     if "time_to_live" in options:
         ttl = _ttl_seconds(options["time_to_live"])
         android["ttl"] = f"{ttl}s"
-        apns_headers["apns-expiration"] = "0" if ttl == 0 else str(int(now) + ttl)
-        webpush_headers["TTL"] = str(ttl)
+        apns["apns-expiration"] = "0" if ttl == 0 else str(int(now) + ttl)
+        webpush["TTL"] = str(ttl)
     if "restricted_package_name" in options:
         android["restricted_package_name"] = options["restricted_package_name"]
     if options.get("content_available"):
-        aps["content-available"] = 1
+        parts.aps["content-available"] = 1
     if options.get("mutable_content"):
-        aps["mutable-content"] = 1
-    if android:
-        body["android"] = android
-    apns: dict[str, Any] = {}
-    if apns_headers:
-        apns["headers"] = apns_headers
-    if aps:
-        apns["payload"] = {"aps": aps}
+        parts.aps["mutable-content"] = 1
+
+
+def _assemble(common: dict[str, Any], parts: _Parts) -> dict[str, Any]:
+    body: dict[str, Any] = {"notification": common} if common else {}
+    if parts.android_notification:
+        parts.android["notification"] = parts.android_notification
+    if parts.android:
+        body["android"] = parts.android
+    apns: dict[str, Any] = {"headers": parts.apns_headers} if parts.apns_headers else {}
+    if parts.aps:
+        apns["payload"] = {"aps": parts.aps}
     if apns:
         body["apns"] = apns
-    if webpush_headers:
-        body["webpush"] = {"headers": webpush_headers}
+    if parts.webpush_headers:
+        body["webpush"] = {"headers": parts.webpush_headers}
+    return body
+
+
+def translate(message: Message, now: float) -> tuple[dict[str, Any], bool]:
+    """The v1 ``message`` object for ``message``, without its target, and ``validate_only``.
+
+    :param message: any fcmclient message.
+    :param now: the current POSIX time (``apns-expiration`` is absolute: now + ttl).
+    :raises TypeError: ``time_to_live`` is not an int.
+    """
+    parts = _Parts()
+    common = _notification(message.notification or {}, parts)
+    options = message.options
+    _options(options, now, parts)
+    data = message.data
+    body = {"data": {key: stringify(value) for key, value in data.items()}} if data else {}
+    body.update(_assemble(common, parts))
     for key, value in options.items():
         if key in V1_FIELDS:
-            current = body.get(key, {})
-            body[key] = _merge(current, value)
+            body[key] = _merge(body.get(key, {}), value)
         elif key not in LEGACY_OPTIONS:
             body[key] = value  # unknown option: passed on for FCM to judge
-    return body, validate_only
+    return body, bool(options.get("dry_run", False))
 
 
 def _target_field(message: Message) -> str:
@@ -252,54 +268,70 @@ def _error_fields(body: bytes) -> tuple[str | None, str | None, str | None, Any,
 def decode(status: int, headers: Mapping[str, str], body: bytes, now: float) -> Outcome:
     """Interpret FCM's answer to one v1 send.
 
-    :returns: the target's outcome. A refused, expired access token gives a retry outcome
-        whose error is :data:`ACCESS_TOKEN_EXPIRED` and whose wait is 0.
+    :returns: the target's outcome; see :func:`error_outcome` for every status but 200.
+    :raises FCMAuthenticationError: as :func:`error_outcome`.
+    """
+    if status != 200:
+        return error_outcome(status, headers, body, now)
+    try:
+        document = loads(body)
+    except ValueError:
+        document = None
+    name = document.get("name") if isinstance(document, dict) else None
+    if isinstance(name, str) and name:
+        return Outcome.success(name)
+    # Accepted, but the answer is unreadable: it may have been delivered, so a retry could
+    # send it twice. Reported as failed, never silently dropped.
+    return Outcome.failed(INVALID_RESPONSE, detail=f"HTTP 200 without a message name: {snippet(body)!r}")
+
+
+def error_outcome(status: int, headers: Mapping[str, str], body: bytes, now: float) -> Outcome:
+    """The outcome of a Google API error answer about one target: its FcmError code decides,
+    else its HTTP status (429 and 5xx: retry, with ``Retry-After``; other 4xx: failed).
+
+    :returns: a refused, expired access token gives a retry outcome whose error is
+        :data:`~fcmclient.outcomes.ACCESS_TOKEN_EXPIRED` and whose wait is 0.
     :raises FCMAuthenticationError: 401 ``UNAUTHENTICATED`` (other than an expired token) or
         403 ``PERMISSION_DENIED`` with no FcmError detail: the credentials or the project are
         wrong, which no retry fixes.
     """
-    if status == 200:
-        try:
-            document = loads(body)
-        except ValueError:
-            document = None
-        name = document.get("name") if isinstance(document, dict) else None
-        if isinstance(name, str) and name:
-            return Outcome.success(name)
-        # Accepted, but the answer is unreadable: it may have been delivered, so a retry
-        # could send it twice. Reported as failed, never silently dropped.
-        return Outcome.failed(INVALID_RESPONSE, detail=f"HTTP 200 without a message name: {snippet(body)!r}")
     status_name, text, code, apns_status, reason = _error_fields(body)
     detail = text or snippet(body) or None
     wait = parse_retry_after(header(headers, "Retry-After"), now)
+    quota_wait = QUOTA_WAIT if wait is None else wait
     if code is not None:
-        if code in _DEAD_TOKEN_CODES or (code == "INVALID_ARGUMENT" and apns_status == 410):
-            return Outcome.not_registered(code, detail)
-        if code == "QUOTA_EXCEEDED":
-            return Outcome.retry(code, detail, QUOTA_WAIT if wait is None else wait)
-        if code in RETRY_CODES:
-            return Outcome.retry(code, detail, wait)
-        return Outcome.failed(code, detail)
-    if status == 401:
-        if reason == ACCESS_TOKEN_EXPIRED:
+        return _by_code(code, apns_status, detail, wait)
+    if status in (401, 403):
+        if status == 401 and reason == ACCESS_TOKEN_EXPIRED:
             return Outcome.retry(ACCESS_TOKEN_EXPIRED, detail, 0.0)
-        name = status_name or "UNAUTHENTICATED"
-        raise FCMAuthenticationError(
-            f"FCM rejected the access token (HTTP 401 {name}): {detail}",
-            status=status,
-            code=status_name or "UNAUTHENTICATED",
-        )
-    if status == 403:
-        raise FCMAuthenticationError(
-            f"FCM refused the send (HTTP 403 {status_name or 'PERMISSION_DENIED'}): {detail}; "
-            "check that the FCM API is enabled and the service account may send for this project",
-            status=status,
-            code=status_name or "PERMISSION_DENIED",
-        )
+        raise _rejected(status, status_name, detail)
     if status == 429:
-        return Outcome.retry(
-            status_name or "RESOURCE_EXHAUSTED", detail, QUOTA_WAIT if wait is None else wait
-        )
+        return Outcome.retry(status_name or "RESOURCE_EXHAUSTED", detail, quota_wait)
     if status >= 500:
         return Outcome.retry(status_name or f"HTTP_{status}", detail, wait)
     return Outcome.failed(status_name or f"HTTP_{status}", detail)
+
+
+def _by_code(code: str, apns_status: Any, detail: str | None, wait: float | None) -> Outcome:
+    if code in _DEAD_TOKEN_CODES or (code == "INVALID_ARGUMENT" and apns_status == 410):
+        return Outcome.not_registered(code, detail)
+    if code == "QUOTA_EXCEEDED":
+        return Outcome.retry(code, detail, QUOTA_WAIT if wait is None else wait)
+    if code in RETRY_CODES:
+        return Outcome.retry(code, detail, wait)
+    return Outcome.failed(code, detail)
+
+
+def _rejected(status: int, status_name: str | None, detail: str | None) -> FCMAuthenticationError:
+    if status == 401:
+        name = status_name or "UNAUTHENTICATED"
+        return FCMAuthenticationError(
+            f"FCM rejected the access token (HTTP 401 {name}): {detail}", status=status, code=name
+        )
+    name = status_name or "PERMISSION_DENIED"
+    return FCMAuthenticationError(
+        f"FCM refused the send (HTTP 403 {name}): {detail}; "
+        "check that the FCM API is enabled and the service account may send for this project",
+        status=status,
+        code=name,
+    )
