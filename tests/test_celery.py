@@ -45,7 +45,7 @@ from fcmclient.celery import (
 )
 from fcmclient.errors import FCMAuthenticationError, FCMRequestError, FCMResponseError
 from fcmclient.messages import Message
-from fcmclient.testing import FCMEmulator, Outcome
+from fcmclient.testing import Answer, FCMEmulator
 
 
 class Recorder:
@@ -209,7 +209,7 @@ def test_only_the_retry_targets_are_rescheduled_with_retry_after_as_countdown(
     app: Any, emu: FCMEmulator, recorder: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     emu.set_outcome("dead", "unregistered")
-    emu.set_outcome("flaky", Outcome.unavailable(retry_after=3), "delivered")
+    emu.set_outcome("flaky", Answer.unavailable(retry_after=3), "delivered")
     task = legacy_task(app, emu, recorder, monkeypatch)
 
     summary = run(task, JSONMessage(["ok", "dead", "flaky"], {"k": "v"}))
@@ -254,7 +254,7 @@ def test_countdown_is_exponential_backoff_without_retry_after(
 def test_retries_stop_at_max_retries_and_the_rest_goes_to_on_give_up(
     app: Any, emu: FCMEmulator, recorder: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    emu.set_outcome("doomed", *[Outcome.unavailable(retry_after=1)] * 5)
+    emu.set_outcome("doomed", *[Answer.unavailable(retry_after=1)] * 5)
     task = legacy_task(app, emu, recorder, monkeypatch, max_retries=2)
 
     summary = run(task, JSONMessage(["ok", "doomed"]))
@@ -396,7 +396,7 @@ def test_rejected_credentials_hand_settled_and_unsent_targets_to_the_hooks(
     given_up: list[str],
 ) -> None:
     if refused is not None:
-        emu.set_outcome(refused, Outcome.http_error(403))
+        emu.set_outcome(refused, Answer.http_error(403))
     info = emu.service_account_info("demo")  # may send for "demo" only
     task = register_send_task(
         app,
@@ -463,7 +463,7 @@ def test_a_v1_transport_failure_of_one_token_retries_that_token(
 
 @pytest.mark.parametrize(
     ("outcome", "error_type"),
-    [(Outcome.http_error(400), FCMRequestError), ("malformed", FCMResponseError)],
+    [(Answer.http_error(400), FCMRequestError), ("malformed", FCMResponseError)],
     ids=["bad-request", "malformed-answer"],
 )
 def test_a_request_fcm_refuses_is_never_retried_and_its_targets_are_handed_over(
@@ -572,10 +572,10 @@ def test_a_retry_the_broker_refuses_is_handed_to_on_give_up(emu: FCMEmulator, re
 def test_every_target_reaches_the_app_exactly_once(
     app: Any, emu: FCMEmulator, recorder: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    flaky = Outcome.unavailable(retry_after=1)
+    flaky = Answer.unavailable(retry_after=1)
     emu.set_outcome("dead", "unregistered")
     emu.set_outcome("bad", "invalid")
-    emu.set_outcome("moved", Outcome.canonical("new"))
+    emu.set_outcome("moved", Answer.canonical("new"))
     emu.set_outcome("once", flaky, "delivered")
     emu.set_outcome("twice", flaky, flaky, "delivered")
     emu.set_outcome("doomed", flaky, flaky, flaky, "delivered")

@@ -24,7 +24,7 @@ import responses
 from fcmclient import FCM, JSONMessage
 from fcmclient._http.channel import Channel
 from fcmclient._http.session import MAX_RESPONSE_BYTES, make_session
-from fcmclient.testing import FCMEmulator, Outcome
+from fcmclient.testing import Answer, FCMEmulator
 
 from .emulator.emu_support import self_signed_certificate
 
@@ -75,7 +75,7 @@ def test_the_direct_path_sends_what_session_post_sent(fcm_emulator: FCMEmulator,
 
 
 def test_a_slow_answer_times_out_into_retry(fcm_emulator: FCMEmulator) -> None:
-    fcm_emulator.set_outcome("slow", Outcome.delay(2.0))
+    fcm_emulator.set_outcome("slow", Answer.delay(2.0))
     info = fcm_emulator.service_account_info("demo")
     with FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), timeout=0.3) as client:
         result = client.send(JSONMessage(["slow", "fast"]))

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from fcmclient.testing import FCMEmulator, Outcome
+from fcmclient.testing import Answer, FCMEmulator
 
 from .conftest import make_private_key_pem
 
@@ -97,7 +97,7 @@ def test_five_thousand_tokens_with_mixed_outcomes(
             fcm_emulator.set_outcome(token, "invalid")
             expected[token] = ("failed", "investigate")
         elif n % 50 == 3:
-            fcm_emulator.set_outcome(token, Outcome.unavailable(retry_after=7))
+            fcm_emulator.set_outcome(token, Answer.unavailable(retry_after=7))
             expected[token] = ("retry", "retry")
         else:
             expected[token] = ("success", "keep")
@@ -154,8 +154,8 @@ def test_a_messy_tokens_file_is_cleaned_and_duplicates_sent_once(
 def test_retries_wait_result_delay_and_finish_the_job(
     fcm_emulator: FCMEmulator, account_file: pathlib.Path, tmp_path: pathlib.Path
 ) -> None:
-    fcm_emulator.set_outcome("b", Outcome.unavailable(retry_after=1), "delivered")
-    fcm_emulator.set_outcome("c", Outcome.unavailable(retry_after=1), Outcome.unavailable(retry_after=1))
+    fcm_emulator.set_outcome("b", Answer.unavailable(retry_after=1), "delivered")
+    fcm_emulator.set_outcome("c", Answer.unavailable(retry_after=1), Answer.unavailable(retry_after=1))
     report = tmp_path / "r.jsonl"
     done = run(
         *v1_args(fcm_emulator, account_file),
@@ -178,7 +178,7 @@ def test_retries_wait_result_delay_and_finish_the_job(
 
 
 def test_without_retries_nothing_is_resent(fcm_emulator: FCMEmulator, account_file: pathlib.Path) -> None:
-    fcm_emulator.set_outcome("b", Outcome.unavailable(retry_after=1), "delivered")
+    fcm_emulator.set_outcome("b", Answer.unavailable(retry_after=1), "delivered")
     done = run(*v1_args(fcm_emulator, account_file), "--token", "b")
     assert done.returncode == 1
     assert sends(fcm_emulator) == 1
@@ -225,7 +225,7 @@ def test_service_account_from_the_environment(fcm_emulator: FCMEmulator, account
 
 
 def test_tokens_from_stdin_through_the_legacy_api(fcm_emulator: FCMEmulator, tmp_path: pathlib.Path) -> None:
-    fcm_emulator.set_outcome("old", Outcome.canonical("new"))
+    fcm_emulator.set_outcome("old", Answer.canonical("new"))
     report = tmp_path / "r.jsonl"
     done = run(
         "send",
@@ -247,7 +247,7 @@ def test_the_report_feeds_the_next_run(
     fcm_emulator: FCMEmulator, account_file: pathlib.Path, tmp_path: pathlib.Path
 ) -> None:
     """The recipe of docs/cli.rst: send again the report's ``retry`` targets, from stdin."""
-    fcm_emulator.set_outcome("c", Outcome.unavailable(retry_after=30), "delivered")
+    fcm_emulator.set_outcome("c", Answer.unavailable(retry_after=30), "delivered")
     fcm_emulator.set_outcome("e", "unregistered")
     first = tmp_path / "first.jsonl"
     done = run(
@@ -285,7 +285,7 @@ def test_legacy_sends_chunks_of_registration_ids(fcm_emulator: FCMEmulator, tmp_
 def test_a_request_refused_or_unreachable_as_a_whole_settles_each_target(
     fcm_emulator: FCMEmulator, tmp_path: pathlib.Path
 ) -> None:
-    fcm_emulator.set_outcome("a", Outcome.http_error(400))
+    fcm_emulator.set_outcome("a", Answer.http_error(400))
     refused = tmp_path / "refused.jsonl"
     done = run(
         *("send", "--api-key", fcm_emulator.api_key, "--url", fcm_emulator.legacy_url),
@@ -351,7 +351,7 @@ def test_permission_denied_mid_run_keeps_what_was_settled(
     fcm_emulator: FCMEmulator, account_file: pathlib.Path, tmp_path: pathlib.Path
 ) -> None:
     tokens = [f"t{n}" for n in range(6)]
-    fcm_emulator.set_outcome("t3", Outcome.http_error(403))
+    fcm_emulator.set_outcome("t3", Answer.http_error(403))
     fcm_emulator.set_outcome("t1", "unregistered")
     done, report = send_file(
         fcm_emulator, account_file, tmp_path, "\n".join(tokens).encode(), "--chunk-size", "2"
@@ -385,7 +385,7 @@ def test_no_access_token_or_key_in_any_output(
     fcm_emulator: FCMEmulator, account_file: pathlib.Path, tmp_path: pathlib.Path
 ) -> None:
     fcm_emulator.set_outcome("x", "third_party_auth_error")
-    fcm_emulator.set_outcome("y", Outcome.http_error(401))
+    fcm_emulator.set_outcome("y", Answer.http_error(401))
     report = tmp_path / "r.jsonl"
     done = run(
         *v1_args(fcm_emulator, account_file),

@@ -18,7 +18,7 @@ import requests_mock
 
 import fcmclient
 from fcmclient import FCM, FCMAuthenticationError, JSONMessage, PlainTextMessage, Result
-from fcmclient.testing import FCMEmulator, Outcome
+from fcmclient.testing import Answer, FCMEmulator
 
 
 def old_style_send_loop(fcm: FCM, message: JSONMessage | PlainTextMessage) -> dict[str, Any]:
@@ -51,10 +51,10 @@ def old_style_send_loop(fcm: FCM, message: JSONMessage | PlainTextMessage) -> di
 
 
 def test_the_0_2_send_loop_runs_unchanged(fcm_emulator: FCMEmulator) -> None:
-    fcm_emulator.set_outcome("moved", Outcome.canonical("moved-new"))
+    fcm_emulator.set_outcome("moved", Answer.canonical("moved-new"))
     fcm_emulator.set_outcome("gone", "unregistered")
     fcm_emulator.set_outcome("wrong", "sender_mismatch")
-    fcm_emulator.set_outcome("busy", Outcome.unavailable(retry_after=3), Outcome.internal(), "delivered")
+    fcm_emulator.set_outcome("busy", Answer.unavailable(retry_after=3), Answer.internal(), "delivered")
     fcm = FCM(fcm_emulator.api_key, fcm_emulator.legacy_url, FCM.INITIAL_BACKOFF)
     message = JSONMessage(
         ["ok", "moved", "gone", "wrong", "busy"],

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 
 from fcmclient import FCM, JSONMessage, Result
-from fcmclient.testing import FCMEmulator, Outcome
+from fcmclient.testing import Answer, FCMEmulator
 
 THREADS = 16
 MULTICASTS = 200
@@ -22,7 +22,7 @@ def test_sixteen_threads_share_one_refresh_when_the_token_expires_mid_run(
     fcm_emulator: FCMEmulator, fcm_service_account: dict[str, str], figure: Callable[[str], None]
 ) -> None:
     emu = fcm_emulator
-    emu.set_token_outcome(*[Outcome.delay(TOKEN_DELAY)] * 4)
+    emu.set_token_outcome(*[Answer.delay(TOKEN_DELAY)] * 4)
     work: queue.Queue[int] = queue.Queue()
     for number in range(MULTICASTS):
         work.put(number)

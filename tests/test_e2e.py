@@ -23,7 +23,7 @@ from fcmclient import (
     PlainTextMessage,
     TopicMessage,
 )
-from fcmclient.testing import FCMEmulator, Outcome
+from fcmclient.testing import Answer, FCMEmulator
 
 
 @pytest.fixture
@@ -41,9 +41,9 @@ def legacy(fcm_emulator: FCMEmulator) -> Iterator[FCM]:
 
 def test_legacy_json_multicast_with_mixed_outcomes(fcm_emulator: FCMEmulator, legacy: FCM) -> None:
     fcm_emulator.set_outcome("dead", "unregistered")
-    fcm_emulator.set_outcome("moved", Outcome.canonical("moved-v2"))
+    fcm_emulator.set_outcome("moved", Answer.canonical("moved-v2"))
     fcm_emulator.set_outcome("bad", "invalid")
-    fcm_emulator.set_outcome("busy", Outcome.unavailable(retry_after=4))
+    fcm_emulator.set_outcome("busy", Answer.unavailable(retry_after=4))
     message = JSONMessage(
         ["ok", "dead", "moved", "bad", "busy"], {"n": 1}, message_title="T", message_body="B"
     )
@@ -60,7 +60,7 @@ def test_legacy_json_multicast_with_mixed_outcomes(fcm_emulator: FCMEmulator, le
 
 
 def test_legacy_plain_text_unicast(fcm_emulator: FCMEmulator, legacy: FCM) -> None:
-    fcm_emulator.set_outcome("moved", Outcome.canonical("moved-v2"))
+    fcm_emulator.set_outcome("moved", Answer.canonical("moved-v2"))
     result = legacy.send(PlainTextMessage("moved", {"k": "v", "n": 2}, collapse_key="c"))
     assert result.canonical == {"moved": "moved-v2"}
     (request,) = fcm_emulator.requests
@@ -115,13 +115,13 @@ def test_v1_multicast_with_every_outcome(fcm_emulator: FCMEmulator, v1: FCM) -> 
         "bad": "invalid",
         "other": "sender_mismatch",
         "apns": "third_party_auth_error",
-        "busy": Outcome.unavailable(retry_after=2),
+        "busy": Answer.unavailable(retry_after=2),
         "oops": "internal",
-        "quota": Outcome.quota_exceeded(retry_after=3),
+        "quota": Answer.quota_exceeded(retry_after=3),
         "dropped": "drop",
         "garbled": "malformed",
-        "gateway": Outcome.http_error(502),
-        "moved": Outcome.canonical("moved-v2"),  # v1 has no canonical ids: a plain success
+        "gateway": Answer.http_error(502),
+        "moved": Answer.canonical("moved-v2"),  # v1 has no canonical ids: a plain success
     }
     for token, outcome in scripted.items():
         fcm_emulator.set_outcome(token, outcome)
@@ -297,7 +297,7 @@ def test_v1_fan_out_uses_at_most_max_workers_connections_and_keeps_them(
 
 def test_v1_send_timeout_bounds_a_slow_multicast(fcm_emulator: FCMEmulator) -> None:
     fcm_emulator.latency = 0.1
-    fcm_emulator.set_token_outcome(Outcome.delay(0.2))
+    fcm_emulator.set_token_outcome(Answer.delay(0.2))
     info = fcm_emulator.service_account_info("demo")
     tokens = [f"t{n}" for n in range(20)]
     with FCM.from_service_account(
@@ -343,14 +343,14 @@ def test_v1_wrong_project_is_an_authentication_error(fcm_emulator: FCMEmulator) 
 
 
 def test_v1_token_endpoint_rejection(fcm_emulator: FCMEmulator, v1: FCM) -> None:
-    fcm_emulator.set_token_outcome(Outcome.oauth_error("invalid_grant", "Invalid JWT Signature."))
+    fcm_emulator.set_token_outcome(Answer.oauth_error("invalid_grant", "Invalid JWT Signature."))
     with pytest.raises(FCMAuthenticationError, match="Invalid JWT Signature"):
         v1.send(JSONMessage(["a"]))
     assert fcm_emulator.stats.v1_requests == 0
 
 
 def test_v1_slow_token_is_bounded_by_the_timeout(fcm_emulator: FCMEmulator) -> None:
-    fcm_emulator.set_outcome("slow", Outcome.delay(3))
+    fcm_emulator.set_outcome("slow", Answer.delay(3))
     info = fcm_emulator.service_account_info("demo")
     with FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), timeout=0.5) as client:
         started = time.monotonic()
@@ -363,7 +363,7 @@ def test_v1_slow_token_is_bounded_by_the_timeout(fcm_emulator: FCMEmulator) -> N
 
 def test_v1_token_fetch_is_bounded_by_the_timeout(fcm_emulator: FCMEmulator) -> None:
     # PyFCM's OAuth call ignored the timeout; here the grant request carries it too.
-    fcm_emulator.set_token_outcome(Outcome.delay(3))
+    fcm_emulator.set_token_outcome(Answer.delay(3))
     info = fcm_emulator.service_account_info("demo")
     with FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), timeout=0.3) as client:
         started = time.monotonic()
@@ -449,7 +449,7 @@ def test_v1_multicast_interrupted_twice_still_accounts_for_every_target(
     under way as INTERRUPTED (they may yet be delivered), the rest as NOT_SENT."""
     slow = [f"slow-{n}" for n in range(4)]
     for token in slow:
-        fcm_emulator.set_outcome(token, Outcome.delay(0.6))
+        fcm_emulator.set_outcome(token, Answer.delay(0.6))
     fast = [f"fast-{n:02d}" for n in range(40)]
     info = fcm_emulator.service_account_info("demo")
     with FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), max_workers=4) as client:
@@ -481,7 +481,7 @@ def test_regression_an_abandoned_wait_lent_a_busy_connection_to_the_next_send(
     took one and read the answer meant for the abandoned request, so a live token was
     reported UNREGISTERED (and would have been deleted)."""
     for token in ("slow-1", "slow-2"):
-        fcm_emulator.set_outcome(token, Outcome.delay(0.8, "unregistered"))
+        fcm_emulator.set_outcome(token, Answer.delay(0.8, "unregistered"))
     info = fcm_emulator.service_account_info("demo")
     live = [f"live-{n}" for n in range(4)]
     with FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), max_workers=3) as client:

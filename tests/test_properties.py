@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from fcmclient import FCM, InstallationMessage, JSONMessage, Result
 from fcmclient._protocol import legacy, v1
 from fcmclient.outcomes import Bucket, Outcome
+from fcmclient.testing import Answer as Script
 from fcmclient.testing import FCMEmulator
-from fcmclient.testing import Outcome as Script
 from fcmclient.waits import MAX_RETRY_AFTER, QUOTA_WAIT
 
 NOW = 1_700_000_000.0

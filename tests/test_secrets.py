@@ -26,7 +26,7 @@ import requests
 import urllib3
 
 from fcmclient import FCM, FCMAuthenticationError, FCMError, JSONMessage, TopicMessage
-from fcmclient.testing import FCMEmulator, Outcome
+from fcmclient.testing import Answer, FCMEmulator
 from tests.conftest import SecretWatch, make_private_key_pem
 from tests.emulator.emu_support import self_signed_certificate
 from tests.loopback import RawServer, hang
@@ -163,7 +163,7 @@ def test_exceptions_hold_no_secret(
     with FCM.from_service_account(fcm_service_account, url=fcm_emulator.v1_url("elsewhere")) as client:
         collect(client, JSONMessage(["a", "b"]))  # 403 on a project the account may not use
     with FCM.from_service_account(fcm_service_account, url=fcm_emulator.v1_url("demo")) as client:
-        fcm_emulator.set_token_outcome(Outcome.http_error(503))
+        fcm_emulator.set_token_outcome(Answer.http_error(503))
         collect(client, JSONMessage(["a"]))  # token endpoint outage
     with pytest.raises(ValueError, match="private_key") as bad_key:
         FCM.from_service_account(dict(fcm_service_account, private_key=forged["private_key"][:300]))

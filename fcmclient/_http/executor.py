@@ -10,22 +10,53 @@ per-target state is the list of outcomes the result is made of.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 from ..outcomes import Outcome
 from .process import forks
 
 log = logging.getLogger("fcmclient")
 
-__all__ = ["Plan", "execute", "positions"]
+__all__ = ["Plan", "Pool", "abandon_on", "execute", "positions"]
+
+T = TypeVar("T")
+
+
+class Pool(Protocol):
+    """Where the helper loops run: :class:`~fcmclient._http.workers.Workers`, or any executor."""
+
+    def submit(self, fn: Callable[[], T], /) -> Future[T]:
+        """Run ``fn``; the future can be cancelled until it starts."""
+
+
+#: Per thread: the event that abandons the sends this thread makes (see :func:`abandon_on`).
+_scope = threading.local()
+_NEVER = threading.Event()
+
+
+@contextlib.contextmanager
+def abandon_on(event: threading.Event) -> Iterator[None]:
+    """Sends made in this thread inside the block start no new target once ``event`` is set.
+
+    For a caller in another thread that has given a send up (the command line's second
+    Ctrl-C): its targets not yet started stay :data:`~fcmclient.outcomes.NOT_SENT`.
+    """
+    outer = getattr(_scope, "event", None)
+    _scope.event = event
+    try:
+        yield
+    finally:
+        _scope.event = outer
 
 
 def _nothing() -> None:
@@ -49,7 +80,7 @@ class Plan:
     """
 
     workers: int
-    pool: Executor | None = None
+    pool: Pool | None = None
     start_by: float = math.inf
     give_up: float = math.inf
     clock: Callable[[], float] = field(default=time.monotonic)
@@ -115,6 +146,7 @@ class _Run:
         self.stop = threading.Event()
         self.errors: list[BaseException] = []
         self.made_in = forks()  # a green thread that a fork carried into a child starts nothing there
+        self.abandoned = getattr(_scope, "event", None) or _NEVER
 
     def loop(self) -> bool:
         """Work on targets until none is left or the run stops; whether ``work`` raised."""
@@ -125,7 +157,7 @@ class _Run:
                 if index >= self.count:
                     return False
                 outcomes[index] = _UNDER_WAY  # before the check: a wait abandoned later sees it
-                if self.stop.is_set() or forks() != self.made_in:
+                if self.stop.is_set() or self.abandoned.is_set() or forks() != self.made_in:
                     outcomes[index] = None
                     return False
                 if plan.clock() >= plan.start_by:

@@ -14,7 +14,6 @@ import functools
 import random
 import threading
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from requests.adapters import BaseAdapter
@@ -22,6 +21,7 @@ from requests.adapters import BaseAdapter
 from .._http.deadline import close_inherited
 from .._http.process import ProcessLocal
 from .._http.session import make_session
+from .._http.workers import Workers
 from .auth import Grant
 from .tokens import AccessToken, TokenSource
 
@@ -69,16 +69,16 @@ class Resources:
         #: Where backoff jitter comes from: reseeded in each process, so a parent and its
         #: children never draw the same delays.
         self.rng = random.Random()
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: Workers | None = None
         self._pool_lock = threading.Lock()
 
-    def worker_pool(self) -> ThreadPoolExecutor | None:
+    def worker_pool(self) -> Workers | None:
         """The helper threads of v1 multicasts, started on first use (``None`` for one worker)."""
         if self._max_workers < 2:
             return None
         with self._pool_lock:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(self._max_workers - 1, thread_name_prefix="fcmclient")
+                self._pool = Workers(self._max_workers - 1, "fcmclient")
             return self._pool
 
     def close(self) -> None:
@@ -86,7 +86,7 @@ class Resources:
         with self._pool_lock:
             pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=True)
+            pool.shutdown()
         self.session.close()
 
 

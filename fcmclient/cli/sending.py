@@ -11,14 +11,17 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import contextlib
+import functools
 import itertools
-import os
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import BinaryIO, TextIO
 
 import requests
 
+from .._http.executor import abandon_on
+from .._http.workers import Workers
 from ..api import FCM
 from ..errors import FCMAuthenticationError, FCMRequestError, FCMResponseError
 from ..messages import JSONMessage, Message, TopicMessage
@@ -37,15 +40,24 @@ class _AbandonedError(Exception):
 
 
 class _Sender:
-    """Sends messages one at a time on a helper thread, so that signals are seen at once."""
+    """Sends messages one at a time on a helper thread, so that signals are seen at once.
+
+    Its thread is a daemon and its sends stop starting requests once abandoned: a second
+    interrupt ends the command at once, without waiting for the answers in flight.
+    """
 
     def __init__(self, fcm: FCM, stop: StopRequest, stderr: TextIO) -> None:
         self._fcm, self._stop, self._stderr = fcm, stop, stderr
-        self._runner = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="fcmclient-send")
+        self._runner = Workers(1, "fcmclient-send")
+        self._abandoned = threading.Event()
         self._announced = False
 
     def close(self) -> None:
-        self._runner.shutdown(wait=True)
+        self._runner.shutdown(wait=not self._abandoned.is_set())
+
+    def _send(self, message: Message) -> Result:
+        with abandon_on(self._abandoned):
+            return self._fcm.send(message)
 
     def announce_stop(self) -> None:
         if not self._announced:
@@ -62,9 +74,10 @@ class _Sender:
         :raises FCMAuthenticationError: the credentials were rejected.
         :raises _AbandonedError: a second interrupt came before the answer.
         """
-        future = self._runner.submit(self._fcm.send, message)
+        future = self._runner.submit(functools.partial(self._send, message))
         while not concurrent.futures.wait([future], timeout=0.1).done:
             if self._stop.count >= 2:
+                self._abandoned.set()
                 raise _AbandonedError
             if self._stop.count:
                 self.announce_stop()
@@ -268,8 +281,6 @@ def run_send(
         print(ledger.summary(source.duplicates, args.report, dry_run=args.dry_run), file=stdout, flush=True)
         if error is not None:
             print(f"fcmclient: {error}", file=stderr, flush=True)
-        if stop.count >= 2:  # abandoned: the send thread must not keep the process alive
-            os._exit(EXIT_INTERRUPTED)
     if status != EXIT_OK:
         return status
     return EXIT_OK if ledger.all_delivered() else EXIT_PARTIAL

@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from fcmclient.testing import FCMEmulator, Outcome
+from fcmclient.testing import Answer, FCMEmulator
 
 from .conftest import EXAMPLE, IN_CI, Worker
 
@@ -46,14 +46,14 @@ TOKENS = 2000
 MAX_RETRIES = 2
 RETRY_AFTER = 1.0
 
-FLAKY = Outcome.unavailable(retry_after=RETRY_AFTER)
+FLAKY = Answer.unavailable(retry_after=RETRY_AFTER)
 
 
 def token(protocol: str, i: int) -> str:
     return f"{protocol}-{i:04d}"
 
 
-def plan(protocol: str, i: int) -> tuple[list[Outcome | str], str]:
+def plan(protocol: str, i: int) -> tuple[list[Answer | str], str]:
     """What the emulator answers for token ``i``, send by send, and its final state."""
     if i % 10 == 3:
         return ["unregistered"], "deleted"
@@ -66,9 +66,9 @@ def plan(protocol: str, i: int) -> tuple[list[Outcome | str], str]:
     if i % 1000 == 1:
         return [FLAKY] * (MAX_RETRIES + 1), "gave_up"
     if protocol == "legacy" and i % 10 == 4:
-        return [Outcome.canonical(f"new-{i:04d}")], "replaced"
+        return [Answer.canonical(f"new-{i:04d}")], "replaced"
     if protocol == "legacy" and i % 10 == 6:  # the new token (i + 1) is stored already
-        return [Outcome.canonical(token(protocol, i + 1))], "merged"
+        return [Answer.canonical(token(protocol, i + 1))], "merged"
     return ["delivered"], "delivered"
 
 

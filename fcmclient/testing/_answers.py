@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 __all__ = [
-    "Outcome",
-    "OutcomeKind",
+    "Answer",
+    "AnswerKind",
     "SHORTHANDS",
     "as_outcome",
     "check_send_outcome",
@@ -19,7 +19,7 @@ __all__ = [
     "unwrap",
 ]
 
-OutcomeKind = Literal[
+AnswerKind = Literal[
     "delivered",
     "unregistered",
     "invalid",
@@ -36,7 +36,7 @@ OutcomeKind = Literal[
     "oauth_error",
 ]
 
-#: Names accepted as strings wherever an :class:`Outcome` is expected.
+#: Names accepted as strings wherever an :class:`Answer` is expected.
 SHORTHANDS: tuple[str, ...] = (
     "delivered",
     "unregistered",
@@ -69,18 +69,18 @@ def _check_seconds(name: str, value: float | None) -> None:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Answer:
     """What the emulator does with one send to a target (or one token request).
 
     Build outcomes with the classmethods; the no-argument ones may also be given as
-    strings (``"unavailable"`` is ``Outcome.unavailable()``).
+    strings (``"unavailable"`` is ``Answer.unavailable()``).
 
     Example::
 
-        emu.set_outcome("token-1", Outcome.unavailable(retry_after=2), "delivered")
-        emu.set_outcome("token-2", Outcome.delay(0.5, then="unregistered"))
+        emu.set_outcome("token-1", Answer.unavailable(retry_after=2), "delivered")
+        emu.set_outcome("token-2", Answer.delay(0.5, then="unregistered"))
 
-    :param kind: the outcome's name, one of :data:`OutcomeKind`.
+    :param kind: the outcome's name, one of :data:`AnswerKind`.
     :param retry_after: seconds for a ``Retry-After`` header (retryable outcomes only).
     :param new_token: the canonical token (``canonical`` only).
     :param seconds: how long to wait (``delay`` only).
@@ -90,11 +90,11 @@ class Outcome:
     :param description: the OAuth ``error_description`` (``oauth_error`` only).
     """
 
-    kind: OutcomeKind
+    kind: AnswerKind
     retry_after: float | None = None
     new_token: str | None = None
     seconds: float = 0.0
-    then: Outcome | None = None
+    then: Answer | None = None
     status: int | None = None
     error: str | None = None
     description: str | None = None
@@ -108,27 +108,27 @@ class Outcome:
             raise ValueError(f"status must be an HTTP status (100..599), got {self.status!r}")
 
     @classmethod
-    def delivered(cls) -> Outcome:
+    def delivered(cls) -> Answer:
         """The message is accepted and put in the target's inbox."""
         return cls("delivered")
 
     @classmethod
-    def unregistered(cls) -> Outcome:
+    def unregistered(cls) -> Answer:
         """The token is dead (legacy ``NotRegistered``, v1 ``UNREGISTERED``)."""
         return cls("unregistered")
 
     @classmethod
-    def invalid(cls) -> Outcome:
+    def invalid(cls) -> Answer:
         """The token is malformed (``InvalidRegistration`` / ``INVALID_ARGUMENT``)."""
         return cls("invalid")
 
     @classmethod
-    def sender_mismatch(cls) -> Outcome:
+    def sender_mismatch(cls) -> Answer:
         """The token belongs to another sender (``MismatchSenderId`` / ``SENDER_ID_MISMATCH``)."""
         return cls("sender_mismatch")
 
     @classmethod
-    def unavailable(cls, retry_after: float | None = None) -> Outcome:
+    def unavailable(cls, retry_after: float | None = None) -> Answer:
         """FCM is overloaded (``Unavailable`` / 503 ``UNAVAILABLE``).
 
         :param retry_after: seconds to put in a ``Retry-After`` header, if any.
@@ -136,7 +136,7 @@ class Outcome:
         return cls("unavailable", retry_after=retry_after)
 
     @classmethod
-    def internal(cls, retry_after: float | None = None) -> Outcome:
+    def internal(cls, retry_after: float | None = None) -> Answer:
         """FCM failed internally (``InternalServerError`` / 500 ``INTERNAL``).
 
         :param retry_after: seconds to put in a ``Retry-After`` header, if any.
@@ -144,7 +144,7 @@ class Outcome:
         return cls("internal", retry_after=retry_after)
 
     @classmethod
-    def quota_exceeded(cls, retry_after: float | None = None) -> Outcome:
+    def quota_exceeded(cls, retry_after: float | None = None) -> Answer:
         """A rate limit was hit (``DeviceMessageRateExceeded`` / 429 ``QUOTA_EXCEEDED``).
 
         :param retry_after: seconds to put in a ``Retry-After`` header, if any.
@@ -152,12 +152,12 @@ class Outcome:
         return cls("quota_exceeded", retry_after=retry_after)
 
     @classmethod
-    def third_party_auth_error(cls) -> Outcome:
+    def third_party_auth_error(cls) -> Answer:
         """APNs or web push refused FCM's credential (``THIRD_PARTY_AUTH_ERROR``)."""
         return cls("third_party_auth_error")
 
     @classmethod
-    def canonical(cls, new_token: str) -> Outcome:
+    def canonical(cls, new_token: str) -> Answer:
         """Delivered, and legacy answers with a canonical ``registration_id``.
 
         HTTP v1 has no canonical ids: there it is the same as :meth:`delivered`.
@@ -169,7 +169,7 @@ class Outcome:
         return cls("canonical", new_token=new_token)
 
     @classmethod
-    def delay(cls, seconds: float, then: Outcome | str | None = None) -> Outcome:
+    def delay(cls, seconds: float, then: Answer | str | None = None) -> Answer:
         """Wait, then behave like ``then`` (delivered when not given).
 
         :param seconds: how long to wait before answering.
@@ -178,17 +178,17 @@ class Outcome:
         return cls("delay", seconds=seconds, then=None if then is None else as_outcome(then))
 
     @classmethod
-    def drop(cls) -> Outcome:
+    def drop(cls) -> Answer:
         """Close the TCP connection without answering."""
         return cls("drop")
 
     @classmethod
-    def malformed(cls) -> Outcome:
+    def malformed(cls) -> Answer:
         """Answer 200 with a body that is not valid JSON."""
         return cls("malformed")
 
     @classmethod
-    def http_error(cls, status: int = 502, retry_after: float | None = None) -> Outcome:
+    def http_error(cls, status: int = 502, retry_after: float | None = None) -> Answer:
         """Answer ``status`` with a small HTML page, as Google's front end does.
 
         :param status: the HTTP status, e.g. 502 or 503.
@@ -197,7 +197,7 @@ class Outcome:
         return cls("http_error", status=status, retry_after=retry_after)
 
     @classmethod
-    def oauth_error(cls, error: str, description: str, status: int = 400) -> Outcome:
+    def oauth_error(cls, error: str, description: str, status: int = 400) -> Answer:
         """Token endpoint only: answer an OAuth2 error body.
 
         :param error: the ``error`` field, e.g. ``"invalid_grant"``.
@@ -211,27 +211,27 @@ def _unknown_name_message(name: object) -> str:
     return f"unknown outcome {name!r}; valid names are: {', '.join(SHORTHANDS)}"
 
 
-def as_outcome(value: Outcome | str) -> Outcome:
-    """Return ``value`` as an :class:`Outcome`, reading a shorthand name if it is a string.
+def as_outcome(value: Answer | str) -> Answer:
+    """Return ``value`` as an :class:`Answer`, reading a shorthand name if it is a string.
 
-    :param value: an :class:`Outcome` or one of :data:`SHORTHANDS`.
+    :param value: an :class:`Answer` or one of :data:`SHORTHANDS`.
     :raises ValueError: for an unknown name.
     """
-    if isinstance(value, Outcome):
+    if isinstance(value, Answer):
         return value
     if isinstance(value, str) and value in SHORTHANDS:
-        return Outcome(value)  # type: ignore[arg-type]  # checked against SHORTHANDS
+        return Answer(value)  # type: ignore[arg-type]  # checked against SHORTHANDS
     raise ValueError(_unknown_name_message(value))
 
 
-def _kinds(outcome: Outcome) -> Iterable[str]:
-    current: Outcome | None = outcome
+def _kinds(outcome: Answer) -> Iterable[str]:
+    current: Answer | None = outcome
     while current is not None:
         yield current.kind
         current = current.then
 
 
-def check_send_outcome(value: Outcome | str) -> Outcome:
+def check_send_outcome(value: Answer | str) -> Answer:
     """Return ``value`` as an outcome usable for a send target.
 
     :param value: the outcome or its shorthand name.
@@ -243,7 +243,7 @@ def check_send_outcome(value: Outcome | str) -> Outcome:
     return outcome
 
 
-def check_token_outcome(value: Outcome | str) -> Outcome:
+def check_token_outcome(value: Answer | str) -> Answer:
     """Return ``value`` as an outcome usable for the token endpoint.
 
     :param value: the outcome or its shorthand name.
@@ -258,10 +258,10 @@ def check_token_outcome(value: Outcome | str) -> Outcome:
     return outcome
 
 
-_DELIVERED = Outcome("delivered")
+_DELIVERED = Answer("delivered")
 
 
-def unwrap(outcome: Outcome) -> tuple[float, Outcome]:
+def unwrap(outcome: Answer) -> tuple[float, Answer]:
     """Split an outcome into the seconds to wait and the final behaviour.
 
     :param outcome: possibly a chain of ``delay`` outcomes.
