@@ -11,21 +11,13 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import Any
 
+from .._args import Parser
+from .._checks import seconds
 from .common import EXIT_INTERRUPTED, EXIT_PARTIAL, EXIT_USAGE, StopRequest, UsageError
 
 __all__ = ["main", "build_parser"]
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        prefix = "unrecognized arguments: "
-        if message.startswith(prefix):  # name the options only: a mistyped --api-key has a key
-            words = message[len(prefix) :].split()
-            options = [word.split("=", 1)[0] for word in words if word.startswith("-")]
-            message = prefix + (" ".join(options) or f"{len(words)} value(s)")
-        raise UsageError(f"{message} (see {self.prog} --help)")
 
 
 def _count(minimum: int) -> Callable[[str], int]:
@@ -43,15 +35,12 @@ def _count(minimum: int) -> Callable[[str], int]:
 
 def _seconds(text: str) -> float:
     try:
-        value = float(text)
+        return seconds(float(text), "--timeout")
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
-    return value
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}") from None
 
 
-def _send_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+def _send_parser(commands: Any) -> None:
     send = commands.add_parser(
         "send",
         help="send one message to tokens, a topic or a condition",
@@ -101,7 +90,7 @@ def _send_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of the whole command line (``fcmclient emulator`` has its own for the rest)."""
-    parser = _Parser(prog="fcmclient", description="Send Firebase Cloud Messaging pushes.")
+    parser = Parser(prog="fcmclient", description="Send Firebase Cloud Messaging pushes.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _send_parser(commands)
     commands.add_parser(

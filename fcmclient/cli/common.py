@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import TypeVar
 
+from .._args import UsageError
+
 __all__ = [
     "EXIT_AUTH",
     "EXIT_INTERRUPTED",
@@ -26,10 +28,6 @@ EXIT_PARTIAL = 1
 EXIT_USAGE = 2
 EXIT_AUTH = 3
 EXIT_INTERRUPTED = 130
-
-
-class UsageError(Exception):
-    """Bad input from the person at the keyboard: reported in one line, exit status 2."""
 
 
 class StopRequest:

@@ -59,13 +59,16 @@ REQUEST_KINDS = frozenset({"drop", "malformed", "http_error"})
 _TOKEN_KINDS = frozenset({"delivered", "delay", "drop", "malformed", "http_error", "oauth_error"})
 
 
-def _check_seconds(name: str, value: float | None) -> None:
-    if value is None:
-        return
+def check_seconds(name: str, value: float) -> float:
+    """``value``, a finite number of seconds, zero or more, as a float.
+
+    :raises TypeError: not a number. :raises ValueError: negative, NaN or infinite.
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -102,8 +105,10 @@ class Answer:
     def __post_init__(self) -> None:
         if self.kind not in _ALL_KINDS:
             raise ValueError(_unknown_name_message(self.kind))
-        _check_seconds("retry_after", self.retry_after)
-        _check_seconds("seconds", self.seconds)
+        for name in ("retry_after", "seconds"):
+            value = getattr(self, name)
+            if value is not None:
+                check_seconds(name, value)
         if self.status is not None and not 100 <= self.status <= 599:
             raise ValueError(f"status must be an HTTP status (100..599), got {self.status!r}")
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import secrets
 import ssl
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
-from ._answers import Answer, check_send_outcome, check_token_outcome
+from ._answers import Answer, check_seconds, check_send_outcome, check_token_outcome
 from ._app import EmulatorApp
 from ._http import HTTPServer
 from ._oauth import AuthRegistry
@@ -25,14 +24,6 @@ _DEFAULT_RANDOM_OUTCOMES: tuple[Answer | str, ...] = ("unavailable", "internal",
 
 def _bare_topic(topic: str) -> str:
     return topic.removeprefix("/topics/")
-
-
-def _check_seconds(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number of seconds")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
 
 
 class FCMEmulator:
@@ -94,12 +85,12 @@ class FCMEmulator:
         self._host = host
         self._requested_port = port
         self._ssl_context = ssl_context
-        self._token_lifetime = _check_seconds("token_lifetime", token_lifetime)
+        self._token_lifetime = check_seconds("token_lifetime", token_lifetime)
         self._api_key = api_key if api_key is not None else "emu-" + secrets.token_urlsafe(30)
         self._state = EmulatorState(
             check_send_outcome(default_outcome),
             history_limit=history_limit,
-            latency=_check_seconds("latency", latency),
+            latency=check_seconds("latency", latency),
         )
         self._auth = AuthRegistry()
         self._subscriptions = SubscriptionStore()
@@ -271,7 +262,7 @@ class FCMEmulator:
 
     @latency.setter
     def latency(self, seconds: float) -> None:
-        self._state.latency = _check_seconds("latency", seconds)
+        self._state.latency = check_seconds("latency", seconds)
 
     def set_random_failures(
         self,
