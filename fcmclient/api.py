@@ -18,6 +18,9 @@ from typing import Any
 import requests
 
 from ._checks import positive_int, seconds
+from ._http.session import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
+from ._http.session import MAX_RESPONSE_BYTES as MAX_RESPONSE_BYTES
+from ._http.session import MAX_TIMEOUT as MAX_TIMEOUT
 from ._http.session import split_options, total_seconds
 from ._protocol.encoding import check_credential
 from ._protocol.legacy import FCM_URL
@@ -71,7 +74,7 @@ class FCM:
     :param send_timeout: seconds after which a v1 send starts no new request (default 120);
         the targets not sent by then are in :meth:`Result.retry`.
     :param options: requests options: ``timeout`` (seconds or a ``(connect, read)`` pair;
-        default 10 s, at most :data:`~fcmclient._http.session.MAX_TIMEOUT`; ``None`` means the
+        default :data:`DEFAULT_TIMEOUT`, at most :data:`MAX_TIMEOUT`; ``None`` means the
         default, never "no timeout"), ``proxies``, ``verify`` and ``cert``.
     :raises ValueError: neither or both of ``api_key`` and ``credentials``; a key that cannot
         go in an HTTP header (the message says where, never what the key is); a v1

@@ -2,7 +2,7 @@
 
 A message holds targets, ``data``, a notification and options. The legacy body
 (:attr:`JSONMessage.payload`) is derived here because it is part of the public API; the
-HTTP v1 translation lives in :mod:`fcmclient._protocol.v1`. Messages are values: nothing mutates
+HTTP v1 translation lives with the v1 codec (``docs/migrating.rst``). Messages are values: nothing mutates
 them after construction, and :meth:`~Message.__getstate__` returns exactly the constructor
 keyword arguments, JSON-serialisable, which is how messages travel through Celery.
 """

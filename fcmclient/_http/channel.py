@@ -1,36 +1,9 @@
-"""Many POSTs to one URL, with the per-request work of requests done once per send.
+"""Many POSTs to one URL, prepared once: what a fan-out sends through.
 
-An HTTP v1 multicast is one request per target to the same URL with the same headers.
-``Session.post`` would redo, for every one of them, what cannot change within a send:
-merging the session's settings, reading the environment's proxy variables, preparing the
-URL and headers, choosing the connection pool, and wrapping urllib3's answer in a
-``Response``; profiling showed that this, not the network, was most of the client's CPU.
-A :class:`Channel` does that work once, with requests' own functions (so ``proxies``,
-``verify``, ``cert`` and ``REQUESTS_CA_BUNDLE`` mean what they mean for ``Session.post``). A legacy send, one
-request, goes through a channel too: the same transport for both protocols, and cheaper
-than ``Session.post`` even once.
-
-Then each thread that posts borrows one keep-alive connection from the urllib3 pool that
-``HTTPAdapter.send`` would use (same TLS settings, same pool, so the same connections) and
-keeps it until it calls :meth:`Channel.release`. Each request is one write of the request
-line and headers (encoded once per set of headers, checked as http.client checks them) with
-the body, then ``http.client``'s own response parser reads a capped answer (a compressed
-one is decoded by urllib3, as for ``adapter.send``). No per-request pool traffic, no
-per-header validation, no wrapper objects. As urllib3 does with a pooled
-connection, a kept connection is checked before each request (one ``poll``): one the server
-closed, or on which something nobody asked for arrived, is replaced, never read from.
-
-Every request, either way, runs within :func:`~fcmclient._http.session.within` (a total
-deadline of connect + read timeout, enforced by the :mod:`~fcmclient._http.deadline` connections
-of the pool), and once its status has arrived the status decides: a body that cannot be read
-whole is handed on as far as it was read, as :func:`~fcmclient._http.session.post` does.
-
-Each request goes through ``Session.request`` instead, as ``Session.post`` would send it,
-whenever something watches requests (:mod:`fcmclient._http.intercept`: a test double such as
-``responses``, ``requests-mock``, vcrpy or betamax, a tracing agent, an adapter of the
-application's own mounted on the session), or when a proxy is configured (the pool then
-tunnels, which urllib3 alone knows how to set up). Both ways share the headers, settings,
-capped read and error mapping; only the call that sends differs.
+Each request goes the direct way (a borrowed keep-alive connection, one write, a capped
+read) while nothing watches requests (:mod:`~fcmclient._http.intercept`) and no proxy is
+set; otherwise through ``Session.request``. Either way within the request's total deadline,
+and once the status arrived it decides. Why: ``docs/architecture.rst``.
 """
 
 from __future__ import annotations
