@@ -393,7 +393,7 @@ def check_each_targets(rows: list[dict[str, Any]], stream: dict[str, Any] | None
                 out.append(("PASS  " if ratio >= 3 else "MISS  ") + text)
     if stream is not None:
         peak = stream["peak_rss_mb"]
-        text = f"send_each_iter, {stream['messages']:,} messages: peak RSS {peak:.0f} MB (< 150)"
+        text = f"send_each_iter, {stream['n']:,} messages: peak RSS {peak:.0f} MB (< 150)"
         out.append(("PASS  " if peak < 150 else "MISS  ") + text)
     return "\n".join(out)
 
