@@ -6,9 +6,9 @@ import time
 
 import pytest
 import requests
-from emu_support import fetch_token, make_assertion, post_legacy, send_v1
 
 from fcmclient.testing import Answer, FCMEmulator
+from tests.emulator.emu_support import fetch_token, make_assertion, post_legacy, send_v1
 
 
 def test_queue_fails_then_succeeds(emu: FCMEmulator, http: requests.Session, access_token: str) -> None:

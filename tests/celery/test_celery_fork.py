@@ -1,6 +1,6 @@
 """A real Celery prefork worker whose module-level FCM sent in the main process before the fork.
 
-The worker (prefork, 2 processes, ``tests/integration/fork_app.py``) sends a multicast from
+The worker (prefork, 2 processes, ``tests/celery/fork_app.py``) sends a multicast from
 its main process while it starts, with slow answers so that the FCM's pool starts all its
 threads; then the pool forks, and each task sends 200 tokens (20 scripted dead) from a child
 with that same FCM. Every task must get exactly its own verdicts within the send's bound,
@@ -18,9 +18,8 @@ import pytest
 
 from fcmclient._http.session import total_seconds
 from fcmclient.testing import FCMEmulator
+from tests.celery.conftest import IN_CI, Worker
 from tests.forking import audience, buckets, expected
-
-from .conftest import IN_CI, Worker
 
 if IN_CI:
     import celery
@@ -48,7 +47,7 @@ def test_a_prefork_worker_sends_with_the_fcm_its_main_process_used_before_forkin
             for token in dead:
                 emu.set_outcome(token, "unregistered")
         emu.latency = 0.05  # the main process's send keeps every helper busy: all threads start
-        worker = start_worker(env, app="tests.integration.fork_app")
+        worker = start_worker(env, app="tests.celery.fork_app")
         emu.latency = 0.0
         producer = celery.Celery(broker=redis_url, backend=redis_url)
         try:

@@ -1,6 +1,6 @@
 """Send from a process monkey-patched by gevent or eventlet (run as a script).
 
-    python tests/green_send.py LIBRARY SCENARIO SERVICE_ACCOUNT_FILE V1_URL NAME SIZE DEAD_EVERY
+    python tests/guarantees/green_send.py LIBRARY SCENARIO SERVICE_ACCOUNT_FILE V1_URL NAME SIZE DEAD_EVERY
 
 Patching must come before anything imports socket or threading, hence a process of its own
 and the imports inside :func:`main`. Prints one JSON line: what is patched, and the reports
@@ -20,10 +20,14 @@ of the scenario, each the verdicts of a send to an ``audience`` named after NAME
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
 WAIT = 30.0  # bound on every wait of this script
+#: The repository, where ``tests.forking`` is found (Python puts only this script's folder
+#: on the path).
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def patch(library: str) -> dict[str, bool]:
@@ -71,7 +75,7 @@ def fork_during(client: Any, tokens: list[str]) -> dict[str, Any]:
     import logging
     import threading
 
-    from forking import timed_send
+    from tests.forking import timed_send
 
     under_way = threading.Event()
     sent = 0
@@ -110,9 +114,9 @@ def main(argv: list[str]) -> None:
     patched = patch(argv[1])
     import json
 
-    from forking import audience, timed_send  # this script's folder, tests/
-
+    sys.path.insert(0, ROOT)
     from fcmclient import FCM
+    from tests.forking import audience, timed_send
 
     scenario, key_file, url, name, size, dead_every = argv[2:8]
 

@@ -29,8 +29,7 @@ from google.oauth2 import credentials as user_credentials
 
 from fcmclient import FCM, JSONMessage, PlainTextMessage, Result
 from fcmclient._protocol.legacy import FCM_URL
-
-from .conftest import PROJECT, TOKEN_URI, V1_SEND
+from tests.conftest import PROJECT, TOKEN_URI, V1_SEND
 
 API_KEY = "AAAA-test-double-server-key"
 ACCESS_TOKEN = "ya29.a-token-the-double-issued"
@@ -513,7 +512,7 @@ def test_a_double_seen_at_import_time_is_still_seen() -> None:
         "from fcmclient import FCM, JSONMessage\n"
         "print(FCM('key').send(JSONMessage(['t'])).success, guard.take())\n"
     )
-    root = pathlib.Path(__file__).resolve().parent.parent
+    root = pathlib.Path(__file__).resolve().parents[2]
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False, cwd=root
     )

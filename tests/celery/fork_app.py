@@ -1,6 +1,6 @@
 """A Celery app whose module-level FCM sends in the worker's main process before the pool forks.
 
-Started by tests/integration/test_celery_fork.py as ``celery -A tests.integration.fork_app
+Started by tests/celery/test_celery_fork.py as ``celery -A tests.celery.fork_app
 worker --pool prefork``. Celery sends ``worker_init`` in the main process while it sets the
 worker up, before the pool forks its processes (``WorkController.__init__`` runs it; the
 pool starts in ``WorkController.start``): the handler below sends a multicast there, so the

@@ -34,8 +34,7 @@ from typing import Any
 import pytest
 
 from fcmclient.testing import Answer, FCMEmulator
-
-from .conftest import EXAMPLE, IN_CI, Worker
+from tests.celery.conftest import EXAMPLE, IN_CI, Worker
 
 if IN_CI:
     import celery  # noqa: F401  # CI installs the celery extra: a missing one must fail

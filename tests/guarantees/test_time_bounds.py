@@ -235,7 +235,7 @@ def test_regression_google_auth_retried_an_unreachable_metadata_server_after_sle
     """Compute Engine credentials try the metadata server five times, sleeping 1, 2, 4 and
     8 s between tries, when it cannot be reached (and report it as a rejection of the
     credentials): the first network failure ends the refresh, as a network problem."""
-    root = pathlib.Path(__file__).resolve().parent.parent
+    root = pathlib.Path(__file__).resolve().parents[2]
     with RawServer(answer(b"")) as server:  # accepts, then closes without an answer
         env = {**os.environ, "GCE_METADATA_HOST": f"127.0.0.1:{server.port}"}
         done = subprocess.run(

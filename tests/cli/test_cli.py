@@ -22,10 +22,9 @@ from typing import Any
 import pytest
 
 from fcmclient.testing import Answer, FCMEmulator
+from tests.conftest import make_private_key_pem
 
-from .conftest import make_private_key_pem
-
-DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
+DOCS = pathlib.Path(__file__).resolve().parents[2] / "docs"
 ACCESS_TOKEN = re.compile(r"emu\.[0-9a-f]{40}")  # what the emulator's token endpoint issues
 
 

@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from .conftest import ROOT
+from tests.celery.conftest import ROOT
 
 SCRIPT = ROOT / "scripts" / "ensure-redis.sh"
 BASH = shutil.which("bash") or "/bin/bash"

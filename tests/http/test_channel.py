@@ -25,8 +25,7 @@ from fcmclient import FCM, JSONMessage
 from fcmclient._http.channel import Channel
 from fcmclient._http.session import MAX_RESPONSE_BYTES, make_session
 from fcmclient.testing import Answer, FCMEmulator
-
-from .emulator.emu_support import self_signed_certificate
+from tests.emulator.emu_support import self_signed_certificate
 
 WAIT = 5.0
 
@@ -268,7 +267,7 @@ def raw_head(request: bytes) -> tuple[str, list[tuple[str, str]], bytes]:
 def test_the_direct_path_writes_the_same_request_as_session_post() -> None:
     """The request line, Host, Content-Length and headers the channel writes itself match
     what requests (through http.client) writes for the same POST."""
-    from .loopback import RawServer, answer, http_answer
+    from tests.loopback import RawServer, answer, http_answer
 
     body = b'{"message": {"token": "t"}}'
     with RawServer(answer(http_answer(200, b'{"name": "n"}'))) as server:
@@ -298,7 +297,7 @@ def test_the_direct_path_writes_the_same_request_as_session_post() -> None:
     ids=["crlf", "nul", "space-in-name", "not-latin-1"],
 )
 def test_a_header_that_cannot_be_sent_is_refused_not_written(headers: dict[str, str]) -> None:
-    from .loopback import RawServer, answer, http_answer
+    from tests.loopback import RawServer, answer, http_answer
 
     with RawServer(answer(http_answer(200, b"{}"))) as server:
         session, channel = direct_channel(server.url("/v1/send"))
@@ -312,7 +311,7 @@ def test_a_header_that_cannot_be_sent_is_refused_not_written(headers: dict[str, 
 
 def named_answer(name: str, **headers: str) -> bytes:
     """A keep-alive 200 answer carrying ``{"name": name}``."""
-    from .loopback import http_answer
+    from tests.loopback import http_answer
 
     return http_answer(200, json.dumps({"name": name}).encode(), {"Connection": "keep-alive", **headers})
 
@@ -325,7 +324,7 @@ def test_regression_a_kept_connection_the_server_had_closed_failed_the_next_requ
     """A server that closes a keep-alive connection without saying so (an idle timeout, a
     limit of requests per connection) cost the next request on it a TRANSPORT_ERROR: the
     channel reused it blindly, where urllib3 checks a pooled connection before each use."""
-    from .loopback import RawServer
+    from tests.loopback import RawServer
 
     closed = threading.Event()
 
@@ -350,7 +349,7 @@ def test_regression_a_stray_answer_on_a_kept_connection_was_taken_for_the_next_o
     """Bytes that arrive on a kept connection before the next request is sent (a second
     answer to one request, a late final answer) were read as the answer to the next request:
     every later target on that connection got the verdict of the one before it."""
-    from .loopback import RawServer, read_request
+    from tests.loopback import RawServer, read_request
 
     stray_sent = threading.Event()
     first_read = threading.Event()
@@ -384,7 +383,7 @@ def test_regression_a_connection_was_kept_after_an_informational_answer() -> Non
     """http.client takes a 1xx other than 100 (103 Early Hints) for the final answer; the
     connection was then kept, and the real answer to that request, still on its way, became
     the answer to the next request sent on it."""
-    from .loopback import RawServer, read_request
+    from tests.loopback import RawServer, read_request
 
     def script(sock: Any, server: RawServer) -> None:
         if server.connections > 1:
@@ -432,8 +431,7 @@ def test_each_direct_request_is_one_write_of_head_and_body(monkeypatch: pytest.M
     """Request line, headers and body leave in one ``sendall``: http.client's two writes would
     cost a second packet (and, with Nagle on either side, a delayed-ACK stall) per request."""
     from fcmclient._http import deadline
-
-    from .loopback import RawServer, answer, http_answer
+    from tests.loopback import RawServer, answer, http_answer
 
     writes: list[bytes] = []
 
@@ -491,7 +489,7 @@ def test_the_host_header_is_written_as_requests_writes_it(
     would); the Host header the channel writes is the one requests writes."""
     import urllib3.util.connection
 
-    from .loopback import RawServer, answer, http_answer
+    from tests.loopback import RawServer, answer, http_answer
 
     create_connection = urllib3.util.connection.create_connection
     with RawServer(answer(http_answer(200, b'{"name": "n"}'))) as server:
@@ -512,7 +510,7 @@ def test_the_host_header_is_written_as_requests_writes_it(
 
 
 def test_host_and_content_length_are_written_once_by_the_channel_itself() -> None:
-    from .loopback import RawServer, answer, http_answer
+    from tests.loopback import RawServer, answer, http_answer
 
     with RawServer(answer(http_answer(200, b"{}"))) as server:
         session, channel = direct_channel(server.url("/v1/send"))
@@ -529,7 +527,7 @@ def test_host_and_content_length_are_written_once_by_the_channel_itself() -> Non
 def test_an_answer_announcing_a_gigabyte_is_cut_at_the_cap_without_waiting_for_the_rest() -> None:
     """The cap bounds memory even when the server announces more: the body is read in
     pieces and cut once past the cap, never read (or allocated) whole."""
-    from .loopback import RawServer
+    from tests.loopback import RawServer
 
     head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % 2**30
 
@@ -548,7 +546,7 @@ def test_an_answer_announcing_a_gigabyte_is_cut_at_the_cap_without_waiting_for_t
 
 
 def test_on_a_new_connection_the_read_timeout_not_the_connect_timeout_bounds_the_answer() -> None:
-    from .loopback import RawServer, hang
+    from tests.loopback import RawServer, hang
 
     with RawServer(hang()) as server:
         session = make_session(4)
@@ -583,7 +581,7 @@ def test_regression_a_compressed_legacy_answer_was_not_decoded(encoding: str, fr
     direct path the compressed bytes reached the decoder as they came: every compressed
     answer was an FCMResponseError ("not JSON"), and the connection was kept as if all was
     well. Now the direct path decodes the body as urllib3 does, and reuses the connection."""
-    from .loopback import RawServer, keep_alive
+    from tests.loopback import RawServer, keep_alive
 
     def legacy_answer(message_id: str) -> bytes:
         document = {"multicast_id": 7, "success": 1, "failure": 0, "results": [{"message_id": message_id}]}

@@ -19,8 +19,7 @@ from fcmclient import FCM, FCMAuthenticationError, JSONMessage
 from fcmclient._protocol.oauth import read_token_response
 from fcmclient._send.auth import GOOGLE_TOKEN_URI
 from fcmclient._send.tokens import REFRESH_MARGIN, AccessToken, TokenSource
-
-from .conftest import TOKEN_URI, V1_SEND
+from tests.conftest import TOKEN_URI, V1_SEND
 
 
 class FakeClock:

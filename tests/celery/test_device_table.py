@@ -23,7 +23,7 @@ from types import ModuleType
 
 import pytest
 
-from .conftest import EXAMPLE, ROOT
+from tests.celery.conftest import EXAMPLE, ROOT
 
 TOKENS = 2000
 BATCH = 20

@@ -1,9 +1,9 @@
 """gevent and eventlet: monkey-patched processes send, fork and send again, every verdict their own.
 
 Monkey-patching has to happen before socket and threading are imported, so each case runs
-``tests/green_send.py`` in a process of its own (the venv's python) against the emulator
-running here. The dev extra installs both libraries; without them these tests skip locally
-and fail in CI.
+``tests/guarantees/green_send.py`` in a process of its own (the venv's python) against the
+emulator running here. The dev extra installs both libraries; without them these tests skip
+locally and fail in CI.
 
 Green threads, unlike threads, survive a fork: a send under way in one when the process
 forks goes on in the child too. The child's copy must neither read an answer to a request
