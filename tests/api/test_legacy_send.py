@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import pickle
 import socket
@@ -19,6 +20,7 @@ from fcmclient import (
     FCM_URL,
     FCMAuthenticationError,
     FCMRequestError,
+    FCMResponseError,
     InstallationMessage,
     JSONMessage,
     PlainTextMessage,
@@ -111,6 +113,36 @@ def test_json_send_posts_the_payload_with_key_and_content_type(
     assert result.message is msg
 
 
+def test_regression_notification_body_sent_as_text(mock: responses.RequestsMock, fcm: FCM) -> None:
+    msg = JSONMessage(["a"], message_title="T", message_body="B")
+    mock.post(
+        FCM_URL,
+        json={"multicast_id": 1, "results": [{"message_id": "1"}]},
+        match=[
+            matchers.json_params_matcher(
+                {"registration_ids": ["a"], "notification": {"title": "T", "body": "B"}}
+            )
+        ],
+    )
+    fcm.send(msg)
+    sent = json.loads(mock.calls[0].request.body)
+    assert "text" not in sent["notification"]
+
+
+def test_regression_unknown_options_silently_dropped(mock: responses.RequestsMock, fcm: FCM) -> None:
+    # 0.2 kept only its own OPTIONS table: content_available, mutable_content and priority-like
+    # newcomers never reached FCM.
+    body = {"registration_ids": ["a"], "content_available": True, "mutable_content": True, "custom": "x"}
+    mock.post(
+        FCM_URL,
+        json={"multicast_id": 1, "results": [{"message_id": "1"}]},
+        match=[matchers.json_params_matcher(body)],
+    )
+    assert fcm.send(JSONMessage(["a"], content_available=True, mutable_content=True, custom="x")).success == {
+        "a": "1"
+    }
+
+
 def test_user_agent_names_the_library(mock: responses.RequestsMock, fcm: FCM) -> None:
     mock.post(
         FCM_URL,
@@ -118,6 +150,22 @@ def test_user_agent_names_the_library(mock: responses.RequestsMock, fcm: FCM) ->
         match=[matchers.header_matcher({"User-Agent": f"fcm-client/{__version__}"})],
     )
     assert fcm.send(JSONMessage(["tok"])).success == {"tok": "1"}
+
+
+def test_regression_new_connection_per_send_via_module_level_post(
+    mock: responses.RequestsMock, fcm: FCM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The connection count itself is pinned on a real socket in test_connection_reuse.py.
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("module-level requests helpers open a new connection per call")
+
+    for name in ("post", "request"):
+        monkeypatch.setattr(requests, name, refuse)
+        monkeypatch.setattr(requests.api, name, refuse)
+    mock.post(FCM_URL, json={"multicast_id": 1, "results": [{"message_id": "1"}]})
+    mock.post(FCM_URL, json={"multicast_id": 2, "results": [{"message_id": "2"}]})
+    assert fcm.send(JSONMessage(["a"])).success == {"a": "1"}
+    assert fcm.send(JSONMessage(["a"])).success == {"a": "2"}
 
 
 def test_plain_text_send_is_form_encoded(mock: responses.RequestsMock, fcm: FCM) -> None:
@@ -221,12 +269,27 @@ def test_url_and_backoff_positionally(mock: responses.RequestsMock) -> None:
     assert all(0.1 <= result.delay() <= 0.3 for _ in range(50))
 
 
+def test_regression_fcm_url_pointed_at_android_googleapis() -> None:
+    assert FCM_URL == "https://fcm.googleapis.com/fcm/send"
+
+
 def test_redirects_are_not_followed(mock: responses.RequestsMock, fcm: FCM) -> None:
     mock.post(FCM_URL, status=302, headers={"Location": "https://elsewhere.invalid/fcm/send"})
     with pytest.raises(FCMRequestError, match="302") as info:
         fcm.send(JSONMessage(["tok"]))
     assert len(mock.calls) == 1
     assert_secret_free(info.value)
+
+
+@pytest.mark.parametrize("status", [302, 404, 418])
+def test_regression_runtime_error_for_unknown_status(
+    mock: responses.RequestsMock, fcm: FCM, status: int
+) -> None:
+    mock.post(FCM_URL, status=status, body="nope")
+    with pytest.raises(ValueError, match=f"HTTP status {status}") as info:
+        fcm.send(JSONMessage(["a"]))
+    assert isinstance(info.value, FCMRequestError)
+    assert not isinstance(info.value, (RuntimeError, AssertionError))
 
 
 # -- requests options ---------------------------------------------------------------------------
@@ -257,6 +320,20 @@ def test_every_request_carries_a_timeout(
     with FCM(API_KEY, **options) as client:
         client.send(JSONMessage(["tok"]))
     assert mock.calls[0].request.req_kwargs["timeout"] == sent  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("options", [{}, {"timeout": None}])
+def test_regression_requests_had_no_timeout(mock: responses.RequestsMock, options: dict[str, Any]) -> None:
+    mock.post(
+        FCM_URL,
+        json={"multicast_id": 1, "results": [{"message_id": "1"}]},
+        match=[matchers.request_kwargs_matcher({"timeout": DEFAULT_TIMEOUT})],
+    )
+    with FCM(API_KEY, **options) as client:
+        client.send(JSONMessage(["a"]))
+    timeout = mock.calls[0].request.req_kwargs["timeout"]  # type: ignore[attr-defined]
+    assert timeout is not None
+    assert 0 < timeout < float("inf")
 
 
 @pytest.mark.parametrize(
@@ -359,6 +436,16 @@ def test_400_carries_the_explanation_without_the_key(mock: responses.RequestsMoc
     assert_secret_free(info.value)
 
 
+def test_regression_400_explanation_raised_as_bytes(mock: responses.RequestsMock, fcm: FCM) -> None:
+    # 0.2 did `raise ValueError(response.content)`: a bytes object as the message.
+    mock.post(FCM_URL, status=400, body=b"InvalidTokenFormat")
+    with pytest.raises(FCMRequestError) as info:
+        fcm.send(JSONMessage(["a"]))
+    assert info.value.explanation == "InvalidTokenFormat"
+    assert all(isinstance(arg, str) for arg in info.value.args)
+    assert "b'" not in str(info.value)
+
+
 def test_regression_key_with_a_newline_leaked_into_the_exception_message(
     mock: responses.RequestsMock,
 ) -> None:
@@ -454,10 +541,43 @@ def test_5xx_through_fcm_gives_the_whole_message_back(mock: responses.RequestsMo
     assert result.delay() == 120.0
 
 
+def test_regression_whole_message_retry_kept_the_same_object(mock: responses.RequestsMock, fcm: FCM) -> None:
+    # 0.2 handed back the very message that was sent; retry() is now a new, equal value.
+    msg = JSONMessage(["a", "b"], {"k": "v"}, message_title="T")
+    mock.post(FCM_URL, status=500)
+    retry = fcm.send(msg).retry()
+    assert retry == msg
+    assert retry is not msg
+
+
+def test_regression_retry_after_compared_as_string_to_int(mock: responses.RequestsMock, fcm: FCM) -> None:
+    # 0.2 did `response.headers.get("Retry-After", 0) < 1`: a str against an int, TypeError on Python 3.
+    mock.post(FCM_URL, status=503, headers={"Retry-After": "120"})
+    result = fcm.send(JSONMessage(["a"]))
+    assert result.delay() == 120.0
+    assert type(result.delay()) is float
+    assert result.delay(retry=3) == 120.0
+
+
 def test_malformed_200_through_fcm(mock: responses.RequestsMock, fcm: FCM) -> None:
     mock.post(FCM_URL, json={"multicast_id": 1, "results": [{"message_id": "1"}]})
     with pytest.raises(ValueError, match="1 results for 2"):
         fcm.send(JSONMessage(["a", "b"]))
+
+
+def test_regression_keyerror_on_body_without_multicast_id(mock: responses.RequestsMock, fcm: FCM) -> None:
+    mock.post(FCM_URL, json={"results": [{"message_id": "1"}, {"error": "NotRegistered"}]})
+    result = fcm.send(JSONMessage(["a", "b"]))
+    assert result.multicast_id is None
+    assert result.success == {"a": "1"}
+    assert result.not_registered == ["b"]
+
+
+def test_regression_keyerror_on_entry_without_error(mock: responses.RequestsMock, fcm: FCM) -> None:
+    mock.post(FCM_URL, json={"multicast_id": 1, "results": [{"message_id": "1"}, {"status": "weird"}]})
+    with pytest.raises(FCMResponseError, match="neither message_id nor error") as info:
+        fcm.send(JSONMessage(["a", "b"]))
+    assert not isinstance(info.value, KeyError)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import pickle
@@ -152,6 +153,12 @@ def test_properties() -> None:
     assert msg.options == {"collapse_key": "c", "android": {"x": 1}}
 
 
+def test_regression_message_body_returned_the_title() -> None:
+    msg = JSONMessage(["a"], message_title="the title", message_body="the body")
+    assert msg.message_body == "the body"
+    assert msg.message_title == "the title"
+
+
 def test_properties_return_copies() -> None:
     msg = JSONMessage(["a"], {"k": {"n": 1}}, message_title="T", android={"x": 1})
     msg.registration_ids.append("b")
@@ -209,6 +216,11 @@ def test_empty_registration_ids_are_rejected(ids: Any) -> None:
 def test_a_bare_string_is_not_a_list_of_tokens(ids: Any) -> None:
     with pytest.raises(TypeError, match="single str"):
         JSONMessage(ids)
+
+
+def test_regression_bare_string_registration_ids_iterated_as_characters() -> None:
+    with pytest.raises(TypeError, match="single str"):
+        JSONMessage("token-abc")
 
 
 @pytest.mark.parametrize("token", [123, None, b"tok", ["tok"]])
@@ -350,6 +362,26 @@ def test_getstate_is_exactly_the_constructor_kwargs() -> None:
         "time_to_live": 0,
         "android": {"priority": "HIGH"},
     }
+
+
+def test_regression_getstate_did_not_return_constructor_kwargs() -> None:
+    # 0.2 returned the raw payload; JSONMessage(**payload) then sent "notification" as an option.
+    msg = JSONMessage(["a"], {"k": "v"}, message_title="T", message_body="B", collapse_key="c")
+    state = msg.__getstate__()
+    parameters = set(inspect.signature(JSONMessage).parameters) - {"options"}
+    assert set(state) - parameters == {"collapse_key"}
+    assert "notification" not in state
+    rebuilt = JSONMessage(**state)
+    assert (
+        rebuilt.payload
+        == msg.payload
+        == {
+            "registration_ids": ["a"],
+            "data": {"k": "v"},
+            "notification": {"title": "T", "body": "B"},
+            "collapse_key": "c",
+        }
+    )
 
 
 def test_getstate_rebuilds_an_equal_message() -> None:

@@ -427,6 +427,16 @@ def test_backoff_uses_the_given_base() -> None:
     assert all(0.7 <= result.delay(2) <= 0.9 for _ in range(100))
 
 
+def test_regression_zero_backoff_crashed_randrange() -> None:
+    # 0.2 drew `randrange(backoff)`, a ValueError for backoff=0.
+    response = requests.Response()
+    response.status_code = 503
+    response.raw = io.BytesIO(b"")
+    result = Result(JSONMessage(["a"]), response, 0, rng=random.Random(1))
+    assert result.delay() == 0.0
+    assert result.delay(4) == 0.0
+
+
 def test_delay_is_reproducible_with_a_seeded_rng() -> None:
     msg = JSONMessage(["a"])
     first = Result(msg, by_hand(503), 1000, rng=random.Random(11))
