@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import json
 import pathlib
 import threading
 import time
@@ -16,7 +15,6 @@ import responses
 from google.auth import jwt
 
 from fcmclient import FCM, FCMAuthenticationError, JSONMessage
-from fcmclient._protocol.oauth import read_token_response
 from fcmclient._send.auth import GOOGLE_TOKEN_URI
 from fcmclient._send.tokens import REFRESH_MARGIN, AccessToken, TokenSource
 from tests.conftest import TOKEN_URI, V1_SEND
@@ -101,52 +99,6 @@ def test_many_threads_needing_a_token_cause_one_fetch() -> None:
 def test_token_value_never_appears_in_repr() -> None:
     source = TokenSource(lambda: ("very-secret-token", 3600.0))
     assert "very-secret-token" not in repr(source.get())
-
-
-@pytest.mark.parametrize(
-    ("status", "body", "code"),
-    [
-        (
-            400,
-            {"error": "invalid_grant", "error_description": "Invalid JWT Signature."},
-            "invalid_grant",
-        ),
-        (
-            401,
-            {"error": "invalid_client", "error_description": "The OAuth client was not found."},
-            "invalid_client",
-        ),
-        (400, "not json", "HTTP_400"),
-    ],
-)
-def test_token_endpoint_rejections(status: int, body: Any, code: str) -> None:
-    raw = json.dumps(body).encode() if isinstance(body, dict) else body.encode()
-    with pytest.raises(FCMAuthenticationError) as caught:
-        read_token_response(status, raw)
-    assert caught.value.code == code
-    assert caught.value.status == status
-
-
-@pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 302])
-def test_token_endpoint_failures_are_transient_request_errors(status: int) -> None:
-    with pytest.raises(requests.HTTPError, match=str(status)):
-        read_token_response(status, b"<html>oops</html>")
-
-
-@pytest.mark.parametrize("code", ["server_error", "temporarily_unavailable"])
-def test_an_oauth2_outage_code_is_a_transient_request_error_whatever_its_status(code: str) -> None:
-    with pytest.raises(requests.HTTPError, match="400"):
-        read_token_response(400, json.dumps({"error": code}).encode())
-
-
-@pytest.mark.parametrize(
-    ("expires_in", "lifetime"), [(3599, 3599.0), ("x", 3600.0), (-5, 3600.0), (10**9, 86400.0)]
-)
-def test_token_lifetime_is_read_defensively(expires_in: Any, lifetime: float) -> None:
-    assert read_token_response(200, json.dumps({"access_token": "a", "expires_in": expires_in}).encode()) == (
-        "a",
-        lifetime,
-    )
 
 
 def test_token_uri_from_the_key_file_is_honoured(service_account_info: dict[str, Any]) -> None:

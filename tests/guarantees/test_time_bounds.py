@@ -29,7 +29,7 @@ from fcmclient import FCM, FCMResponseError, JSONMessage
 from fcmclient._http.deadline import deadline
 from fcmclient._http.session import make_session, total_seconds
 from fcmclient.outcomes import TRANSPORT_ERROR, Bucket
-from fcmclient.testing import FCMEmulator
+from fcmclient.testing import Answer, FCMEmulator
 from tests.loopback import RawServer, answer, hang, http_answer, trickle
 
 TIMEOUT = 0.25  # connect and read: a request may take 0.5 s in all
@@ -170,6 +170,62 @@ def test_dead_port_fails_fast_for_a_500_token_fan_out(
     assert elapsed < 5.0
     assert {o.error for o in result.outcomes.values()} == {"TRANSPORT_ERROR"}
     assert result.retry().targets == result.message.targets
+
+
+def test_v1_send_timeout_bounds_a_slow_multicast(fcm_emulator: FCMEmulator) -> None:
+    fcm_emulator.latency = 0.1
+    fcm_emulator.set_token_outcome(Answer.delay(0.2))
+    info = fcm_emulator.service_account_info("demo")
+    tokens = [f"t{n}" for n in range(20)]
+    with FCM.from_service_account(
+        info, url=fcm_emulator.v1_url("demo"), max_workers=1, send_timeout=0.5
+    ) as client:
+        result = client.send(JSONMessage(tokens))
+    sent = list(result.success)
+    # send_timeout counts from the start of send(), the token fetch included: the first send
+    # starts after >= 0.2 s and each takes >= 0.1 s, so a fourth cannot start before 0.5 s.
+    assert 1 <= len(sent) <= 3
+    retry = result.retry()
+    assert retry is not None
+    assert sent + retry.targets == tokens  # nothing lost: sent, or waiting in retry()
+    assert {result.outcomes[token].error for token in retry.targets} == {"NOT_SENT"}
+    assert fcm_emulator.stats.v1_requests == len(sent)
+
+
+def test_v1_slow_token_is_bounded_by_the_timeout(fcm_emulator: FCMEmulator) -> None:
+    fcm_emulator.set_outcome("slow", Answer.delay(3))
+    info = fcm_emulator.service_account_info("demo")
+    with FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), timeout=0.5) as client:
+        started = time.monotonic()
+        result = client.send(JSONMessage(["slow", "fast"]))
+        elapsed = time.monotonic() - started
+    assert elapsed < 2.5
+    assert list(result.success) == ["fast"]
+    assert "Timeout" in result.error_details["slow"]
+
+
+def test_v1_token_fetch_is_bounded_by_the_timeout(fcm_emulator: FCMEmulator) -> None:
+    # PyFCM's OAuth call ignored the timeout; here the grant request carries it too.
+    fcm_emulator.set_token_outcome(Answer.delay(3))
+    info = fcm_emulator.service_account_info("demo")
+    with FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), timeout=0.3) as client:
+        started = time.monotonic()
+        with pytest.raises(requests.Timeout):
+            client.send(JSONMessage(["a", "b"]))
+        elapsed = time.monotonic() - started
+    assert elapsed < 2.5
+    assert fcm_emulator.stats.v1_requests == 0  # nothing was sent without a token
+
+
+def test_dead_port_fails_fast() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with FCM("key", url=f"http://127.0.0.1:{port}/fcm/send") as client:
+        started = time.monotonic()
+        with pytest.raises(requests.ConnectionError):
+            client.send(JSONMessage(["a"]))
+        assert time.monotonic() - started < 2
 
 
 def test_deadlines_nest_and_never_extend() -> None:

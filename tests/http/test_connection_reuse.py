@@ -1,13 +1,15 @@
 """Connections on a real loopback server: one pooled keep-alive connection per FCM, real timeouts.
 
 fcm-client 0.2 called the module-level ``requests.post`` for every send: a new TCP (and TLS)
-connection each time. The server below counts accepted connections.
+connection each time. The server below counts accepted connections; the emulator counts
+those of the v1 fan-out, which keeps at most ``max_workers`` of them.
 """
 
 from __future__ import annotations
 
 import http.server
 import json
+import logging
 import sys
 import threading
 import urllib.parse
@@ -18,6 +20,7 @@ import pytest
 import requests
 
 from fcmclient import FCM, JSONMessage, PlainTextMessage, TopicMessage
+from fcmclient.testing import FCMEmulator
 
 API_KEY = "AAAA-loopback-key-51d2"
 WAIT = 5.0  # upper bound for waiting on the server's events; tests never sleep
@@ -198,3 +201,52 @@ def test_a_silent_server_times_out(server: CountingServer) -> None:
         fcm.send(JSONMessage(["a"]))
     assert API_KEY not in repr(info.value)
     assert len(server.requests) == 1
+
+
+def test_v1_fan_out_uses_at_most_max_workers_connections_and_keeps_them(
+    fcm_emulator: FCMEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    fcm_emulator.latency = 0.02  # requests overlap, so the fan-out has to run them side by side
+    info = fcm_emulator.service_account_info("demo")
+    tokens = [f"t{n}" for n in range(40)]
+    with (
+        caplog.at_level(logging.WARNING, logger="urllib3"),
+        FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), max_workers=4) as client,
+    ):
+        first = client.send(JSONMessage(tokens))
+        opened = fcm_emulator.stats.connections_opened
+        second = client.send(JSONMessage(tokens))
+    assert set(first.success) == set(second.success) == set(tokens)
+    assert 2 <= opened <= 4  # concurrent, but never more requests in flight than max_workers
+    assert fcm_emulator.stats.connections_opened == opened  # the pool, sized to match, kept them
+    assert [record.getMessage() for record in caplog.records] == []  # no "Connection pool is full"
+
+
+def test_regression_concurrent_sends_logged_connection_pool_is_full(
+    fcm_emulator: FCMEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Sends running side by side on one FCM (a threaded web app or Celery worker) each add
+    their calling thread to the shared helpers, so more connections are in use than the
+    pool keeps; giving the extra ones back logged urllib3's "Connection pool is full"
+    warning (firebase-admin-python#712) at the end of every send."""
+    fcm_emulator.latency = 0.02
+    info = fcm_emulator.service_account_info("demo")
+    barrier = threading.Barrier(4)
+    results: list[Any] = []
+
+    def send(client: FCM, number: int) -> None:
+        barrier.wait(5)
+        results.append(client.send(JSONMessage([f"s{number}-t{k}" for k in range(6)])))
+
+    with (
+        caplog.at_level(logging.WARNING, logger="urllib3"),
+        FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), max_workers=2) as client,
+    ):
+        client.send(JSONMessage(["warm-up"]))
+        threads = [threading.Thread(target=send, args=(client, n)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+    assert sorted(len(result.success) for result in results) == [6] * 4
+    assert [record.getMessage() for record in caplog.records] == []
