@@ -13,6 +13,8 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
+import pytest
+
 from fcmclient import FCM, JSONMessage
 from fcmclient.testing import FCMEmulator
 
@@ -21,6 +23,7 @@ RATE = 0.3
 MAX_ROUNDS = 20
 
 
+@pytest.mark.slow
 def test_soak_20000_tokens_with_30_percent_transient_failures(
     fcm_emulator: FCMEmulator, fcm_service_account: dict[str, str], figure: Callable[[str], None]
 ) -> None:
