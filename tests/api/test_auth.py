@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import pathlib
 import threading
-import time
 import urllib.parse
 from typing import Any
 
@@ -18,6 +17,7 @@ from fcmclient import FCM, FCMAuthenticationError, JSONMessage
 from fcmclient._send.auth import GOOGLE_TOKEN_URI
 from fcmclient._send.tokens import REFRESH_MARGIN, AccessToken, TokenSource
 from tests.conftest import TOKEN_URI, V1_SEND
+from tests.waiting import Arrivals
 
 
 class FakeClock:
@@ -75,21 +75,24 @@ def test_invalidate_forgets_only_the_token_it_names() -> None:
 
 
 def test_many_threads_needing_a_token_cause_one_fetch() -> None:
-    started = threading.Event()
+    asking = Arrivals()
     calls: list[int] = []
 
     def slow_fetch() -> tuple[str, float]:
         calls.append(1)
-        started.wait(1.0)
+        asking.wait(16, 5.0)  # the fetch lasts until every thread has asked for a token
         return "t", 3600.0
 
     source = TokenSource(slow_fetch)
     got: list[str] = []
-    threads = [threading.Thread(target=lambda: got.append(source.get().value)) for _ in range(16)]
+
+    def need_a_token() -> None:
+        asking.arrive()
+        got.append(source.get().value)
+
+    threads = [threading.Thread(target=need_a_token) for _ in range(16)]
     for thread in threads:
         thread.start()
-    time.sleep(0.05)
-    started.set()
     for thread in threads:
         thread.join(5)
     assert calls == [1]
@@ -258,18 +261,19 @@ def test_missing_service_account_file(tmp_path: pathlib.Path) -> None:
 def test_regression_each_waiting_thread_repeated_a_failed_token_fetch() -> None:
     # When the fetch failed, every thread queued on the lock fetched again in turn: with a
     # hanging token endpoint, 16 threads waited 16 timeouts. They now share the one failure.
-    release = threading.Event()
+    asking = Arrivals()
     calls: list[int] = []
 
     def failing_fetch() -> tuple[str, float]:
         calls.append(1)
-        release.wait(1.0)
+        asking.wait(8, 5.0)  # the fetch fails once every thread has asked for a token
         raise requests.ConnectTimeout("token endpoint timed out")
 
     source = TokenSource(failing_fetch)
     errors: list[BaseException] = []
 
     def worker() -> None:
+        asking.arrive()
         try:
             source.get()
         except requests.ConnectTimeout as exc:
@@ -278,7 +282,6 @@ def test_regression_each_waiting_thread_repeated_a_failed_token_fetch() -> None:
     threads = [threading.Thread(target=worker) for _ in range(8)]
     for thread in threads:
         thread.start()
-    release.set()
     for thread in threads:
         thread.join(5)
     assert calls == [1]

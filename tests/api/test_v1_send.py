@@ -17,6 +17,7 @@ from google.auth import jwt
 from fcmclient import FCM, FCMAuthenticationError, JSONMessage, PlainTextMessage, TopicMessage
 from fcmclient._http.session import DEFAULT_TIMEOUT
 from tests.conftest import PROJECT, TOKEN_URI, V1_SEND
+from tests.waiting import Arrivals
 
 FCM_ERROR = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 ACCESS_TOKEN = "ya29.secret-access-token"
@@ -247,10 +248,10 @@ def test_token_is_fetched_once_and_reused_across_sends(fcm: FCM, mock: responses
 def test_sixteen_threads_share_one_token_fetch_and_get_every_result(
     fcm: FCM, mock: responses.RequestsMock
 ) -> None:
-    hold = threading.Event()
+    sending = Arrivals()
 
     def slow_token_endpoint(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
-        hold.wait(0.3)  # a slow endpoint: every thread needs the token while it is fetched
+        sending.wait(16, 5.0)  # a slow endpoint: every thread needs the token while it is fetched
         return 200, {}, json.dumps(token_reply())
 
     mock.add_callback(responses.POST, TOKEN_URI, callback=slow_token_endpoint)
@@ -265,6 +266,7 @@ def test_sixteen_threads_share_one_token_fetch_and_get_every_result(
     def worker(index: int) -> None:
         barrier.wait()
         tokens = [f"t{index}-{n}" for n in range(10)]
+        sending.arrive()
         results[index] = (tokens, fcm.send(JSONMessage(tokens)))
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(16)]

@@ -57,7 +57,9 @@ for start in range(me * batch, tokens, 2 * batch):
     results.append(Result.from_outcomes(message, [outcome(i) for i in range(start, start + batch)], 1000))
 
 (where / f"ready-{me}").touch()
-while not (where / "go").exists():
+deadline = time.monotonic() + 30
+while not (where / "go").exists():  # polling, bounded: the two writers start together
+    assert time.monotonic() < deadline, "the parent never said go"
     time.sleep(0.002)
 spans = []
 for result in results + results:  # the second round is a redelivered task: nothing changes

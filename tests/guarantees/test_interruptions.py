@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -16,6 +17,8 @@ import pytest
 
 from fcmclient import FCM, JSONMessage
 from fcmclient.testing import Answer, FCMEmulator
+
+WAIT = 10.0  # bound on waiting for the client's threads to end
 
 
 class TimeLimitError(Exception):
@@ -47,6 +50,23 @@ def time_limits(first: float, every: float = 0.0) -> Iterator[Callable[[], None]
         signal.signal(signal.SIGALRM, previous)
 
 
+@contextlib.contextmanager
+def helper_threads_ended() -> Iterator[None]:
+    """On leaving, wait until every helper thread of an FCM started inside the block has ended.
+
+    Close the FCM inside the block: its helpers then end once the loop each runs has returned,
+    so every request they made, even after ``send()`` raised, has been answered (and counted
+    by the emulator) when this returns. The test fails if one is still running after ``WAIT``.
+    """
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + WAIT
+    for thread in set(threading.enumerate()) - before:
+        if thread.name.startswith("fcmclient_"):  # the names of FCM's helper threads
+            thread.join(max(deadline - time.monotonic(), 0.0))
+            assert not thread.is_alive(), f"{thread.name} still runs {WAIT:g} s after the FCM was closed"
+
+
 def test_v1_multicast_interrupted_keeps_its_result_and_sends_nothing_afterwards(
     fcm_emulator: FCMEmulator,
 ) -> None:
@@ -54,13 +74,15 @@ def test_v1_multicast_interrupted_keeps_its_result_and_sends_nothing_afterwards(
     info = fcm_emulator.service_account_info("demo")
     tokens = [f"t{n:03d}" for n in range(400)]
 
-    with FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), max_workers=8) as client:
+    with (
+        helper_threads_ended(),
+        FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), max_workers=8) as client,
+    ):
         client.send(JSONMessage(["warm-up"]))  # the access token, outside the timer
         with time_limits(0.3), pytest.raises(TimeLimitError) as info_:
             client.send(JSONMessage(tokens))
         arrived = fcm_emulator.stats.v1_requests
-        time.sleep(0.3)  # long enough for a stray request to arrive
-        assert fcm_emulator.stats.v1_requests == arrived  # nothing is sent after send() raised
+    assert fcm_emulator.stats.v1_requests == arrived  # nothing is sent after send() raised
     result = info_.value.result  # type: ignore[attr-defined]
     retry = result.retry()
     assert retry is not None
@@ -85,7 +107,10 @@ def test_v1_multicast_interrupted_twice_still_accounts_for_every_target(
         fcm_emulator.set_outcome(token, Answer.delay(0.6))
     fast = [f"fast-{n:02d}" for n in range(40)]
     info = fcm_emulator.service_account_info("demo")
-    with FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), max_workers=4) as client:
+    with (
+        helper_threads_ended(),  # the abandoned requests finish on their own
+        FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), max_workers=4) as client,
+    ):
         client.send(JSONMessage(["warm-up"]))  # the access token, outside the timer
         sent_before = fcm_emulator.stats.v1_requests
         started = time.monotonic()
@@ -94,8 +119,7 @@ def test_v1_multicast_interrupted_twice_still_accounts_for_every_target(
                 client.send(JSONMessage([*slow, *fast]))
             disarm()
         elapsed = time.monotonic() - started
-        time.sleep(0.9)  # the abandoned requests finish on their own
-        sent = fcm_emulator.stats.v1_requests - sent_before
+    sent = fcm_emulator.stats.v1_requests - sent_before
     assert elapsed < 0.5  # it did not wait for the 0.6 s answers
     result = raised.value.result  # type: ignore[attr-defined]
     assert not result.success

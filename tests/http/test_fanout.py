@@ -13,6 +13,7 @@ import pytest
 
 from fcmclient._http.executor import Plan, execute, positions
 from fcmclient.outcomes import INTERRUPTED, NOT_SENT, Bucket, Outcome
+from tests.waiting import Arrivals
 
 WAIT = 5.0  # bound on waiting for another thread; the tests never sleep that long
 
@@ -131,15 +132,14 @@ def test_an_error_in_one_loop_stops_the_other_loops_too() -> None:
             calls.append(target)
             first = len(calls) == 1
         if first:
-            # The others are held until well after the error: time enough to stop them.
-            threading.Timer(0.05, release.set).start()
             raise RuntimeError("refused")
-        release.wait(5)
+        release.wait(5)  # until a loop has ended: while the others are held, only the error ends one
         return Outcome.success(target)
 
     targets = [f"t{i}" for i in range(1000)]
     with ThreadPoolExecutor(3) as pool:
-        outcomes, error = execute(targets, work, Plan(workers=4, pool=pool, clock=lambda: 0.0))
+        plan = Plan(workers=4, pool=pool, clock=lambda: 0.0, done=release.set)
+        outcomes, error = execute(targets, work, plan)
     assert isinstance(error, RuntimeError)
     assert len(calls) <= 8  # the failing call, the three under way, and scheduling noise
     not_sent = [o for o in outcomes if o.error == NOT_SENT]
@@ -175,6 +175,7 @@ def test_an_interruption_while_waiting_stops_new_work_and_waits_for_work_under_w
     new, the work under way finishes before fan_out returns, and no target is lost."""
     gate = threading.Event()
     waiting = threading.Event()
+    helpers_at_work = Arrivals()
     done: list[str] = []
     lock = threading.Lock()
 
@@ -197,8 +198,9 @@ def test_an_interruption_while_waiting_stops_new_work_and_waits_for_work_under_w
 
     def work(target: str) -> Outcome:
         if threading.current_thread() is threading.main_thread():
-            time.sleep(0.001)  # long enough for every helper to take a target of its own
+            helpers_at_work.wait(3, WAIT)  # every helper takes a target of its own first
             return Outcome.success(target)
+        helpers_at_work.arrive()
         gate.wait(5)
         with lock:
             done.append(target)
