@@ -17,7 +17,7 @@ from fcmclient import FCM, FCMAuthenticationError, JSONMessage
 from fcmclient._send.auth import GOOGLE_TOKEN_URI
 from fcmclient._send.tokens import REFRESH_MARGIN, AccessToken, TokenSource
 from tests.conftest import TOKEN_URI, V1_SEND
-from tests.waiting import Arrivals
+from tests.timing import Arrivals
 
 
 class FakeClock:

@@ -17,7 +17,7 @@ from google.auth import jwt
 from fcmclient import FCM, FCMAuthenticationError, JSONMessage, PlainTextMessage, TopicMessage
 from fcmclient._http.session import DEFAULT_TIMEOUT
 from tests.conftest import PROJECT, TOKEN_URI, V1_SEND
-from tests.waiting import Arrivals
+from tests.timing import Arrivals
 
 FCM_ERROR = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 ACCESS_TOKEN = "ya29.secret-access-token"

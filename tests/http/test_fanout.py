@@ -13,7 +13,7 @@ import pytest
 
 from fcmclient._http.executor import Plan, execute, positions
 from fcmclient.outcomes import INTERRUPTED, NOT_SENT, Bucket, Outcome
-from tests.waiting import Arrivals
+from tests.timing import Arrivals
 
 WAIT = 5.0  # bound on waiting for another thread; the tests never sleep that long
 
