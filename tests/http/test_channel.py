@@ -7,7 +7,6 @@ direct path through the emulator and small servers, and check that transport-lev
 
 from __future__ import annotations
 
-import http.server
 import json
 import ssl
 import sys
@@ -26,6 +25,7 @@ from fcmclient._http.channel import Channel
 from fcmclient._http.session import MAX_RESPONSE_BYTES, make_session
 from fcmclient.testing import Answer, FCMEmulator
 from tests.emulator.emu_support import self_signed_certificate
+from tests.http.servers import LoopbackServer, QuietHandler, serving
 from tests.timing import SLACK
 
 WAIT = 5.0
@@ -125,8 +125,7 @@ def test_tls_verify_option_is_honoured(certificate: tuple[Path, Path]) -> None:
         session.close()
 
 
-class ScriptedHandler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class ScriptedHandler(QuietHandler):
     server: ScriptedServer
 
     def do_POST(self) -> None:
@@ -139,15 +138,10 @@ class ScriptedHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
-
-class ScriptedServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
+class ScriptedServer(LoopbackServer):
     def __init__(self, answer: bytes) -> None:
-        super().__init__(("127.0.0.1", 0), ScriptedHandler)
+        super().__init__(ScriptedHandler)
         self.answer = answer
         self.paths: list[str] = []
         self.accepted = 0
@@ -168,15 +162,8 @@ class ScriptedServer(http.server.ThreadingHTTPServer):
 
 
 def serve(answer: bytes) -> Iterator[ScriptedServer]:
-    server = ScriptedServer(answer)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(ScriptedServer(answer)) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(WAIT)
     assert server.errors == []
 
 

@@ -7,7 +7,6 @@ those of the v1 fan-out, which keeps at most ``max_workers`` of them.
 
 from __future__ import annotations
 
-import http.server
 import json
 import logging
 import sys
@@ -21,14 +20,13 @@ import requests
 
 from fcmclient import FCM, JSONMessage, PlainTextMessage, TopicMessage
 from fcmclient.testing import FCMEmulator
+from tests.http.servers import LoopbackServer, QuietHandler, serving
 
 API_KEY = "AAAA-loopback-key-51d2"
 WAIT = 5.0  # upper bound for waiting on the server's events; tests never sleep
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
-    # Keep-alive needs HTTP/1.1 on the handler: http.server reads protocol_version from here.
-    protocol_version = "HTTP/1.1"
+class Handler(QuietHandler):
     server: CountingServer
 
     def do_POST(self) -> None:
@@ -67,17 +65,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         super().finish()
         self.server.closed.release()
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
-
-class CountingServer(http.server.ThreadingHTTPServer):
+class CountingServer(LoopbackServer):
     """A loopback HTTP/1.1 server that counts the TCP connections it accepts."""
 
-    daemon_threads = True
-
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
+        super().__init__(Handler)
         self.lock = threading.Lock()
         self.accepted = 0
         self.requests: list[tuple[dict[str, str], bytes]] = []
@@ -112,16 +105,11 @@ class CountingServer(http.server.ThreadingHTTPServer):
 
 @pytest.fixture
 def server() -> Iterator[CountingServer]:
-    srv = CountingServer()
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield srv
-    finally:
-        srv.release.set()
-        srv.shutdown()
-        srv.server_close()
-        thread.join(WAIT)
+    with serving(CountingServer()) as srv:
+        try:
+            yield srv
+        finally:
+            srv.release.set()  # a handler told to hang stops waiting
     assert srv.errors == [], "the loopback server failed while answering"
 
 

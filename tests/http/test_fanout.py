@@ -170,6 +170,29 @@ class Interrupted(BaseException):
     """Stands in for KeyboardInterrupt or a Celery time limit, raised in the calling thread."""
 
 
+class InterruptingPool(ThreadPoolExecutor):
+    """A thread pool whose futures stand for the calling thread's wait on a helper: their
+    ``result()`` is ``wait(future, timeout)`` (which may raise :class:`Interrupted`), their
+    ``cancel()`` the real one (``False`` once the helper runs)."""
+
+    def __init__(self, workers: int, wait: Callable[[Future[Any], float | None], Any]) -> None:
+        super().__init__(workers)
+        self.wait = wait
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future = super().submit(fn, *args, **kwargs)
+        wait = self.wait
+
+        class Waiting(Future[Any]):
+            def cancel(self) -> bool:
+                return future.cancel()
+
+            def result(self, timeout: float | None = None) -> Any:
+                return wait(future, timeout)
+
+        return Waiting()
+
+
 def test_an_interruption_while_waiting_stops_new_work_and_waits_for_work_under_way() -> None:
     """The calling thread is interrupted while the helpers still work: they start nothing
     new, the work under way finishes before fan_out returns, and no target is lost."""
@@ -179,22 +202,12 @@ def test_an_interruption_while_waiting_stops_new_work_and_waits_for_work_under_w
     done: list[str] = []
     lock = threading.Lock()
 
-    class InterruptingPool(ThreadPoolExecutor):
-        def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-            future = super().submit(fn, *args, **kwargs)
-
-            class Waiting(Future[Any]):
-                def cancel(self) -> bool:
-                    return future.cancel()  # False: the helper is running
-
-                def result(self, timeout: float | None = None) -> Any:
-                    if not waiting.is_set():  # the first wait of the calling thread is interrupted
-                        waiting.set()
-                        gate.set()
-                        raise Interrupted
-                    return future.result(timeout)
-
-            return Waiting()
+    def wait(future: Future[Any], timeout: float | None) -> Any:
+        if not waiting.is_set():  # the first wait of the calling thread is interrupted
+            waiting.set()
+            gate.set()
+            raise Interrupted
+        return future.result(timeout)
 
     def work(target: str) -> Outcome:
         if threading.current_thread() is threading.main_thread():
@@ -207,7 +220,7 @@ def test_an_interruption_while_waiting_stops_new_work_and_waits_for_work_under_w
         return Outcome.success(target)
 
     targets = [f"t{i}" for i in range(200)]
-    with InterruptingPool(3) as pool:
+    with InterruptingPool(3, wait) as pool:
         outcomes, error = execute(targets, work, Plan(workers=4, pool=pool, clock=lambda: 0.0))
         finished = len(done)
         gate.set()
@@ -229,23 +242,13 @@ def test_regression_a_second_interruption_did_not_stop_the_wait_when_the_first_h
     gate = threading.Event()
     finished: list[str] = []
 
-    class InterruptingPool(ThreadPoolExecutor):
-        def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-            future = super().submit(fn, *args, **kwargs)
+    waits: list[float | None] = []
 
-            class Waiting(Future[Any]):
-                calls = 0
-
-                def cancel(self) -> bool:
-                    return future.cancel()  # False: the helper is running
-
-                def result(self, timeout: float | None = None) -> Any:
-                    Waiting.calls += 1
-                    if Waiting.calls == 1:  # the second interruption, while waiting
-                        raise Interrupted
-                    return future.result(timeout)
-
-            return Waiting()
+    def wait(future: Future[Any], timeout: float | None) -> Any:
+        waits.append(timeout)
+        if len(waits) == 1:  # the second interruption, while waiting
+            raise Interrupted
+        return future.result(timeout)
 
     def work(target: str) -> Outcome:
         if threading.current_thread() is threading.main_thread():
@@ -256,7 +259,7 @@ def test_regression_a_second_interruption_did_not_stop_the_wait_when_the_first_h
         finished.append(target)
         return Outcome.success(target)
 
-    with InterruptingPool(1) as pool:
+    with InterruptingPool(1, wait) as pool:
         try:
             outcomes, error = execute(["t0", "t1", "t2"], work, Plan(workers=2, pool=pool, clock=lambda: 0.0))
             assert finished == []  # it stopped waiting while the helper's work was under way
@@ -279,18 +282,8 @@ def test_a_second_interruption_returns_at_once_with_every_target_accounted_for()
     calls: list[str] = []
     lock = threading.Lock()
 
-    class InterruptingPool(ThreadPoolExecutor):
-        def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-            future = super().submit(fn, *args, **kwargs)
-
-            class Waiting(Future[Any]):
-                def cancel(self) -> bool:
-                    return future.cancel()  # False: the helper is running
-
-                def result(self, timeout: float | None = None) -> Any:
-                    raise Interrupted  # the second interruption, as soon as the caller waits
-
-            return Waiting()
+    def wait(future: Future[Any], timeout: float | None) -> Any:
+        raise Interrupted  # the second interruption, as soon as the caller waits
 
     def work(target: str) -> Outcome:
         with lock:
@@ -302,7 +295,7 @@ def test_a_second_interruption_returns_at_once_with_every_target_accounted_for()
         return Outcome.success(target)
 
     targets = [f"t{i}" for i in range(50)]
-    with InterruptingPool(3) as pool:
+    with InterruptingPool(3, wait) as pool:
         try:
             outcomes, error = execute(targets, work, Plan(workers=4, pool=pool, clock=lambda: 0.0))
             started = list(calls)

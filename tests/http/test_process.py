@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import http.server
 import os
 import threading
 import time
@@ -28,6 +27,7 @@ from fcmclient._http.process import ProcessGuard, ProcessLocal
 from fcmclient._http.session import make_session, post
 from fcmclient.outcomes import Outcome
 from tests.forking import FORK_WARNING, Forked
+from tests.http.servers import LoopbackServer, QuietHandler, serving
 
 pytestmark = [
     pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX only"),
@@ -125,10 +125,9 @@ def test_a_guard_tells_the_process_that_made_it() -> None:
 # -- the transport: a connection serves only the process that opened it ----------------------
 
 
-class Echo(http.server.BaseHTTPRequestHandler):
+class Echo(QuietHandler):
     """Answers each POST with its body, and records which connection (client port) carried it."""
 
-    protocol_version = "HTTP/1.1"  # keep-alive
     server: EchoServer
 
     def do_POST(self) -> None:
@@ -139,15 +138,10 @@ class Echo(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
-
-class EchoServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
+class EchoServer(LoopbackServer):
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Echo)
+        super().__init__(Echo)
         self.seen: list[tuple[int, str]] = []
 
     @property
@@ -157,13 +151,8 @@ class EchoServer(http.server.ThreadingHTTPServer):
 
 @pytest.fixture
 def echo() -> Iterator[EchoServer]:
-    server = EchoServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(WAIT)
+    with serving(EchoServer()) as server:
+        yield server
 
 
 def ask(channel: Channel, body: str) -> str:
