@@ -66,6 +66,8 @@ class Workers:
                     future.set_result(work())
                 except BaseException as exc:  # handed over through the future
                     future.set_exception(exc)
+            # An idle thread holds nothing of the work it did (a send's messages, say).
+            del job, future, work
             with self._lock:
                 self._idle += 1
 
