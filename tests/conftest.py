@@ -59,8 +59,8 @@ def service_account_file(tmp_path: pathlib.Path, service_account_info: dict[str,
 
 
 def pytest_recording_configure(config: Any, vcr: Any) -> None:
-    """pytest-recording's hook: the matcher of ``tests/test_mocking.py``'s cassettes."""
-    from tests.test_mocking import recording_match
+    """pytest-recording's hook: the matcher of ``tests/http/test_mocking.py``'s cassettes."""
+    from tests.http.test_mocking import recording_match
 
     vcr.register_matcher("fcm", recording_match)
 

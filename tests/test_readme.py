@@ -83,6 +83,7 @@ def run_readme_command(command: str, cwd: pathlib.Path, timeout: float) -> subpr
     )
 
 
+@pytest.mark.slow
 def test_readme_commands_work_in_a_fresh_copy(tmp_path: pathlib.Path) -> None:
     """The first command end to end; the second with pytest narrowed to one module (all its
     setup and checks run: venv, dev install, ruff, mypy, sphinx, redis, pytest)."""
@@ -104,7 +105,7 @@ def test_readme_commands_work_in_a_fresh_copy(tmp_path: pathlib.Path) -> None:
     assert advice["retry"].startswith("retry after 1.0 s")
     assert "update: replace the stored token by watch-gina-v2" in first.stdout
 
-    second = run_readme_command(f"{tests} -q tests/test_public_api.py", copy, timeout=900)
+    second = run_readme_command(f"{tests} -q tests/api/test_public_api.py", copy, timeout=900)
     output = without_noise(second.stdout + second.stderr)
     assert second.returncode == 0, output[-3000:]
     for step in (

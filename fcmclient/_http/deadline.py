@@ -248,7 +248,7 @@ class HTTPSConnection(connection.HTTPSConnection):
 # A pool lends a kept connection only to the process that opened it. ``_get_conn`` is the
 # one place every request takes a connection from (urlopen, and the channel's direct path,
 # which relies on it already); urllib3 2's public ``is_connected`` would do, but 1.26 has no
-# such hook. tests/test_process.py fails if the pool stops calling it.
+# such hook. tests/http/test_process.py fails if the pool stops calling it.
 
 
 class HTTPConnectionPool(connectionpool.HTTPConnectionPool):

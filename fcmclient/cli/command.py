@@ -40,6 +40,12 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}") from None
 
 
+_MESSAGES_FILE_HELP = (
+    "personalised messages, one JSON object per line ('-' for stdin): "
+    '{"token"|"topic"|"condition": ..., "title": ..., "body": ..., "data": {...}}'
+)
+
+
 def _send_parser(commands: Any) -> None:
     send = commands.add_parser(
         "send",
@@ -57,12 +63,7 @@ def _send_parser(commands: Any) -> None:
     target.add_argument("--tokens-file", metavar="FILE", help="tokens, one per line ('-' for stdin)")
     target.add_argument("--topic", help="a topic name")
     target.add_argument("--condition", help="a condition over topics")
-    target.add_argument(
-        "--messages-file",
-        metavar="FILE",
-        help="personalised messages, one JSON object per line ('-' for stdin): "
-        '{"token"|"topic"|"condition": ..., "title": ..., "body": ..., "data": {...}}',
-    )
+    target.add_argument("--messages-file", metavar="FILE", help=_MESSAGES_FILE_HELP)
     content = send.add_argument_group("content")
     content.add_argument("--title", help="notification title")
     content.add_argument("--body", help="notification body")

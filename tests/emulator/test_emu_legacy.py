@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 import requests
-from emu_support import TIMEOUT, post_legacy, post_legacy_form
 
 from fcmclient.testing import Answer, FCMEmulator
+from tests.emulator.emu_support import TIMEOUT, post_legacy, post_legacy_form
 
 MESSAGE_ID = re.compile(r"0:\d+%[0-9a-f]+")
 

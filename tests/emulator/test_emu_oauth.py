@@ -12,7 +12,9 @@ import google.auth.transport.requests
 import google.oauth2.service_account
 import pytest
 import requests
-from emu_support import (
+
+from fcmclient.testing import Answer, FCMEmulator
+from tests.emulator.emu_support import (
     FCM_SCOPE,
     JWT_BEARER,
     TIMEOUT,
@@ -23,8 +25,6 @@ from emu_support import (
     send_v1,
     sign_jwt,
 )
-
-from fcmclient.testing import Answer, FCMEmulator
 
 SHORT_LIVED = (
     "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable "

@@ -10,9 +10,9 @@ from http.client import HTTPConnection
 
 import pytest
 import requests
-from emu_support import TIMEOUT, post_legacy
 
 from fcmclient.testing import FCMEmulator
+from tests.emulator.emu_support import TIMEOUT, post_legacy
 
 
 def _connect(emu: FCMEmulator) -> HTTPConnection:

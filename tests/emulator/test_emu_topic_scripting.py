@@ -8,7 +8,9 @@ from http.client import HTTPConnection, RemoteDisconnected
 
 import pytest
 import requests
-from emu_support import (
+
+from fcmclient.testing import Answer, FCMEmulator
+from tests.emulator.emu_support import (
     TIMEOUT,
     fcm_error_code,
     post_legacy,
@@ -17,8 +19,6 @@ from emu_support import (
     topic_request,
     topics_url,
 )
-
-from fcmclient.testing import Answer, FCMEmulator
 
 TOKEN = "tok:1"
 

@@ -8,7 +8,9 @@ from http.client import HTTPConnection, RemoteDisconnected
 
 import pytest
 import requests
-from emu_support import (
+
+from fcmclient.testing import Answer, FCMEmulator
+from tests.emulator.emu_support import (
     APNS_ERROR,
     ERROR_INFO,
     FCM_ERROR,
@@ -20,8 +22,6 @@ from emu_support import (
     post_v1,
     send_v1,
 )
-
-from fcmclient.testing import Answer, FCMEmulator
 
 NAME = re.compile(r"projects/demo/messages/0:\d+%[0-9a-f]+")
 
