@@ -1,0 +1,1 @@
+"""HTTP transport: sessions, the fan-out engine, and the wire codecs they use."""
