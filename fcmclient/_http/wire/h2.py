@@ -145,11 +145,13 @@ class H2Connection:
         return f.goaway(0, f.ErrorCode.NO_ERROR)
 
     def eof(self) -> list[Event]:
-        """The transport closed: a reset for each open stream, and the end of the connection."""
+        """The transport closed: a reset for each open stream, and :class:`ConnectionEnded`
+        unless a GOAWAY already said so."""
         if self._ended:
             return []
         self._terminate(f.ErrorCode.INTERNAL_ERROR, "the connection closed", send=False)
-        return self._take_output()[1]
+        events = self._take_output()[1]
+        return events[:-1] if self._goaway is not None else events
 
     def _take_output(self) -> tuple[bytes, list[Event]]:
         """What this call produced; the collectors start empty again."""

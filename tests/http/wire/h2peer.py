@@ -20,13 +20,15 @@ import h2.connection
 import h2.events
 import h2.settings
 
+from fcmclient._http.wire import frames as f
 from fcmclient._http.wire.h2 import Event, H2Connection
 from fcmclient._http.wire.hpack import encode_headers
 
 REQUEST = [(":method", "POST"), (":scheme", "http"), (":path", "/v1/send"), (":authority", "127.0.0.1")]
 BLOCK = encode_headers([*REQUEST, ("authorization", "Bearer secret"), ("content-type", "application/json")])
 
-Handler = Callable[[h2.connection.H2Connection, Any], None]
+# Called for each h2 event; a true result hangs up once the pending bytes are sent.
+Handler = Callable[[h2.connection.H2Connection, Any], object]
 
 
 def server_connection(max_concurrent_streams: int = 100) -> h2.connection.H2Connection:
@@ -42,7 +44,7 @@ def server_connection(max_concurrent_streams: int = 100) -> h2.connection.H2Conn
 def answer(server: h2.connection.H2Connection, stream_id: int, body: bytes, status: int = 200) -> None:
     """Send a complete response on ``stream_id``."""
     headers = [(":status", str(status)), ("content-type", "application/json"), ("x-served-by", "h2-test")]
-    server.send_headers(stream_id, headers + [("content-length", str(len(body)))])
+    server.send_headers(stream_id, [*headers, ("content-length", str(len(body)))])
     server.send_data(stream_id, body, end_stream=True)
 
 
@@ -132,12 +134,15 @@ class SocketServer:
             data = sock.recv(65536)
             if not data:
                 return
+            stop = False
             for event in server.receive_data(data):
                 if isinstance(event, h2.events.DataReceived):
                     server.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
-                self.handler(server, event)
+                stop = bool(self.handler(server, event)) or stop
             if out := server.data_to_send():
                 sock.sendall(out)
+            if stop:  # the handler closed the connection: hang up after the last bytes
+                return
 
 
 @contextlib.contextmanager
@@ -161,6 +166,10 @@ def exchange(
     queue = list(requests)
     sock.sendall(client.preface())
     end = time.monotonic() + deadline
+    sock.settimeout(deadline)
+    while f.frame(f.FrameType.SETTINGS, f.ACK, 0) not in (back := client.receive(sock.recv(65536))[0]):
+        pass  # the server's SETTINGS (and its limits) come before our first request
+    sock.sendall(back)
     while not done(events):
         while queue and client.can_open():
             _, data = client.send_request(*queue.pop(0))

@@ -25,14 +25,16 @@ def test_content_length_response() -> None:
     response = one(OK)
     assert (response.status, response.reason, response.body) == (200, "OK", b"{}")
     assert response.headers == (("Content-Type", "application/json"), ("Content-Length", "2"))
-    assert response.keep_alive and not response.truncated
+    assert response.keep_alive
+    assert not response.truncated
 
 
 def test_header_lookup_ignores_case_and_joins_repeats() -> None:
     response = one(b"HTTP/1.1 200 OK\r\nVary: a\r\nvary: b\r\nContent-Length: 0\r\n\r\n")
     assert response.get("VARY") == "a, b"
     assert response.get_all("Vary") == ["a", "b"]
-    assert response.get("missing") is None and response.get("missing", "d") == "d"
+    assert response.get("missing") is None
+    assert response.get("missing", "d") == "d"
 
 
 def test_values_are_stripped_and_latin1() -> None:
@@ -110,8 +112,11 @@ def test_chunked_with_bare_lf_and_upper_case_hex() -> None:
 
 
 def test_chunked_wins_over_content_length_but_closes() -> None:
-    response = one(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n")
-    assert response.body == b"a" and not response.keep_alive
+    response = one(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n"
+    )
+    assert response.body == b"a"
+    assert not response.keep_alive
 
 
 @pytest.mark.parametrize("coding", [b"gzip", b"gzip, chunked", b"chunked, chunked", b"identity"])
@@ -121,7 +126,7 @@ def test_transfer_codings_other_than_chunked_are_refused(coding: bytes) -> None:
 
 
 def test_transfer_encoding_in_http10_is_refused() -> None:
-    with pytest.raises(ProtocolError, match="HTTP/1.0"):
+    with pytest.raises(ProtocolError, match=r"HTTP/1\.0"):
         parse(b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
 
 
@@ -160,7 +165,12 @@ def test_a_cut_body_comes_back_truncated_and_not_keep_alive(cut: bytes) -> None:
     assert parser.feed(cut) == []
     response = parser.eof()
     assert response is not None
-    assert (response.status, response.body, response.truncated, response.keep_alive) == (200, b"ab", True, False)
+    assert (response.status, response.body, response.truncated, response.keep_alive) == (
+        200,
+        b"ab",
+        True,
+        False,
+    )
 
 
 def test_eof_after_a_complete_response_returns_none() -> None:
@@ -260,15 +270,18 @@ def test_error_messages_never_echo_values() -> None:
 
 def test_lines_up_to_the_limit_are_accepted() -> None:
     value = b"v" * (MAX_LINE - 3)
-    assert one(b"HTTP/1.1 200 OK\r\nX: " + value + b"\r\nContent-Length: 0\r\n\r\n").get("x") == value.decode()
+    assert (
+        one(b"HTTP/1.1 200 OK\r\nX: " + value + b"\r\nContent-Length: 0\r\n\r\n").get("x") == value.decode()
+    )
 
 
 def test_a_header_line_over_the_limit_fails_without_waiting_for_its_end() -> None:
     parser = ResponseParser()
     parser.feed(b"HTTP/1.1 200 OK\r\nX: ")
+    for _ in range(MAX_LINE // 1024 - 1):
+        assert parser.feed(b"v" * 1024) == []
     with pytest.raises(ProtocolError, match="longer than"):
-        for _ in range(MAX_LINE // 1024 + 1):
-            parser.feed(b"v" * 1024)
+        parser.feed(b"v" * 1024)  # 3 + 64 KiB octets in the line, and still no end in sight
 
 
 def test_a_complete_head_with_a_line_over_the_limit_fails() -> None:
@@ -312,7 +325,9 @@ def test_responses_before_garbage_are_returned_and_the_next_call_fails() -> None
 def test_body_at_the_cap_is_complete() -> None:
     response = one(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n" + b"x" * 10)
     assert not response.truncated
-    assert parse(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n" + b"x" * 10, max_body=10)[0].truncated is False
+    assert (
+        parse(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n" + b"x" * 10, max_body=10)[0].truncated is False
+    )
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,12 @@ from hypothesis import strategies as st
 from fcmclient._http.wire.errors import ProtocolError
 from fcmclient._http.wire.h1 import Response, ResponseParser
 
-TOKEN = st.text(alphabet="!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1)
-VALUE = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0xFF, blacklist_characters="\x7f"), max_size=20)
+TOKEN = st.text(
+    alphabet="!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1
+)
+VALUE = st.text(
+    alphabet=st.characters(min_codepoint=0x21, max_codepoint=0xFF, blacklist_characters="\x7f"), max_size=20
+)
 RESERVED = {"content-length", "transfer-encoding", "connection"}
 FIELDS = st.lists(st.tuples(TOKEN, VALUE).filter(lambda f: f[0].lower() not in RESERVED), max_size=8)
 
@@ -25,9 +29,13 @@ def responses(draw: st.DrawFn) -> tuple[bytes, tuple[int, tuple[tuple[str, str],
     head = f"HTTP/1.1 {status} R\r\n" + "".join(f"{n}: {v}\r\n" for n, v in fields)
     if draw(st.booleans()):
         cuts = sorted(draw(st.lists(st.integers(0, len(body)), max_size=4)))
-        chunks = [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)]) if b > a]
+        chunks = [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)], strict=False) if b > a]
         payload = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
-        return head.encode("latin-1") + b"Transfer-Encoding: chunked\r\n\r\n" + payload, (status, fields, body)
+        return head.encode("latin-1") + b"Transfer-Encoding: chunked\r\n\r\n" + payload, (
+            status,
+            fields,
+            body,
+        )
     data = head.encode("latin-1") + b"Content-Length: %d\r\n\r\n" % len(body) + body
     return data, (status, fields, body)
 
@@ -44,7 +52,9 @@ def test_any_chunking_gives_the_same_responses(items: list, data: st.DataObject)
     expected = [want for _, want in items]
     cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=12)))
     parser = ResponseParser()
-    got = [r for a, b in zip([0, *cuts], [*cuts, len(stream)]) for r in parser.feed(stream[a:b])]
+    got = [
+        r for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=False) for r in parser.feed(stream[a:b])
+    ]
     assert [summary(r) for r in got] == expected
     assert all(r.keep_alive and not r.truncated for r in got)
 
@@ -103,7 +113,9 @@ def test_h11_reads_the_same_response(item: tuple) -> None:
     )
 
 
-PREFIXES = st.sampled_from([b"", b"HTTP/1.1 200 OK\r\n", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"])
+PREFIXES = st.sampled_from(
+    [b"", b"HTTP/1.1 200 OK\r\n", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"]
+)
 
 
 @given(PREFIXES, st.binary(max_size=200), st.integers(1, 64))

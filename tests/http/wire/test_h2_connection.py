@@ -71,8 +71,14 @@ def test_request_reaches_the_server_and_the_response_comes_back() -> None:
     answer(peer.server, stream_id, b'{"name": "m/1"}')
     (response,) = peer.pump()
     assert isinstance(response, ResponseReceived)
-    assert (response.stream_id, response.status, response.body, response.truncated) == (1, 200, b'{"name": "m/1"}', False)
-    assert response.get("X-Served-By") == "h2-test" and response.get("content-length") == "15"
+    assert (response.stream_id, response.status, response.body, response.truncated) == (
+        1,
+        200,
+        b'{"name": "m/1"}',
+        False,
+    )
+    assert response.get("X-Served-By") == "h2-test"
+    assert response.get("content-length") == "15"
     assert peer.client.open_streams == 0
 
 
@@ -134,7 +140,7 @@ def test_body_larger_than_the_windows_waits_for_window_updates() -> None:
 
 def test_data_frames_respect_the_peer_max_frame_size() -> None:
     client = ready()
-    stream_id, data = client.send_request(BLOCK, b"x" * 40000)
+    _stream_id, data = client.send_request(BLOCK, b"x" * 40000)
     sizes = []
     pos = len(data) - 40000 - 9 * 3
     while pos < len(data):
@@ -146,7 +152,8 @@ def test_data_frames_respect_the_peer_max_frame_size() -> None:
     big.receive(f.settings({f.Setting.MAX_FRAME_SIZE: 65536, f.Setting.INITIAL_WINDOW_SIZE: 1 << 20}))
     big.receive(f.window_update(0, 1 << 20))
     _, data = big.send_request(BLOCK, b"x" * 40000)
-    assert data.endswith(b"x" * 40000) and len(data) == 9 + len(BLOCK) + 9 + 40000
+    assert data.endswith(b"x" * 40000)
+    assert len(data) == 9 + len(BLOCK) + 9 + 40000
 
 
 def test_concurrency_limit_defaults_to_100_then_follows_the_server() -> None:
@@ -195,7 +202,8 @@ def test_receive_windows_are_replenished() -> None:
         sent += size
         peer.pump()
     (response,) = peer.events
-    assert response.body == body and not response.truncated
+    assert response.body == body
+    assert not response.truncated
 
 
 def test_refused_stream_is_safe_to_retry() -> None:
@@ -203,7 +211,10 @@ def test_refused_stream_is_safe_to_retry() -> None:
     first, second = peer.send(), peer.send()
     peer.server.reset_stream(first, h2.errors.ErrorCodes.REFUSED_STREAM)
     peer.server.reset_stream(second, h2.errors.ErrorCodes.INTERNAL_ERROR)
-    assert peer.pump() == [StreamReset(first, Codes.REFUSED_STREAM, True), StreamReset(second, Codes.INTERNAL_ERROR, False)]
+    assert peer.pump() == [
+        StreamReset(first, Codes.REFUSED_STREAM, True),
+        StreamReset(second, Codes.INTERNAL_ERROR, False),
+    ]
     assert peer.client.open_streams == 0
 
 
@@ -214,7 +225,8 @@ def test_goaway_reports_unprocessed_streams_and_stops_new_ones() -> None:
     events = peer.pump()
     assert events[:2] == [StreamReset(5, 0, True), StreamReset(7, 0, True)]
     assert events[2] == ConnectionEnded(3, 0, "server shutting down", (5, 7))
-    assert not peer.client.can_open() and peer.client.open_streams == 2
+    assert not peer.client.can_open()
+    assert peer.client.open_streams == 2
     # Streams at or below the last stream id may still complete.
     _, events = peer.feed(headers_frame(streams[0], response_block(), f.END_HEADERS | f.END_STREAM))
     assert [(e.stream_id, e.status) for e in events] == [(1, 200)]
@@ -234,7 +246,8 @@ def test_complete_response_before_the_request_body_cancels_the_rest() -> None:
     peer.server.receive_data(data)  # not acknowledged: the rest of the body stays blocked
     answer(peer.server, stream_id, b"early")
     back, events = peer.client.receive(peer.server.data_to_send())
-    assert [type(e) for e in events] == [ResponseReceived] and events[0].body == b"early"
+    assert [type(e) for e in events] == [ResponseReceived]
+    assert events[0].body == b"early"
     assert f.rst_stream(stream_id, Codes.CANCEL) in back
 
 
@@ -250,7 +263,8 @@ def test_eof_resets_open_streams() -> None:
     client.send_request(BLOCK)
     events = client.eof()
     assert events[0] == StreamReset(1, Codes.INTERNAL_ERROR, False, remote=False)
-    assert ended(events).remote is False and client.eof() == []
+    assert ended(events).remote is False
+    assert client.eof() == []
 
 
 # -- what a correct server never sends --
@@ -272,7 +286,11 @@ def test_eof_resets_open_streams() -> None:
         (f.frame(f.FrameType.GOAWAY, 0, 0, b"\x00" * 7), Codes.FRAME_SIZE_ERROR, "under 8"),
         (f.frame(f.FrameType.RST_STREAM, 0, 1, b"\x00" * 3), Codes.FRAME_SIZE_ERROR, "wrong length"),
         (f.frame(f.FrameType.PRIORITY, 0, 1, b"\x00" * 4), Codes.FRAME_SIZE_ERROR, "wrong length"),
-        (f.frame(f.FrameType.PUSH_PROMISE, f.END_HEADERS, 1, b"\x00\x00\x00\x02\x82"), Codes.PROTOCOL_ERROR, "PUSH"),
+        (
+            f.frame(f.FrameType.PUSH_PROMISE, f.END_HEADERS, 1, b"\x00\x00\x00\x02\x82"),
+            Codes.PROTOCOL_ERROR,
+            "PUSH",
+        ),
         (f.frame(f.FrameType.DATA, 0, 1, b"x" * 16385), Codes.FRAME_SIZE_ERROR, "16385"),
         (data_frame(1, b"\x05abc", f.PADDED), Codes.PROTOCOL_ERROR, "padding"),
         (headers_frame(3, response_block()), Codes.PROTOCOL_ERROR, "never opened"),
@@ -303,7 +321,8 @@ def test_first_frame_must_be_settings() -> None:
     client = H2Connection()
     client.preface()
     back, events = client.receive(PING)
-    assert back == f.goaway(0, Codes.PROTOCOL_ERROR) and "preface" in ended(events).reason
+    assert back == f.goaway(0, Codes.PROTOCOL_ERROR)
+    assert "preface" in ended(events).reason
     http1 = H2Connection()
     http1.preface()
     assert "HTTP/1.x" in ended(http1.receive(b"HTTP/1.1 400 Bad Request\r\n\r\n")[1]).reason
@@ -313,7 +332,8 @@ def test_frames_before_a_bad_one_are_acted_on() -> None:
     client = ready()
     client.send_request(BLOCK)
     _, events = client.receive(headers_frame(1, response_block(), f.END_HEADERS | f.END_STREAM) + b"\x00" * 9)
-    assert isinstance(events[0], ResponseReceived) and ended(events).error_code == Codes.PROTOCOL_ERROR
+    assert isinstance(events[0], ResponseReceived)
+    assert ended(events).error_code == Codes.PROTOCOL_ERROR
 
 
 @pytest.mark.parametrize(
@@ -322,7 +342,9 @@ def test_frames_before_a_bad_one_are_acted_on() -> None:
         headers_frame(1, encode_headers([("content-type", "x")]), f.END_HEADERS | f.END_STREAM),  # no :status
         headers_frame(1, b"\x88\x00\x01X\x01y", f.END_HEADERS | f.END_STREAM),  # upper-case name
         headers_frame(1, b"\x88\x00\x0aconnection\x05close", f.END_HEADERS | f.END_STREAM),
-        headers_frame(1, encode_headers([("x", "1")]) + b"\x88", f.END_HEADERS | f.END_STREAM),  # :status late
+        headers_frame(
+            1, encode_headers([("x", "1")]) + b"\x88", f.END_HEADERS | f.END_STREAM
+        ),  # :status late
         headers_frame(1, b"\x88\x00\x01x\x02 y", f.END_HEADERS | f.END_STREAM),  # leading space
         headers_frame(1, response_block("100"), f.END_HEADERS | f.END_STREAM),  # interim that ends
         data_frame(1, b"early"),  # DATA before HEADERS
@@ -347,7 +369,7 @@ def test_malformed_responses_reset_the_stream_only(frames: bytes) -> None:
 def test_stream_window_overflow_resets_the_stream() -> None:
     client = ready()
     client.send_request(BLOCK)
-    back, events = client.receive(f.window_update(1, 2**31 - 1))
+    _back, events = client.receive(f.window_update(1, 2**31 - 1))
     assert events == [StreamReset(1, Codes.FLOW_CONTROL_ERROR, False, remote=False)]
 
 
@@ -367,7 +389,8 @@ def test_stream_window_is_topped_up_once_half_is_used() -> None:
     client.receive(headers_frame(1, response_block()))
     chunk = data_frame(1, b"x" * 16384, 0)
     back, events = client.receive(chunk * 3)
-    assert events == [] and back.count(f.window_update(1, 2 * 16384)) == 1
+    assert events == []
+    assert back.count(f.window_update(1, 2 * 16384)) == 1
 
 
 def test_padding_and_priority_are_stripped() -> None:
@@ -385,10 +408,15 @@ def test_padding_and_priority_are_stripped() -> None:
 def test_unknown_frame_types_and_settings_are_ignored() -> None:
     client = ready()
     client.send_request(BLOCK)
-    frames = f.frame(0xFA, 0xFF, 1, b"anything") + struct.pack(">BHBBL", 0, 6, 4, 0, 0) + b"\x00\x99\x00\x00\x00\x01"
+    frames = (
+        f.frame(0xFA, 0xFF, 1, b"anything")
+        + struct.pack(">BHBBL", 0, 6, 4, 0, 0)
+        + b"\x00\x99\x00\x00\x00\x01"
+    )
     frames += headers_frame(1, response_block(), f.END_HEADERS | f.END_STREAM)
     back, events = client.receive(frames)
-    assert [e.status for e in events] == [200] and back == f.frame(f.FrameType.SETTINGS, f.ACK, 0)
+    assert [e.status for e in events] == [200]
+    assert back == f.frame(f.FrameType.SETTINGS, f.ACK, 0)
 
 
 def test_frames_on_streams_we_reset_are_ignored_but_decoded() -> None:
@@ -399,7 +427,9 @@ def test_frames_on_streams_we_reset_are_ignored_but_decoded() -> None:
     assert events[0].truncated
     indexed = encode_headers([(":status", "200")])[:0] + b"\x48\x03201"  # adds ":status: 201" to the table
     client.send_request(BLOCK)
-    _, events = client.receive(data_frame(1, b"late") + headers_frame(1, indexed, f.END_HEADERS | f.END_STREAM))
+    _, events = client.receive(
+        data_frame(1, b"late") + headers_frame(1, indexed, f.END_HEADERS | f.END_STREAM)
+    )
     assert events == []
     _, events = client.receive(headers_frame(3, b"\xbe", f.END_HEADERS | f.END_STREAM))  # uses that entry
     assert [e.status for e in events] == [201]
@@ -407,7 +437,18 @@ def test_frames_on_streams_we_reset_are_ignored_but_decoded() -> None:
 
 def test_settings_change_moves_open_send_windows() -> None:
     client = ready()
-    stream_id, data = client.send_request(BLOCK, b"x" * 70000)
+    _stream_id, data = client.send_request(BLOCK, b"x" * 70000)
     assert data.count(b"x") == 65535
-    back, _ = client.receive(f.settings({f.Setting.INITIAL_WINDOW_SIZE: 65535 + 100}) + f.window_update(0, 1000))
+    back, _ = client.receive(
+        f.settings({f.Setting.INITIAL_WINDOW_SIZE: 65535 + 100}) + f.window_update(0, 1000)
+    )
     assert back.count(b"x") == 100  # the stream window grew by 100; the connection's by 1000
+
+
+def test_eof_after_goaway_reports_only_the_streams_left() -> None:
+    client = ready()
+    client.send_request(BLOCK)
+    client.send_request(BLOCK)
+    _, events = client.receive(f.goaway(1, 0))
+    assert events == [StreamReset(3, 0, True), ConnectionEnded(1, 0, "", (3,))]
+    assert client.eof() == [StreamReset(1, Codes.INTERNAL_ERROR, False, remote=False)]

@@ -3,6 +3,8 @@ and round trips with the hpack package in both directions."""
 
 from __future__ import annotations
 
+import contextlib
+
 import hpack
 import pytest
 from hypothesis import given, settings
@@ -13,23 +15,37 @@ from fcmclient._http.wire.hpack import STATIC_TABLE, Decoder, encode_headers
 
 REQUESTS = [  # RFC 7541 C.3 (raw) and C.4 (Huffman): the same three requests, one connection each
     [(b":method", b"GET"), (b":scheme", b"http"), (b":path", b"/"), (b":authority", b"www.example.com")],
-    [(b":method", b"GET"), (b":scheme", b"http"), (b":path", b"/"), (b":authority", b"www.example.com")]
-    + [(b"cache-control", b"no-cache")],
-    [(b":method", b"GET"), (b":scheme", b"https"), (b":path", b"/index.html")]
-    + [(b":authority", b"www.example.com"), (b"custom-key", b"custom-value")],
+    [
+        (b":method", b"GET"),
+        (b":scheme", b"http"),
+        (b":path", b"/"),
+        (b":authority", b"www.example.com"),
+        (b"cache-control", b"no-cache"),
+    ],
+    [
+        (b":method", b"GET"),
+        (b":scheme", b"https"),
+        (b":path", b"/index.html"),
+        (b":authority", b"www.example.com"),
+        (b"custom-key", b"custom-value"),
+    ],
 ]
 C3 = [
     "828684410f7777772e6578616d706c652e636f6d",
     "828684be58086e6f2d6361636865",
     "828785bf400a637573746f6d2d6b65790c637573746f6d2d76616c7565",
 ]
-C4 = ["828684418cf1e3c2e5f23a6ba0ab90f4ff", "828684be5886a8eb10649cbf", "828785bf408825a849e95ba97d7f8925a849e95bb8e8b4bf"]
+C4 = [
+    "828684418cf1e3c2e5f23a6ba0ab90f4ff",
+    "828684be5886a8eb10649cbf",
+    "828785bf408825a849e95ba97d7f8925a849e95bb8e8b4bf",
+]
 
 
 @pytest.mark.parametrize("blocks", [C3, C4], ids=["C.3", "C.4"])
 def test_rfc_request_sequences(blocks: list[str]) -> None:
     decoder = Decoder()
-    for block, expected, size in zip(blocks, REQUESTS, [57, 110, 164]):
+    for block, expected, size in zip(blocks, REQUESTS, [57, 110, 164], strict=False):
         assert decoder.decode(bytes.fromhex(block)) == expected
         assert decoder.table_size == size
 
@@ -37,7 +53,11 @@ def test_rfc_request_sequences(blocks: list[str]) -> None:
 @pytest.mark.parametrize(
     ("block", "field", "size"),
     [
-        ("400a637573746f6d2d6b65790d637573746f6d2d686561646572", (b"custom-key", b"custom-header"), 55),  # C.2.1
+        (
+            "400a637573746f6d2d6b65790d637573746f6d2d686561646572",
+            (b"custom-key", b"custom-header"),
+            55,
+        ),  # C.2.1
         ("040c2f73616d706c652f70617468", (b":path", b"/sample/path"), 0),  # C.2.2
         ("100870617373776f726406736563726574", (b"password", b"secret"), 0),  # C.2.3
         ("82", (b":method", b"GET"), 0),  # C.2.4
@@ -183,7 +203,9 @@ def test_the_encoder_is_stateless() -> None:
         ([("bad name", "1")], "header name"),
     ],
 )
-def test_invalid_headers_are_refused_without_showing_values(pairs: list[tuple[str, str]], message: str) -> None:
+def test_invalid_headers_are_refused_without_showing_values(
+    pairs: list[tuple[str, str]], message: str
+) -> None:
     with pytest.raises(InvalidHeaderError, match=message) as caught:
         encode_headers(pairs)
     assert all(value not in str(caught.value) for _, value in pairs if len(value) > 2)
@@ -198,7 +220,9 @@ HEADERS = st.lists(st.tuples(NAME.map(str.encode), VALUE), max_size=12)
 
 @given(st.lists(st.tuples(HEADERS, st.booleans(), st.sampled_from([None, 0, 64, 256, 4096])), max_size=8))
 @settings(max_examples=150)
-def test_what_hpack_encodes_we_decode(blocks: list[tuple[list[tuple[bytes, bytes]], bool, int | None]]) -> None:
+def test_what_hpack_encodes_we_decode(
+    blocks: list[tuple[list[tuple[bytes, bytes]], bool, int | None]],
+) -> None:
     """One connection: their encoder indexes into its dynamic table, resizes it, Huffman or not."""
     theirs, ours = hpack.Encoder(), Decoder()
     for headers, huffman, table_size in blocks:
@@ -210,7 +234,14 @@ def test_what_hpack_encodes_we_decode(blocks: list[tuple[list[tuple[bytes, bytes
 FORBIDDEN = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te"}
 
 
-@given(st.lists(st.tuples(NAME.filter(lambda n: n not in FORBIDDEN), st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=30))))
+@given(
+    st.lists(
+        st.tuples(
+            NAME.filter(lambda n: n not in FORBIDDEN),
+            st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=30),
+        )
+    )
+)
 def test_what_we_encode_hpack_decodes(pairs: list[tuple[str, str]]) -> None:
     block = encode_headers(pairs)
     expected = [(n.encode(), v.encode("latin-1")) for n, v in pairs]
@@ -223,7 +254,5 @@ def test_what_we_encode_hpack_decodes(pairs: list[tuple[str, str]]) -> None:
 def test_random_bytes_raise_nothing_but_decoding_error(first: bytes, second: bytes) -> None:
     decoder = Decoder(max_table_size=256, max_header_list_size=512, max_string_length=64)
     for block in (first, second):
-        try:
+        with contextlib.suppress(DecodingError):
             assert all(isinstance(n, bytes) and isinstance(v, bytes) for n, v in decoder.decode(block))
-        except DecodingError:
-            pass
