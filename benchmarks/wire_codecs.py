@@ -86,10 +86,12 @@ def h11_h1(count: int) -> Callable[[], None]:
 
 
 def h2_answers(count: int) -> list[bytes]:
-    """The server's bytes answering streams 1, 3, 5...: HEADERS and DATA (a stateless HPACK block)."""
+    """The server's bytes answering streams 1, 3, 5...: a WINDOW_UPDATE giving back the request
+    body's share of the connection window, HEADERS (a stateless HPACK block) and DATA."""
     block = encode_headers([(":status", "200"), *FIELDS])
     return [
-        frames.frame(frames.FrameType.HEADERS, frames.END_HEADERS, 2 * i + 1, block)
+        frames.window_update(0, len(BODY))
+        + frames.frame(frames.FrameType.HEADERS, frames.END_HEADERS, 2 * i + 1, block)
         + frames.frame(frames.FrameType.DATA, frames.END_STREAM, 2 * i + 1, ANSWER)
         for i in range(count)
     ]
@@ -104,9 +106,10 @@ def ours_h2(count: int) -> Callable[[], None]:
 
     def run() -> None:
         for answer in answers:
-            conn.send_request(block, BODY)
+            _, data = conn.send_request(block, BODY)
             _, events = conn.receive(answer)
             assert isinstance(events[0], ResponseReceived)
+            assert data.endswith(BODY)
 
     return run
 
