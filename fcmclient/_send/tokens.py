@@ -77,6 +77,11 @@ class TokenSource:
         """The token held now, fresh or not (read without the lock)."""
         return self._token
 
+    def fresh(self) -> AccessToken | None:
+        """The cached token if :meth:`get` would return it at once, else ``None`` (never blocks)."""
+        token = self._token
+        return token if self._fresh(token) else None
+
     def _acquire(self) -> None:
         if not self._lock.acquire(timeout=self._wait):
             raise requests.Timeout(f"another thread's access-token fetch took over {self._wait:g} s")

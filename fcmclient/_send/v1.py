@@ -12,8 +12,10 @@ from typing import Any
 import requests
 
 from .._http.channel import Channel
+from .._http.engine.origin import Headers
 from .._http.executor import Plan, execute
-from .._http.session import Timeout, total_seconds
+from .._http.route import engine_address
+from .._http.session import Reply, Timeout, total_seconds
 from .._protocol import v1
 from ..errors import FCMAuthenticationError, FCMError
 from ..messages import Message
@@ -21,10 +23,11 @@ from ..outcomes import ACCESS_TOKEN_EXPIRED, Outcome
 from ..result import Result
 from .each import results_of, stopped
 from .legacy import prefix
-from .resources import Resources
+from .resources import MAX_THREADS, Resources
 from .tokens import AccessToken, TokenSource
+from .v1_engine import EngineJob, transport_failure
 
-__all__ = ["V1Sender", "attach_result"]
+__all__ = ["Call", "V1Sender", "attach_result"]
 
 log = logging.getLogger("fcmclient")
 
@@ -58,14 +61,26 @@ class _Bearer:
     def __init__(self, channel: Channel, tokens: TokenSource) -> None:
         self._channel = channel
         self._tokens = tokens
-        self._current: tuple[AccessToken, dict[str, str]] | None = None
+        self._current: tuple[AccessToken, dict[str, str], Headers] | None = None
 
     def get(self) -> tuple[AccessToken, dict[str, str]]:
-        """A valid token and the full request headers carrying it."""
-        token = self._tokens.get()
+        """A valid token and the full request headers carrying it (may fetch a token)."""
+        current = self._headers(self._tokens.get())
+        return current[0], current[1]
+
+    def ready(self) -> tuple[AccessToken, Headers] | None:
+        """A valid token and the headers as pairs, if a token is at hand (never blocks)."""
+        token = self._tokens.fresh()
+        if token is None:
+            return None
+        current = self._headers(token)
+        return current[0], current[2]
+
+    def _headers(self, token: AccessToken) -> tuple[AccessToken, dict[str, str], Headers]:
         current = self._current
         if current is None or current[0] is not token:
-            current = (token, self._channel.headers({"Authorization": "Bearer " + token.value}))
+            headers = self._channel.headers({"Authorization": "Bearer " + token.value})
+            current = (token, headers, tuple(headers.items()))
             self._current = current
         return current
 
@@ -74,7 +89,7 @@ class _Bearer:
         self._tokens.invalidate(token)
 
 
-class _Call:
+class Call:
     """One ``send`` or ``send_each`` call: when it started, and what its requests share."""
 
     def __init__(self, sender: V1Sender, here: Resources) -> None:
@@ -87,6 +102,8 @@ class _Call:
         self.bearer = _Bearer(self.channel, tokens)
         #: Once set, the access token could not be fetched: the targets left are not sent.
         self.token_failure: Outcome | None = None
+        #: Where the engine sends, or None: requests' path (a test double, a proxy, gevent).
+        self.address = engine_address(here.session, sender.url, sender.options)
 
 
 class V1Sender:
@@ -116,9 +133,9 @@ class V1Sender:
         """The message translated once, for all its targets."""
         return v1.Translation(message, time.time())
 
-    def call(self, here: Resources) -> _Call:
+    def call(self, here: Resources) -> Call:
         """Start a call: the access token first, so credential problems come before any send."""
-        return _Call(self, here)
+        return Call(self, here)
 
     def send(self, message: Message, here: Resources) -> Result:
         """One request per target of ``message``, through this process's ``here`` resources."""
@@ -130,7 +147,7 @@ class V1Sender:
         return results[0]
 
     def window(
-        self, call: _Call, messages: Sequence[Message], translations: Sequence[v1.Translation]
+        self, call: Call, messages: Sequence[Message], translations: Sequence[v1.Translation]
     ) -> tuple[list[Result], BaseException | None]:
         """Every target of ``messages`` in one fan-out: their results, and what stopped it."""
         targets = [message.targets for message in messages]
@@ -138,34 +155,41 @@ class V1Sender:
         for some in targets:
             offsets.append(offsets[-1] + len(some))
 
-        def one(position: int) -> Outcome:
+        def body(position: int) -> tuple[bytes, str]:
             index = bisect.bisect_right(offsets, position) - 1
             target = targets[index][position - offsets[index]]
-            return self._guarded(call, translations[index].body(target), target)
+            return translations[index].body(target), target
 
-        outcomes, error = execute(range(offsets[-1]), one, self._plan(call, offsets[-1]))
+        def one(position: int) -> Outcome:
+            return self._guarded(call, *body(position))
+
+        count = offsets[-1]
+        if call.address is not None:
+            job = EngineJob(self, call, body)
+            outcomes, error = job.run(count, self._plan(call, count, threads=False))
+        else:
+            outcomes, error = execute(range(count), one, self._plan(call, count, threads=True))
         rng = call.here.rng
         slices = (outcomes[offsets[i] : offsets[i + 1]] for i in range(len(messages)))
         return [
             results_of(m, some, self.backoff, rng) for m, some in zip(messages, slices, strict=True)
         ], error
 
-    def _plan(self, call: _Call, count: int) -> Plan:
+    def _plan(self, call: Call, count: int, *, threads: bool) -> Plan:
         start_by = call.started + self._send_timeout
         # The documented bound: a request started just before send_timeout may need a token
         # refresh first. No wait for the helper threads outlasts it (a broken pool included).
         give_up = start_by + 2 * total_seconds(self.timeout)
-        pool = call.here.worker_pool() if count > 1 else None
+        pool = call.here.worker_pool() if threads and count > 1 else None
         return Plan(
-            workers=self.max_workers,
+            workers=min(self.max_workers, MAX_THREADS) if threads else self.max_workers,
             pool=pool,
             start_by=start_by,
             give_up=give_up,
             on_error=stopped,
-            done=call.channel.release,
         )
 
-    def _guarded(self, call: _Call, body: bytes, target: str) -> Outcome:
+    def _guarded(self, call: Call, body: bytes, target: str) -> Outcome:
         if call.token_failure is not None:  # no token to send with: report the rest as not sent
             return call.token_failure
         try:
@@ -176,13 +200,19 @@ class V1Sender:
             call.token_failure = Outcome.not_sent(f"the access token could not be fetched ({cause})")
             return call.token_failure
 
-    def _one(self, call: _Call, body: bytes, target: str) -> Outcome:
+    def _one(self, call: Call, body: bytes, target: str) -> Outcome:
         token, headers = call.bearer.get()
         try:
             reply = call.channel.post(body, headers)
         except requests.RequestException as exc:
-            log.debug("v1 send to %s failed in transport: %s", prefix(target), type(exc).__name__)
-            return Outcome.transport_error(exc)
+            return transport_failure(exc, target)
+        return self.judge(call, token, reply, target)
+
+    def judge(self, call: Call, token: AccessToken, reply: Reply, target: str) -> Outcome:
+        """The outcome of FCM's answer to a send to ``target`` made with ``token``.
+
+        :raises FCMAuthenticationError: FCM refused a token fetched during this call as expired.
+        """
         outcome = v1.decode(reply.status, reply.headers, reply.body, time.time())
         if log.isEnabledFor(logging.DEBUG):
             log.debug("v1 send to %s: HTTP %d %s", prefix(target), reply.status, outcome.bucket.value)
