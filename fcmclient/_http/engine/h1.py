@@ -96,7 +96,8 @@ class H1Connection(asyncio.Protocol):
 
     def exchange(self, data: bytes) -> asyncio.Future[Response]:
         """Write one whole request; the future gets its answer, or a requests exception."""
-        assert self.idle and self._transport is not None
+        assert self._transport is not None
+        assert self.idle
         waiter: asyncio.Future[Response] = self._loop.create_future()
         self._waiter = waiter
         self._transport.write(data)
@@ -108,10 +109,10 @@ class H1Connection(asyncio.Protocol):
         if self._transport is not None:
             self._transport.abort()
 
-    def give_up(self, why: requests.RequestException) -> None:
+    def out_of_time(self) -> None:
         """The exchange under way ran out of time: close the connection, and answer with what
         arrived if the status line and headers did (its body cut, ``truncated``), as requests'
-        path does: once the status arrived it decides. Otherwise fail with ``why``."""
+        path does: once the status arrived it decides. Otherwise fail with ``ReadTimeout``."""
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             partial = self._parser.eof()
@@ -120,7 +121,7 @@ class H1Connection(asyncio.Protocol):
                 self.abort()
                 waiter.set_result(partial)
                 return
-        self._fail(why)
+        self._fail(requests.ReadTimeout(f"no whole answer from {self.where} within the request's time bound"))
 
     def _fail(self, why: requests.RequestException) -> None:
         waiter, self._waiter = self._waiter, None

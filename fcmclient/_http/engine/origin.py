@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import requests
-from requests.structures import CaseInsensitiveDict
 
 from ..session import Reply
 from ..wire.content import decode_body
@@ -131,14 +130,16 @@ class Origin:
             raise requests.exceptions.InvalidHeader(str(exc)) from None
         conn = await self._acquire(deadline, connect)
         loop = self._loop
-        timer = loop.call_at(min(deadline, loop.time() + read), conn.give_up, _late(self.address))
+        timer = loop.call_at(min(deadline, loop.time() + read), conn.out_of_time)
         try:
             response = await conn.exchange(request(head, req.body))
         finally:
             timer.cancel()
             self._release(conn)
-        body, _ = decode_body(response.get("Content-Encoding"), response.body, self._max_body)
-        return Reply(response.status, CaseInsensitiveDict(response.headers), body)
+        fields = dict(response.headers)  # names as received: decoders look them up in any case
+        encoding = response.get("Content-Encoding")
+        body = response.body if encoding is None else decode_body(encoding, response.body, self._max_body)[0]
+        return Reply(response.status, fields, body)
 
     def close(self) -> None:
         """Close every connection at once (an exchange under way fails); open no more."""
@@ -272,10 +273,6 @@ def _ip_literal(host: str) -> list[tuple[int, str]] | None:
     except ValueError:
         return None
     return [(socket.AF_INET6 if ip.version == 6 else socket.AF_INET, str(ip))]
-
-
-def _late(address: Address) -> requests.ReadTimeout:
-    return requests.ReadTimeout(f"no whole answer from {address.where} within the request's time bound")
 
 
 def _expire(waiter: asyncio.Future[H1Connection | None], address: Address) -> None:

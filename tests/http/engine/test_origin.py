@@ -235,7 +235,8 @@ def test_an_answer_announcing_a_gigabyte_is_cut_at_the_cap(engine: Engine) -> No
 
     with RawServer(script) as server:
         (reply,) = send(engine, server.url("/v1/send"), POST)
-    assert isinstance(reply, Reply) and reply.status == 200
+    assert isinstance(reply, Reply)
+    assert reply.status == 200
     assert len(reply.body) == MAX_RESPONSE_BYTES
 
 
@@ -243,7 +244,8 @@ def test_a_gzip_bomb_is_inflated_no_further_than_the_cap(engine: Engine) -> None
     bomb = gzip.compress(b"\0" * (64 * 1024 * 1024))
     with RawServer(answer(http_answer(200, bomb, {"Content-Encoding": "gzip"}))) as server:
         (reply,) = send(engine, server.url("/v1/send"), POST)
-    assert isinstance(reply, Reply) and reply.status == 200
+    assert isinstance(reply, Reply)
+    assert reply.status == 200
     assert len(reply.body) == MAX_RESPONSE_BYTES
 
 
@@ -292,7 +294,9 @@ def test_tls_verifies_with_the_given_ca_and_refuses_without(
 def test_tls_without_verification_warns(engine: Engine, certificate: tuple[Path, Path]) -> None:
     from urllib3.exceptions import InsecureRequestWarning
 
-    with TLSServer(certificate, keep_alive(named("a"))) as server:
-        with pytest.warns(InsecureRequestWarning, match="127.0.0.1"):
-            replies = send(engine, server.url(), POST, options={"verify": False})
+    with (
+        TLSServer(certificate, keep_alive(named("a"))) as server,
+        pytest.warns(InsecureRequestWarning, match="127.0.0.1"),
+    ):
+        replies = send(engine, server.url(), POST, options={"verify": False})
     assert [name_of(reply) for reply in replies] == ["a"]
