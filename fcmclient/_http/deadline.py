@@ -38,11 +38,13 @@ class Deadline:
     :param seconds: how long from now.
     """
 
-    __slots__ = ("at",)
+    __slots__ = ("at", "made_in")
 
     def __init__(self, seconds: float) -> None:
         #: The moment it passes, on the monotonic clock.
         self.at = time.monotonic() + seconds
+        #: The forks stamp of the process whose request this is (:func:`~.process.forks`).
+        self.made_in = forks()
 
     def remaining(self) -> float:
         """Seconds left (negative once passed)."""
@@ -179,7 +181,14 @@ _OPENED: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def _connect_here(conn: Any, connect: Any) -> None:
-    """``connect()`` ``conn`` within the current deadline, for this process only."""
+    """``connect()`` ``conn`` within the current deadline, for this process only.
+
+    A request a green thread began before a fork never connects in the child (gevent carries
+    green threads into it): its parent sends it, or already did.
+    """
+    until: Deadline | None = getattr(_local, "deadline", None)
+    if until is not None and until.made_in != forks():
+        raise ConnectionError("this process was forked from the one that made this request")
     _connect_within_deadline(conn)
     started = forks()
     connect()
