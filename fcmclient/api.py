@@ -150,9 +150,10 @@ class FCM:
         if not self.project_id and "{project_id}" in template:
             raise ValueError("HTTP v1 needs a project_id (or a url that names the project)")
         url = template.replace("{project_id}", self.project_id or "")
-        settings = (self._timeout, self._options, self.backoff, self.max_workers, self.send_timeout)
-        self._topics = TopicSender(url, *settings)
-        return V1Sender(url, *settings)
+        timeout, options = self._timeout, self._options
+        sender = V1Sender(url, timeout, options, self.backoff, self.max_workers, self.send_timeout)
+        self._topics = TopicSender(sender)
+        return sender
 
     @classmethod
     def from_service_account(

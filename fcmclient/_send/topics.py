@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Any
 
 import requests
 
 from .._content import check_token
 from .._http.executor import execute
-from .._http.session import Timeout
 from .._protocol import topics
 from ..errors import FCMRequestError, FCMResponseError, FCMUnsupportedError
 from ..outcomes import ACCESS_TOKEN_EXPIRED, Outcome
@@ -24,6 +22,7 @@ from ..result import TopicResult
 from .calls import Call, attach_result
 from .legacy import prefix
 from .resources import Resources
+from .v1 import V1Sender
 
 __all__ = ["TopicSender", "checked_tokens"]
 
@@ -45,28 +44,15 @@ def checked_tokens(tokens: object) -> list[str]:
 
 
 class TopicSender:
-    """Manages the topic subscriptions of ``send_url``'s project, as a v1 send would send.
+    """Manages the topic subscriptions of a v1 sender's project, as that sender sends: the same
+    timeout, requests options, backoff, ``max_workers`` and ``send_timeout``.
 
-    :param send_url: the v1 send endpoint; the subscription API is under its project.
-    :param timeout: the requests' timeout.
-    :param options: requests options (``proxies``, ``verify``, ``cert``).
-    :param backoff: the initial backoff in milliseconds, for :meth:`TopicResult.delay`.
-    :param max_workers: requests in flight at most.
-    :param send_timeout: seconds after which no request starts.
+    :param sender: the v1 sender; the subscription API is under its URL's project.
     """
 
-    def __init__(
-        self,
-        send_url: str,
-        timeout: Timeout,
-        options: dict[str, Any],
-        backoff: int,
-        max_workers: int,
-        send_timeout: float,
-    ) -> None:
-        self._registrations = topics.registrations_url(send_url)
-        self.timeout, self.options = timeout, options
-        self.backoff, self.max_workers, self.send_timeout = backoff, max_workers, send_timeout
+    def __init__(self, sender: V1Sender) -> None:
+        self._registrations = topics.registrations_url(sender.url)
+        self._sender = sender
 
     def _base(self) -> str:
         if self._registrations is None:
@@ -89,15 +75,16 @@ class TopicSender:
         name = topics.topic_name(topic)
         targets = checked_tokens(tokens)
         make = topics.subscribe if operation == "subscribe" else topics.unsubscribe
-        call = Call(here, base, self.timeout, self.options)
+        call = Call(here, base, self._sender.timeout, self._sender.options)
 
         def one(token: str) -> Outcome:
             return call.outcome(make(base, token, name), operation, token)
 
-        plan = call.plan(len(targets), self.max_workers, self.send_timeout)
+        sender = self._sender
+        plan = call.plan(len(targets), sender.max_workers, sender.send_timeout)
         outcomes, error = execute(targets, one, plan)
         outcome_of = dict(zip(targets, outcomes, strict=True))
-        result = TopicResult(name, outcome_of, operation=operation, backoff=self.backoff, rng=here.rng)
+        result = TopicResult(name, outcome_of, operation=operation, backoff=sender.backoff, rng=here.rng)
         if error is not None:
             attach_result(error, result)
             raise error
@@ -116,7 +103,7 @@ class TopicSender:
         """
         base = self._base()
         token = check_token(token, "the registration token")
-        call = Call(here, base, self.timeout, self.options)
+        call = Call(here, base, self._sender.timeout, self._sender.options)
         found: list[str] = []
         page_token: str | None = None
         seen: set[str] = set()
@@ -129,7 +116,7 @@ class TopicSender:
             if page_token in seen:
                 raise FCMResponseError("FCM gave a next-page token it had given before: the list loops")
             seen.add(page_token)
-            if time.monotonic() >= call.started + self.send_timeout:
+            if time.monotonic() >= call.started + self._sender.send_timeout:
                 raise requests.Timeout(f"send_timeout passed while listing the topics of {prefix(token)}")
 
     def _page(self, call: Call, base: str, token: str, page_token: str | None) -> topics.Page:

@@ -37,7 +37,7 @@ class V1Sender:
         send_timeout: float,
     ) -> None:
         self.url, self.timeout, self.options = url, timeout, options
-        self.backoff, self.max_workers, self._send_timeout = backoff, max_workers, send_timeout
+        self.backoff, self.max_workers, self.send_timeout = backoff, max_workers, send_timeout
 
     def check(self, message: Message) -> None:
         """:raises TypeError: v1 cannot translate ``message`` (caught before anything is sent)."""
@@ -74,7 +74,7 @@ class V1Sender:
             target = targets[index][position - offsets[index]]
             return call.outcome(translations[index].exchange(self.url, target), "send to", target)
 
-        plan = call.plan(offsets[-1], self.max_workers, self._send_timeout)
+        plan = call.plan(offsets[-1], self.max_workers, self.send_timeout)
         outcomes, error = execute(range(offsets[-1]), one, plan)
         rng = call.here.rng
         slices = (outcomes[offsets[i] : offsets[i + 1]] for i in range(len(messages)))

@@ -170,26 +170,28 @@ def _check_listed(topics: list[str]) -> None:
     assert topics == ["news", "sport", "weather"]
 
 
-TOKEN_FETCH = Exchange(TOKEN_URI, JWT_GRANT.encode(), {}, 200, TOKEN_ANSWER, grant=True)
+def _topic_operation(name: str, exchanges: list[Exchange], call: Callable[[FCM], Any], check: Any) -> Operation:
+    """A topic operation of a service account's FCM: its token fetch, then ``exchanges``."""
+    fetch = Exchange(TOKEN_URI, JWT_GRANT.encode(), {}, 200, TOKEN_ANSWER, grant=True)
+    return Operation(name, [fetch, *exchanges], FCM.from_service_account, call, check)
+
+
 TOPIC_OPERATIONS = [
-    Operation(
+    _topic_operation(
         "v1 topic subscription",
-        [TOKEN_FETCH, *(_subscription(token) for token in QUOTED)],
-        lambda info: FCM.from_service_account(info),
+        [_subscription(token) for token in QUOTED],
         lambda fcm: fcm.subscribe_to_topic(list(QUOTED), "/topics/news"),
         _check_subscribed,
     ),
-    Operation(
+    _topic_operation(
         "v1 topic unsubscription",
-        [TOKEN_FETCH, *(_unsubscription(token) for token in QUOTED)],
-        lambda info: FCM.from_service_account(info),
+        [_unsubscription(token) for token in QUOTED],
         lambda fcm: fcm.unsubscribe_from_topic(list(QUOTED), "news"),
         _check_unsubscribed,
     ),
-    Operation(
+    _topic_operation(
         "v1 topic list",
-        [TOKEN_FETCH, _page(None, ["news", "sport"], "page-2"), _page("page-2", ["weather"], None)],
-        lambda info: FCM.from_service_account(info),
+        [_page(None, ["news", "sport"], "page-2"), _page("page-2", ["weather"], None)],
         lambda fcm: fcm.topic_subscriptions("tok:b/x"),
         _check_listed,
     ),
