@@ -104,6 +104,12 @@ class TopicSender:
         base = self._base()
         token = check_token(token, "the registration token")
         call = Call(here, base, self._sender.timeout, self._sender.options)
+        try:
+            return self._pages(call, base, token)
+        finally:
+            call.channel.release()  # the connection this thread borrowed, back to the pool
+
+    def _pages(self, call: Call, base: str, token: str) -> list[str]:
         found: list[str] = []
         page_token: str | None = None
         seen: set[str] = set()
