@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from ..errors import FCMResponseError
-from ..outcomes import INVALID_RESPONSE, Outcome
+from ..outcomes import INVALID_RESPONSE, Bucket, Outcome
 from .encoding import loads, snippet
 from .exchange import Exchange
 from .v1 import error_outcome
@@ -56,6 +56,8 @@ _SEND_PATH = "/messages:send"
 #: Characters ``quote(value, safe="")`` leaves as they are, and ``:``, which it quotes.
 _PLAIN = re.compile(r"[A-Za-z0-9_.~\-:]*")
 _ALREADY_EXISTS = frozenset({"ALREADY_EXISTS", "HTTP_409"})
+#: A subscription made, or removed: a success with no message id (no message was sent).
+_DONE = Outcome(Bucket.SUCCESS)
 
 
 class Page(NamedTuple):
@@ -154,12 +156,10 @@ def _document(body: bytes) -> dict[str, Any] | None:
 
 def _done(body: bytes, what: str) -> Outcome:
     """A 200: done, if the answer is a JSON object (anything else is not FCM's answer)."""
-    document = _document(body)
-    if document is None:
+    if _document(body) is None:
         detail = f"HTTP 200 to {what} that is not a JSON object: {snippet(body)!r}"
         return Outcome.failed(INVALID_RESPONSE, detail=detail)
-    name = document.get("name")
-    return Outcome.success(name if isinstance(name, str) else "")
+    return _DONE
 
 
 def decode_subscribe(status: int, headers: Mapping[str, str], body: bytes, now: float) -> Outcome:
@@ -171,7 +171,7 @@ def decode_subscribe(status: int, headers: Mapping[str, str], body: bytes, now: 
         return _done(body, "a subscription")
     outcome = error_outcome(status, headers, body, now)
     if status == 409 and outcome.error in _ALREADY_EXISTS:
-        return Outcome.success("")
+        return _DONE
     return outcome
 
 

@@ -14,8 +14,7 @@ from fcmclient.outcomes import NOT_SENT, Bucket, Outcome
 
 OUTCOMES = st.sampled_from(
     [
-        Outcome.success(""),
-        Outcome.success("projects/p/registrations/t/topicSubscriptions/news"),
+        Outcome(Bucket.SUCCESS),
         Outcome.not_registered("UNREGISTERED"),
         Outcome.failed("INVALID_ARGUMENT", "bad token"),
         Outcome.retry("UNAVAILABLE", wait=3.0),
@@ -48,9 +47,9 @@ def test_the_buckets_hold_the_tokens_in_the_order_given() -> None:
         "/topics/news",
         {
             "d": Outcome.retry("UNAVAILABLE", wait=2.0),
-            "a": Outcome.success(""),
+            "a": Outcome(Bucket.SUCCESS),
             "c": Outcome.not_registered("UNREGISTERED", "Requested entity was not found."),
-            "b": Outcome.success(""),
+            "b": Outcome(Bucket.SUCCESS),
             "e": Outcome.failed("INVALID_ARGUMENT"),
             "f": Outcome.not_sent("send_timeout passed before this target was sent"),
         },
@@ -69,7 +68,7 @@ def test_the_buckets_hold_the_tokens_in_the_order_given() -> None:
 
 
 def test_nothing_to_retry_gives_none() -> None:
-    result = TopicResult("news", {"a": Outcome.success(""), "b": Outcome.not_registered("UNREGISTERED")})
+    result = TopicResult("news", {"a": Outcome(Bucket.SUCCESS), "b": Outcome.not_registered("UNREGISTERED")})
     assert result.retry() is None
     assert not result.needs_retry()
     assert result.retry_after is None
@@ -99,13 +98,13 @@ def test_without_retry_after_the_delay_is_jittered_backoff_at_least_the_longest_
 
 def test_an_unknown_operation_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="subscribe"):
-        TopicResult("news", {"a": Outcome.success("")}, operation="replace")
+        TopicResult("news", {"a": Outcome(Bucket.SUCCESS)}, operation="replace")
 
 
 def test_it_pickles_and_its_repr_shows_counts_only() -> None:
     result = TopicResult(
         "news",
-        {"secret-token-1": Outcome.success(""), "secret-token-2": Outcome.retry("UNAVAILABLE", wait=4.0)},
+        {"secret-token-1": Outcome(Bucket.SUCCESS), "secret-token-2": Outcome.retry("UNAVAILABLE", wait=4.0)},
     )
     copy = pickle.loads(pickle.dumps(result))  # noqa: S301 - our own pickle
     assert (copy.topic, copy.operation, copy.tokens) == ("news", "subscribe", result.tokens)
