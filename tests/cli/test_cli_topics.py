@@ -16,7 +16,7 @@ from tests.cli.test_cli import (
     report_lines,
     run,
     run_on_a_terminal,
-    start_and_wait_for_sends,
+    start_a_slow_run,
 )
 
 __all__ = ["account_file", "children"]  # fixtures
@@ -155,13 +155,10 @@ def test_an_interrupt_finishes_the_calls_in_flight_and_reports_every_token(
     tmp_path: pathlib.Path,
     children: list[subprocess.Popen[str]],
 ) -> None:
-    fcm_emulator.latency = 0.3
-    tokens = [f"tok-{n:03d}" for n in range(300)]
-    (tmp_path / "tokens.txt").write_text("\n".join(tokens))
-    report = tmp_path / "r.jsonl"
     args = topic_args(fcm_emulator, account_file, "subscribe", "news")
-    args += ["--tokens-file", str(tmp_path / "tokens.txt"), "--chunk-size", "20", "--report", str(report)]
-    process = start_and_wait_for_sends(children, args, lambda: fcm_emulator.stats.topic_requests > 0)
+    tokens, report, process = start_a_slow_run(
+        children, fcm_emulator, tmp_path, args, lambda: fcm_emulator.stats.topic_requests > 0
+    )
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
