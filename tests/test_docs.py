@@ -45,6 +45,7 @@ PUBLIC_MODULES = [
 FRAGMENTS = {
     ("celery.rst", "from fcmclient import JSONMessage"): "calls the example app's send_push task",
     ("celery.rst", "from fcmclient.celery import FCMTask"): "a task class for the example app",
+    ("celery.rst", "from fcmclient.celery import register_topic_task"): "a task for the example app",
 }
 
 _BLOCK = re.compile(r"^\.\. code-block:: (\w+)\n((?:   +:.*\n)*)\n((?:(?: {4}.*)?\n)+)", re.MULTILINE)
@@ -204,4 +205,4 @@ def test_every_command_line_in_the_docs_parses(page: str, args: list[str]) -> No
             assert option in done.stdout, f"{page}: fcmclient {' '.join(args)}"
         return
     parsed = build_parser().parse_args(args)
-    assert parsed.command in ("send", "demo")
+    assert parsed.command in ("send", "topics", "demo")

@@ -155,7 +155,9 @@ def _page(page_token: str | None, topics: list[str], following: str | None) -> E
     document: dict[str, Any] = {"topicSubscriptions": [{"topicName": topic} for topic in topics]}
     if following:
         document["nextPageToken"] = following
-    return Exchange(url, b"", {"Authorization": BEARER["Authorization"]}, 200, json_answer(document), method="GET")
+    return Exchange(
+        url, b"", {"Authorization": BEARER["Authorization"]}, 200, json_answer(document), method="GET"
+    )
 
 
 def _check_subscribed(result: TopicResult) -> None:
@@ -170,7 +172,9 @@ def _check_listed(topics: list[str]) -> None:
     assert topics == ["news", "sport", "weather"]
 
 
-def _topic_operation(name: str, exchanges: list[Exchange], call: Callable[[FCM], Any], check: Any) -> Operation:
+def _topic_operation(
+    name: str, exchanges: list[Exchange], call: Callable[[FCM], Any], check: Any
+) -> Operation:
     """A topic operation of a service account's FCM: its token fetch, then ``exchanges``."""
     fetch = Exchange(TOKEN_URI, JWT_GRANT.encode(), {}, 200, TOKEN_ANSWER, grant=True)
     return Operation(name, [fetch, *exchanges], FCM.from_service_account, call, check)
