@@ -76,24 +76,32 @@ class Channel:
         return dict(merged)
 
     def post(self, body: bytes, headers: _Headers) -> Reply:
-        """POST ``body`` with exactly ``headers`` (from :meth:`headers`); never follows redirects.
+        """POST ``body`` with exactly ``headers`` (from :meth:`headers`) to the channel's URL."""
+        return self.request("POST", self.url, body, headers)
 
+    def request(self, method: str, url: str, body: bytes, headers: _Headers) -> Reply:
+        """Send ``method`` with ``body`` and exactly ``headers`` (from :meth:`headers`) to ``url``.
+
+        ``url`` is the channel's own, or below it (it starts with it). Never follows redirects.
         Reads at most :data:`~fcmclient._http.session.MAX_RESPONSE_BYTES` of the answer, and only
         in the process that made the channel: a green thread (gevent, eventlet) that a fork
         carried into a child gets a :class:`requests.ConnectionError` instead, before sending
         or, when the fork came during the exchange, instead of the answer (its parent's).
 
-        :raises requests.RequestException: on any network problem, as ``Session.post`` would.
+        :raises requests.RequestException: on any network problem, as ``Session.request`` would.
+        :raises ValueError: ``url`` is not below the channel's URL (a mistake of the caller).
         """
+        if not url.startswith(self.url):
+            raise ValueError("a channel sends only to its own URL and the URLs below it")
         if forks() != self._made_in:
             raise _forked()
         with within(self._timeout):
-            reply = self._post(body, headers)
+            reply = self._send(method, url, body, headers)
         if forks() != self._made_in:
             raise _forked()
         return reply
 
-    def _post(self, body: bytes, headers: _Headers) -> Reply:
+    def _send(self, method: str, url: str, body: bytes, headers: _Headers) -> Reply:
         if self._serial:
             # One at a time while urllib3's connection classes are replaced (vcrpy puts them
             # back for every thread while it makes a connection): waiting counts against
@@ -101,10 +109,11 @@ class Channel:
             if not _ONE_AT_A_TIME.acquire(timeout=total_seconds(self._timeout)):
                 raise requests.ConnectTimeout("no turn to send within the request's deadline")
             try:
-                return self._post_now(body, headers)
+                return self._send_now(method, url, body, headers)
             finally:
                 _ONE_AT_A_TIME.release()
-        return self._post_now(body, headers)
+        return self._send_now(method, url, body, headers)
 
-    def _post_now(self, body: bytes, headers: _Headers) -> Reply:
-        return post(self._session, self.url, body, {**headers, **self._removed}, self._timeout, self._options)
+    def _send_now(self, method: str, url: str, body: bytes, headers: _Headers) -> Reply:
+        merged = {**headers, **self._removed}
+        return post(self._session, url, body, merged, self._timeout, self._options, method=method)

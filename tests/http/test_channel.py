@@ -23,6 +23,7 @@ from fcmclient._http.engine.loop import Engine
 from fcmclient._http.engine.origin import Request
 from fcmclient._http.route import engine_address
 from fcmclient._http.session import MAX_RESPONSE_BYTES, make_session
+from fcmclient._send.on_engine import request_target
 from fcmclient.testing import Answer, FCMEmulator
 from tests.emulator.emu_support import self_signed_certificate
 from tests.http.servers import LoopbackServer, QuietHandler, serving
@@ -120,8 +121,9 @@ class ScriptedHandler(QuietHandler):
     server: ScriptedServer
 
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers["Content-Length"]))
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.server.paths.append(self.path)
+        self.server.methods.append(self.command)
         body = self.server.answer
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -129,12 +131,15 @@ class ScriptedHandler(QuietHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    do_DELETE = do_GET = do_POST  # noqa: N815 - http.server's names
+
 
 class ScriptedServer(LoopbackServer):
     def __init__(self, answer: bytes) -> None:
         super().__init__(ScriptedHandler)
         self.answer = answer
         self.paths: list[str] = []
+        self.methods: list[str] = []
         self.accepted = 0
         self.errors: list[BaseException] = []
 
@@ -203,6 +208,17 @@ def test_a_v1_fan_out_behind_a_proxy_goes_through_it(
     assert named.paths == [url] * 5
 
 
+def test_a_proxy_gets_requests_below_the_channels_url_with_their_method(named: ScriptedServer) -> None:
+    base = "http://fcm.invalid/v1/projects/p/registrations"  # resolvable by the proxy only
+    session, channel = session_channel(base, proxies={"http": named.base})
+    headers = channel.headers({})
+    for method in ("DELETE", "GET", "POST"):
+        channel.request(method, base + "/a%3Ab/topicSubscriptions/news", b"", headers)
+    session.close()
+    assert named.methods == ["DELETE", "GET", "POST"]
+    assert named.paths == [base + "/a%3Ab/topicSubscriptions/news"] * 3
+
+
 def test_responses_sees_every_v1_request(service_account_info: dict[str, Any]) -> None:
     url = "https://fcm.googleapis.com/v1/projects/demo-project/messages:send"
     with responses.RequestsMock() as mock:
@@ -252,17 +268,20 @@ def raw_head(request: bytes) -> tuple[str, list[tuple[str, str]], bytes]:
     )
 
 
-def engine_post(url: str, headers: dict[str, str], body: bytes) -> Any:
-    """One POST through a fresh engine (as a v1 fan-out sends it): the reply or the exception."""
+def engine_post(
+    url: str, headers: dict[str, str], body: bytes, *, method: str = "POST", target: str | None = None
+) -> Any:
+    """One request through a fresh engine (as a v1 fan-out sends it): the reply or the exception."""
     session = make_session(4)
     address = engine_address(session, url, {})
     assert address is not None
     engine = Engine(4, MAX_RESPONSE_BYTES)
-    target = url.split(str(address.port), 1)[1] if f":{address.port}/" in url else "/" + url.split("/", 3)[3]
+    target = target or "/" + url.split("/", 3)[3]
+    payload = None if not body and method in ("GET", "HEAD") else body
 
     async def one() -> Any:
         loop = asyncio.get_running_loop()
-        request = Request("POST", target, tuple(headers.items()), body)
+        request = Request(method, target, tuple(headers.items()), payload)
         try:
             return await engine.origin(address).exchange(request, loop.time() + WAIT, WAIT, WAIT)
         except requests.RequestException as exc:
@@ -299,6 +318,48 @@ def test_the_engine_writes_the_same_request_as_session_post() -> None:
     assert sorted(fields) == sorted(expected_fields)
     assert dict(fields)["host"] == f"127.0.0.1:{port}"
     assert [name for name, _ in fields].count("host") == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "rest", "body"),
+    [
+        ("DELETE", "/a%3Ab%2Fc/topicSubscriptions/100%25?allowMissing=true", b""),
+        ("GET", "/a%3Ab/topicSubscriptions?pageSize=2000&pageToken=p%2F2", b""),
+        ("POST", "/tok%23x%3F/topicSubscriptions?topicName=news", b"{}"),
+        ("GET", "/caf\u00e9 x/topicSubscriptions", b""),  # not quoted yet: quoted as requests does
+    ],
+)
+def test_a_request_of_any_method_is_written_by_the_engine_as_session_request_writes_it(
+    method: str, rest: str, body: bytes
+) -> None:
+    """Another method, to another URL of the host (a topic subscription's): the request line
+    (its quoting included), the headers and the body are what requests writes."""
+    from tests.loopback import RawServer, answer, http_answer
+
+    with RawServer(answer(http_answer(200, b"{}"))) as server:
+        base = server.url("/v1/projects/p/registrations")
+        session, channel = session_channel(base)
+        headers = channel.headers({"Authorization": "Bearer abc"})
+        target = request_target(f"http://127.0.0.1:{server.port}", base + rest)
+        reply = engine_post(base, headers, body, method=method, target=target)
+        session.request(method, base + rest, data=body, headers=headers, timeout=WAIT)
+        session.close()
+        direct, through_requests = server.requests
+    assert reply.status == 200
+    line, fields, sent = raw_head(direct)
+    expected_line, expected_fields, expected_sent = raw_head(through_requests)
+    assert line == expected_line
+    assert line.startswith(f"{method} /v1/projects/p/registrations/")
+    assert sent == expected_sent == body
+    assert sorted(fields) == sorted(expected_fields)
+
+
+def test_a_channel_sends_nowhere_but_below_its_url() -> None:
+    session = make_session(1)
+    channel = Channel(session, "http://127.0.0.1:9/v1/projects/p/registrations", {}, WAIT, {})
+    with pytest.raises(ValueError, match="below"):
+        channel.request("GET", "http://127.0.0.1:9/v1/projects/other/registrations/t", b"", {})
+    session.close()
 
 
 @pytest.mark.parametrize(
