@@ -17,7 +17,16 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "fcmclient"
 DEPENDENCIES = ("requests", "urllib3", "http", "google", "celery", "kombu", "billiard")
 REFLECTION = ("getattr", "hasattr", "setattr", "delattr")
 #: Underscored names the standard library documents as its API (none of a dependency's).
-STDLIB_DOCUMENTED = frozenset({"_is_gil_enabled"})  # sys._is_gil_enabled(), Python 3.13
+STDLIB_DOCUMENTED = frozenset(
+    {
+        "_is_gil_enabled",  # sys._is_gil_enabled(), Python 3.13
+        "_replace",  # collections.namedtuple / typing.NamedTuple methods and attributes
+        "_asdict",
+        "_fields",
+        "_make",
+        "_field_defaults",
+    }
+)
 
 
 def private(name: str) -> bool:
