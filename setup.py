@@ -20,7 +20,7 @@ RUNTIME = ["requests>=2.32.2", "urllib3>=1.26.5", "google-auth>=2.20"]
 EMULATOR = ["cryptography>=41"]
 # The HTTP test doubles users put around fcm-client are tested against it.
 DOUBLES = ["responses>=0.23", "requests-mock>=1.11", "vcrpy>=5.0", "pytest-recording>=0.13", "betamax>=0.9"]
-# gevent and eventlet: tests/test_green.py monkey-patches a process with each, forks included.
+# gevent and eventlet: tests/guarantees/test_green.py monkey-patches a process with each, forks included.
 GREEN = ["gevent>=24.2.1", "eventlet>=0.36.1"]
 TESTS = ["pytest>=7.2", "hypothesis>=6.0", *DOUBLES, *EMULATOR, *GREEN]
 # Exact versions: a newer ruff may format or lint differently and turn CI red on its own.

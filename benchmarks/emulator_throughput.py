@@ -32,7 +32,7 @@ def access_token(info: dict[str, str]) -> str:
     from google.auth.transport.requests import Request
     from google.oauth2 import service_account
 
-    from fcmclient.v1 import SCOPE
+    from fcmclient._protocol.v1 import SCOPE
 
     credentials = service_account.Credentials.from_service_account_info(info, scopes=[SCOPE])
     credentials.refresh(Request())

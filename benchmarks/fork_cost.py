@@ -19,8 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fcmclient import FCM, JSONMessage
-from fcmclient.process import ProcessGuard, forks
-from fcmclient.resources import Resources, per_process
+from fcmclient._http.process import ProcessGuard, forks
+from fcmclient._send.resources import Resources, per_process
 from fcmclient.testing import FCMEmulator
 
 CHILDREN = 20

@@ -8,6 +8,11 @@ never a secret: no API key, private key or access token is ever put in an except
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .result import Result
+
 __all__ = [
     "FCMError",
     "FCMAuthenticationError",
@@ -72,4 +77,4 @@ class FCMAuthenticationError(FCMError, ValueError):
         #: For an HTTP v1 multicast stopped by the rejection: a :class:`~fcmclient.Result`
         #: holding what was settled before it, with every target not yet sent in ``retry()``
         #: (error ``NOT_SENT``); ``None`` otherwise.
-        self.result: object | None = None
+        self.result: Result | None = None

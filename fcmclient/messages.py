@@ -2,7 +2,7 @@
 
 A message holds targets, ``data``, a notification and options. The legacy body
 (:attr:`JSONMessage.payload`) is derived here because it is part of the public API; the
-HTTP v1 translation lives in :mod:`fcmclient.v1`. Messages are values: nothing mutates
+HTTP v1 translation lives with the v1 codec (``docs/migrating.rst``). Messages are values: nothing mutates
 them after construction, and :meth:`~Message.__getstate__` returns exactly the constructor
 keyword arguments, JSON-serialisable, which is how messages travel through Celery.
 """
@@ -10,11 +10,18 @@ keyword arguments, JSON-serialisable, which is how messages travel through Celer
 from __future__ import annotations
 
 import copy
-import inspect
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
-from .encoding import dumps
+from ._content import (
+    LEGACY_OPTIONS,
+    MAX_CONTENT_BYTES,
+    V1_FIELDS,
+    Content,
+    check_token,
+    parameters,
+    upgrade_state,
+)
 
 __all__ = [
     "MAX_CONTENT_BYTES",
@@ -27,51 +34,7 @@ __all__ = [
     "InstallationMessage",
 ]
 
-#: The most content (``data``, notification and options, as compact JSON) a message may hold.
-#: FCM accepts about 4 KB of payload (4 KB more per platform override on v1), so anything
-#: above this can only be refused by FCM after being uploaded once per target; it is refused
-#: here instead, before any request. Below it, FCM judges (``MessageTooBig``,
-#: ``INVALID_ARGUMENT``).
-MAX_CONTENT_BYTES = 64 * 1024
-
-#: Options both protocols understand; :mod:`fcmclient.v1` translates each of them.
-LEGACY_OPTIONS = (
-    "collapse_key",
-    "priority",
-    "time_to_live",
-    "delay_while_idle",
-    "restricted_package_name",
-    "dry_run",
-    "content_available",
-    "mutable_content",
-)
-
-#: HTTP v1 message fields that may be given as options; the legacy protocol has no such
-#: fields, so they are left out of the legacy body and merged over the v1 translation.
-V1_FIELDS = ("android", "apns", "webpush", "fcm_options")
-
-_TARGET_KEYS = ("registration_ids", "registration_id", "to", "condition", "topic")
-
 M = TypeVar("M", bound="Message")
-
-
-def _check_token(token: object, what: str) -> str:
-    if not isinstance(token, str):
-        raise TypeError(f"{what} must be a str, got {type(token).__name__}")
-    if not token:
-        raise ValueError(f"{what} must not be empty")
-    return token
-
-
-def _check_mapping(value: object, what: str) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    if not isinstance(value, Mapping):
-        raise TypeError(f"{what} must be a dict, got {type(value).__name__}")
-    for key in value:
-        if not isinstance(key, str):
-            raise TypeError(f"{what} keys must be str, got {type(key).__name__} {key!r}")
-    return dict(value)
 
 
 class Message:
@@ -94,44 +57,10 @@ class Message:
         payload: Mapping[str, Any] | None,
         options: Mapping[str, Any],
     ) -> None:
-        data = _check_mapping(data, "data")
-        notification: dict[str, Any] = {}
-        merged: dict[str, Any] = {}
-        base = _check_mapping(payload, "payload")
-        if base is not None:
-            for key in _TARGET_KEYS:
-                base.pop(key, None)
-            base_data = _check_mapping(base.pop("data", None), "payload['data']")
-            if data is None:
-                data = base_data
-            notification.update(_check_mapping(base.pop("notification", None), "notification") or {})
-            merged.update(base)
-        merged.update(options)
-        # A notification given as an option is content, like payload['notification']: the
-        # title and body arguments go over it rather than being replaced by it.
-        notification.update(_check_mapping(merged.pop("notification", None), "notification") or {})
-        if message_title is not None:
-            notification["title"] = message_title
-        if message_body is not None:
-            notification["body"] = message_body
-        for name in V1_FIELDS:
-            _check_mapping(merged.get(name), name)
-        self._data = data
-        self._notification = notification or None
-        self._options = {key: value for key, value in merged.items() if value is not None}
-        try:
-            size = len(dumps(self._content_state()))
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"message content must be JSON-serialisable: {exc}") from None
-        if size > MAX_CONTENT_BYTES:
-            raise ValueError(
-                f"the message content is {size} bytes of JSON, more than the {MAX_CONTENT_BYTES} "
-                "bytes allowed (FCM itself accepts about 4 KB)"
-            )
-        # Checked, so plain JSON values: keep deep copies, sharing nothing with the caller.
-        self._data, self._notification, self._options = copy.deepcopy(
-            (self._data, self._notification, self._options)
+        content = Content.of(data, message_title, message_body, payload, options).checked(
+            parameters(type(self))
         )
+        self._data, self._notification, self._options = content.data, content.notification, content.options
 
     @property
     def targets(self) -> list[str]:
@@ -177,27 +106,8 @@ class Message:
         return body
 
     def _content_state(self) -> dict[str, Any]:
-        state: dict[str, Any] = {}
-        if self._data is not None:
-            state["data"] = copy.deepcopy(self._data)
-        notification = dict(self._notification or {})
-        title = notification.pop("title", None)
-        body = notification.pop("body", None)
-        if title is not None:
-            state["message_title"] = title
-        if body is not None:
-            state["message_body"] = body
-        payload: dict[str, Any] = {}
-        if notification:
-            payload["notification"] = copy.deepcopy(notification)
-        parameters = _parameters(type(self))
-        for key, value in self._options.items():
-            # An option named like a constructor parameter (only possible through payload=)
-            # goes back through payload=, or it would come back as that parameter.
-            (payload if key in parameters else state)[key] = copy.deepcopy(value)
-        if payload:
-            state["payload"] = payload
-        return state
+        content = Content(self._data, self._notification, self._options)
+        return content.state(parameters(type(self)))
 
     def _target_state(self, targets: list[str]) -> dict[str, Any]:
         raise NotImplementedError
@@ -217,7 +127,7 @@ class Message:
 
     def __setstate__(self, state: Mapping[str, Any]) -> None:
         """Rebuild the message from :meth:`__getstate__`'s keyword arguments."""
-        self.__init__(**_upgrade_state(state))  # type: ignore[misc]
+        self.__init__(**upgrade_state(state))  # type: ignore[misc]
 
     def with_targets(self: M, targets: Iterable[str]) -> M:
         """A new message with the same content, sent to ``targets`` instead.
@@ -241,31 +151,6 @@ class Message:
         keys = sorted(self._data) if self._data else []
         options = sorted(self._options)
         return f"<{type(self).__name__} to {shown}; data keys {keys}; options {options}>"
-
-
-_PARAMETERS: dict[type, frozenset[str]] = {}
-
-
-def _parameters(cls: type[Message]) -> frozenset[str]:
-    """The names of ``cls``'s constructor parameters (options must not pass as one)."""
-    names = _PARAMETERS.get(cls)
-    if names is None:
-        names = _PARAMETERS[cls] = frozenset(inspect.signature(cls.__init__).parameters)
-    return names
-
-
-def _upgrade_state(state: Mapping[str, Any]) -> dict[str, Any]:
-    """Accept fcm-client 0.2 pickles, whose state was the raw legacy body."""
-    state = dict(state)
-    notification = state.pop("notification", None)
-    if isinstance(notification, Mapping):
-        notification = dict(notification)
-        if "text" in notification and "body" not in notification:
-            notification["body"] = notification.pop("text")
-        payload = dict(state.pop("payload", None) or {})
-        payload["notification"] = notification
-        state["payload"] = payload
-    return state
 
 
 class JSONMessage(Message):
@@ -312,7 +197,7 @@ class JSONMessage(Message):
             raise TypeError("registration_ids must be a list of tokens, not a single str")
         tokens = list(registration_ids)
         if not all(type(token) is str and token for token in tokens):  # the cheap check first
-            tokens = [_check_token(token, "a registration id") for token in tokens]
+            tokens = [check_token(token, "a registration id") for token in tokens]
         if not tokens:
             raise ValueError("registration_ids is empty: a message needs at least one token")
         self._targets = tuple(dict.fromkeys(tokens))
@@ -402,9 +287,9 @@ class TopicMessage(Message):
         if (topic is None) == (condition is None):
             raise ValueError("give exactly one of topic= and condition=")
         if topic is not None:
-            self._targets = (_check_token(topic, "topic"),)
+            self._targets = (check_token(topic, "topic"),)
         else:
-            self._targets = (_check_token(condition, "condition"),)
+            self._targets = (check_token(condition, "condition"),)
         self._is_topic = topic is not None
         self._set_content(data, message_title, message_body, payload, options)
 
@@ -456,7 +341,7 @@ class PlainTextMessage(Message):
         data: Mapping[str, Any] | None = None,
         **options: Any,
     ) -> None:
-        self._targets = (_check_token(registration_id, "registration_id"),)
+        self._targets = (check_token(registration_id, "registration_id"),)
         if options.get("notification") is not None:
             raise TypeError("a plain-text message has no notification; send a JSONMessage instead")
         self._set_content(data, None, None, None, options)

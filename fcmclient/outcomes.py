@@ -10,11 +10,36 @@ from __future__ import annotations
 import enum
 from typing import NamedTuple
 
-__all__ = ["TRANSPORT_ERROR", "Bucket", "Outcome"]
+__all__ = [
+    "TRANSPORT_ERROR",
+    "NOT_SENT",
+    "INTERRUPTED",
+    "ACCESS_TOKEN_EXPIRED",
+    "INVALID_RESPONSE",
+    "Bucket",
+    "Outcome",
+]
 
-#: Error code of a target whose request failed in the network (``requests`` raised) before
-#: FCM answered: it goes to ``retry()``.
+# fcm-client's own error codes, next to FCM's (``UNAVAILABLE``, ``NotRegistered``...).
+
+#: A target whose request failed in the network before FCM answered: in ``retry()``.
 TRANSPORT_ERROR = "TRANSPORT_ERROR"
+
+#: A target never sent: the send ran out of time (``send_timeout``), was interrupted, or
+#: could not go on (credentials rejected, no access token). In ``retry()``.
+NOT_SENT = "NOT_SENT"
+
+#: A target whose request was under way when the send was interrupted: it may or may not
+#: have been delivered. In ``retry()``.
+INTERRUPTED = "INTERRUPTED"
+
+#: A v1 send refused because the access token had expired: in ``retry()``, to send again at
+#: once with a fresh token.
+ACCESS_TOKEN_EXPIRED = "ACCESS_TOKEN_EXPIRED"  # noqa: S105 - an error code
+
+#: FCM accepted a v1 request but its answer cannot be read: in ``failed`` (it may have been
+#: delivered, so a retry could deliver it twice).
+INVALID_RESPONSE = "INVALID_RESPONSE"
 
 
 class Bucket(enum.Enum):
@@ -90,3 +115,18 @@ class Outcome(NamedTuple):
         name hosts and ports, never headers).
         """
         return cls(Bucket.RETRY, error=TRANSPORT_ERROR, detail=f"{type(exc).__name__}: {str(exc)[:200]}")
+
+    @classmethod
+    def not_sent(cls, why: str) -> Outcome:
+        """A target never sent (:data:`NOT_SENT`), and why, for the detail."""
+        return cls(Bucket.RETRY, error=NOT_SENT, detail=f"not sent: {why}")
+
+    @classmethod
+    def interrupted(cls, exc: BaseException | None = None) -> Outcome:
+        """A target whose request was under way when ``exc`` stopped the send (:data:`INTERRUPTED`)."""
+        cause = f" ({type(exc).__name__})" if exc is not None else ""
+        return cls(
+            Bucket.RETRY,
+            error=INTERRUPTED,
+            detail=f"the send stopped{cause} while this request was under way: it may have been delivered",
+        )

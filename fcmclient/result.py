@@ -7,7 +7,6 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import legacy
 from .messages import Message
 from .outcomes import Bucket, Outcome
 from .waits import backoff_seconds
@@ -50,7 +49,7 @@ class Result:
     message: Message
     #: The legacy multicast id, or ``None`` (always ``None`` on HTTP v1).
     multicast_id: int | None
-    _outcomes: dict[str, Outcome] | None
+    _outcomes: dict[str, Outcome]
     _success: dict[str, str]
     _canonical: dict[str, str]
     _failed: dict[str, str]
@@ -68,10 +67,12 @@ class Result:
         *,
         rng: random.Random | None = None,
     ) -> None:
-        # A Response built without a body has content None: to the decoders that is b"".
+        from ._protocol import legacy  # the legacy codec, for this 0.2 constructor only
+
+        # A Response built without a body has content None: to the decoder that is b"".
         body = response.content or b""
         decoded = legacy.decode(message, response.status_code, response.headers, body, time.time())
-        self._fill_decoded(message, decoded, backoff, rng)
+        self._fill(message, decoded.outcomes, backoff, decoded.multicast_id, rng)
 
     @classmethod
     def from_outcomes(
@@ -83,35 +84,13 @@ class Result:
         multicast_id: int | None = None,
         rng: random.Random | None = None,
     ) -> Result:
-        """Build a result from one outcome per target of ``message`` (in target order)."""
+        """Build a result from one outcome per target of ``message`` (in target order).
+
+        :raises ValueError: not one outcome per target.
+        """
         result = cls.__new__(cls)
         result._fill(message, outcomes, backoff, multicast_id, rng)
         return result
-
-    @classmethod
-    def _from_legacy(
-        cls, message: Message, decoded: legacy.Decoded, backoff: int, rng: random.Random | None
-    ) -> Result:
-        """Build a result from a decoded legacy answer to ``message``."""
-        result = cls.__new__(cls)
-        result._fill_decoded(message, decoded, backoff, rng)
-        return result
-
-    def _fill_decoded(
-        self, message: Message, decoded: legacy.Decoded, backoff: int, rng: random.Random | None
-    ) -> None:
-        if decoded.delivered is None:
-            self._fill(message, decoded.outcomes, backoff, decoded.multicast_id, rng)
-            return
-        # Every target delivered (the common case): the buckets are known without looking at
-        # a thousand outcomes one by one, and the outcomes are made only if asked for.
-        self._start(message, len(decoded.delivered), backoff, decoded.multicast_id, rng)
-        self._outcomes = None
-        self._success = dict(zip(message.targets, decoded.delivered, strict=True))
-        self._canonical, self._failed = {}, {}
-        self._not_registered, self._retry_targets = [], []
-        self._needs_backoff = False
-        self._retry_after = None
 
     def _start(
         self, message: Message, count: int, backoff: int, multicast_id: int | None, rng: random.Random | None
@@ -145,35 +124,24 @@ class Result:
         self._not_registered, self._retry_targets = not_registered, retry
         waits: list[float] = []
         needs_backoff = False
-        # Up to 1,000 outcomes per legacy answer: unpacked as the tuples they are, buckets
-        # compared with locals (attribute and global look-ups cost more than the work).
-        is_success, is_dead, is_failed = Bucket.SUCCESS, Bucket.NOT_REGISTERED, Bucket.FAILED
-        for target, (bucket, message_id, canonical_id, error, _, wait) in outcome_of.items():
-            if bucket is is_success:
-                success[target] = message_id or ""
-                if canonical_id is not None:
-                    canonical[target] = canonical_id
-            elif bucket is is_dead:
+        for target, outcome in outcome_of.items():
+            bucket = outcome.bucket
+            if bucket is Bucket.SUCCESS:
+                success[target] = outcome.message_id or ""
+                if outcome.canonical_id is not None:
+                    canonical[target] = outcome.canonical_id
+            elif bucket is Bucket.NOT_REGISTERED:
                 not_registered.append(target)
-            elif bucket is is_failed:
-                failed[target] = error or "UNKNOWN"
+            elif bucket is Bucket.FAILED:
+                failed[target] = outcome.error or "UNKNOWN"
             else:
                 retry.append(target)
-                if wait is None:
+                if outcome.wait is None:
                     needs_backoff = True
                 else:
-                    waits.append(wait)
+                    waits.append(outcome.wait)
         self._needs_backoff = needs_backoff
         self._retry_after = max(waits) if waits else None
-
-    def _outcome_map(self) -> dict[str, Outcome]:
-        """``{target: Outcome}``, made on first use when every target was delivered."""
-        outcomes = self._outcomes
-        if outcomes is None:
-            made = legacy.delivered
-            outcomes = {target: made(message_id) for target, message_id in self._success.items()}
-            self._outcomes = outcomes
-        return outcomes
 
     @property
     def success(self) -> dict[str, str]:
@@ -204,14 +172,12 @@ class Result:
     @property
     def error_details(self) -> dict[str, str]:
         """``{target: Google's explanation}`` for every target that carried one."""
-        if self._outcomes is None:  # all delivered: no details
-            return {}
         return {t: o.detail for t, o in self._outcomes.items() if o.detail is not None}
 
     @property
     def outcomes(self) -> dict[str, Outcome]:
         """``{target: Outcome}``: the full verdict per target, in send order."""
-        return dict(self._outcome_map())
+        return dict(self._outcomes)
 
     @property
     def retry_after(self) -> float | None:

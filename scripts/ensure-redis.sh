@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make sure redis-server is on PATH, for the Celery integration tests (tests/integration/).
+# Make sure redis-server is on PATH, for the Celery integration tests (tests/celery/).
 # Installs Debian's redis-server package when it is missing (as root, or with sudo -n) and
 # does nothing when it is there. scripts/test.sh calls it, so README's test command and CI
 # (.ci/run, root on Debian) bring Redis themselves.

@@ -59,8 +59,8 @@ def service_account_file(tmp_path: pathlib.Path, service_account_info: dict[str,
 
 
 def pytest_recording_configure(config: Any, vcr: Any) -> None:
-    """pytest-recording's hook: the matcher of ``tests/test_mocking.py``'s cassettes."""
-    from tests.test_mocking import recording_match
+    """pytest-recording's hook: the matcher of ``tests/http/test_mocking.py``'s cassettes."""
+    from tests.http.test_mocking import recording_match
 
     vcr.register_matcher("fcm", recording_match)
 
@@ -192,7 +192,8 @@ def secret_watch() -> Iterator[SecretWatch]:
     """Capture fcmclient's DEBUG logs and error messages all run long; fail on any secret."""
     import requests
 
-    import fcmclient.auth
+    import fcmclient._send.auth
+    import fcmclient._send.tokens
     from fcmclient import FCM, FCMError
     from fcmclient.testing import FCMEmulator
 
@@ -216,13 +217,13 @@ def secret_watch() -> Iterator[SecretWatch]:
             patch,
         )
         _wrap(
-            fcmclient.auth,
+            fcmclient._send.auth,
             "read_token_response",
             lambda result, *a: WATCH.secret(result[0], "access token"),
             patch,
         )
         _wrap(
-            fcmclient.auth.TokenSource,
+            fcmclient._send.tokens.TokenSource,
             "get",
             lambda token, *a: WATCH.secret(token.value, "access token"),
             patch,

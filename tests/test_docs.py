@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from fcmclient import FCM
-from fcmclient.cli import build_parser
+from fcmclient.cli.command import build_parser
 from fcmclient.testing import FCMEmulator
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent

@@ -6,7 +6,7 @@ It runs as part of fcm-client's own suite, so the page cannot drift from the cod
 from __future__ import annotations
 
 from fcmclient import FCM, JSONMessage
-from fcmclient.testing import FCMEmulator, Outcome
+from fcmclient.testing import Answer, FCMEmulator
 
 
 def notify_followers(fcm: FCM, tokens: list[str], text: str) -> tuple[list[str], JSONMessage | None]:
@@ -18,7 +18,7 @@ def notify_followers(fcm: FCM, tokens: list[str], text: str) -> tuple[list[str],
 def test_dead_tokens_are_reported_and_busy_ones_retried(fcm_emulator: FCMEmulator) -> None:
     # Script what FCM answers, per token; anything unscripted is delivered.
     fcm_emulator.set_outcome("dead-phone", "unregistered")
-    fcm_emulator.set_outcome("busy-phone", Outcome.unavailable(retry_after=2), "delivered")
+    fcm_emulator.set_outcome("busy-phone", Answer.unavailable(retry_after=2), "delivered")
 
     info = fcm_emulator.service_account_info("demo")  # a fresh key the emulator trusts
     with FCM.from_service_account(info, url=fcm_emulator.v1_url("demo")) as fcm:

@@ -9,10 +9,10 @@ does in every project that has fcm-client installed) costs nothing and cannot fa
 
 Example::
 
-    from fcmclient.testing import FCMEmulator, Outcome
+    from fcmclient.testing import FCMEmulator, Answer
 
     with FCMEmulator() as emu:
-        emu.set_outcome("token-1", Outcome.unavailable(retry_after=1))
+        emu.set_outcome("token-1", Answer.unavailable(retry_after=1))
         ...
 """
 
@@ -22,15 +22,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._outcomes import Outcome
+    from ._answers import Answer
     from ._records import EmulatorStats, RecordedRequest
     from .emulator import FCMEmulator
 
-__all__ = ["FCMEmulator", "Outcome", "RecordedRequest", "EmulatorStats"]
+__all__ = ["FCMEmulator", "Answer", "RecordedRequest", "EmulatorStats"]
 
 _HOMES = {
     "FCMEmulator": ".emulator",
-    "Outcome": "._outcomes",
+    "Answer": "._answers",
     "RecordedRequest": "._records",
     "EmulatorStats": "._records",
 }

@@ -19,10 +19,10 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from . import _legacy, _v1
+from ._answers import REQUEST_KINDS, Answer, pause, unwrap
 from ._conditions import parse_condition
 from ._http import Request, Response
 from ._oauth import GOOGLE_AUDIENCE, JWT_BEARER, AuthRegistry, OAuthRejectedError
-from ._outcomes import REQUEST_KINDS, Outcome, pause, unwrap
 from ._pages import front_end_error, html_page
 from ._records import REDACTED, Protocol, record_of
 from ._state import EmulatorState
@@ -158,7 +158,7 @@ class EmulatorApp:
         return _legacy.legacy_response(send, finals, ids, multicast_id)
 
     def _legacy_deliveries(
-        self, send: _legacy.LegacySend, finals: list[Outcome]
+        self, send: _legacy.LegacySend, finals: list[Answer]
     ) -> list[tuple[str, dict[str, Any]]]:
         deliveries = []
         for target, final in zip(send.targets, finals, strict=True):

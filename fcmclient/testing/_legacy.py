@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
+from ._answers import Answer
 from ._conditions import condition_problem
 from ._http import Response
-from ._outcomes import Outcome
 from ._pages import front_end_error, retry_after_headers
 from ._validate import MAX_TTL_SECONDS, topic_problem
 
@@ -243,7 +243,7 @@ def validate(plain_text: bool, decoded: Any) -> LegacySend | LegacyInvalid:
     return _validate_form(decoded) if plain_text else _validate_json(decoded)
 
 
-def _result(outcome: Outcome, message_id: str | int, kind: TargetKind) -> dict[str, Any]:
+def _result(outcome: Answer, message_id: str | int, kind: TargetKind) -> dict[str, Any]:
     if outcome.kind == "delivered":
         return {"message_id": message_id}
     if outcome.kind == "canonical":
@@ -258,7 +258,7 @@ def _result(outcome: Outcome, message_id: str | int, kind: TargetKind) -> dict[s
 
 def legacy_response(
     send: LegacySend,
-    outcomes: Sequence[Outcome],
+    outcomes: Sequence[Answer],
     message_ids: Sequence[str | int],
     multicast_id: int,
 ) -> Response:
@@ -301,7 +301,7 @@ def legacy_response(
     return Response(200, json.dumps(body).encode(), _JSON, headers)
 
 
-def request_level_response(outcome: Outcome, plain_text: bool) -> Response:
+def request_level_response(outcome: Answer, plain_text: bool) -> Response:
     """The response for a ``malformed`` or ``http_error`` outcome.
 
     :param outcome: the request-level outcome.

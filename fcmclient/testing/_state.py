@@ -12,12 +12,12 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ._outcomes import Outcome
+from ._answers import Answer
 from ._records import EmulatorStats, Protocol, RecordedRequest
 
 __all__ = ["EmulatorState"]
 
-_UNREGISTERED = Outcome.unregistered()
+_UNREGISTERED = Answer.unregistered()
 
 
 class EmulatorState:
@@ -25,8 +25,8 @@ class EmulatorState:
 
     Example::
 
-        state = EmulatorState(Outcome.delivered(), history_limit=1000, latency=0.0)
-        state.set_queue("t", [Outcome.unavailable()])
+        state = EmulatorState(Answer.delivered(), history_limit=1000, latency=0.0)
+        state.set_queue("t", [Answer.unavailable()])
         assert state.take(["t", "t"])[0].kind == "unavailable"
 
     :param default_outcome: the outcome when a target has nothing scripted.
@@ -34,14 +34,14 @@ class EmulatorState:
     :param latency: seconds to wait before each send response.
     """
 
-    def __init__(self, default_outcome: Outcome, *, history_limit: int, latency: float) -> None:
+    def __init__(self, default_outcome: Answer, *, history_limit: int, latency: float) -> None:
         self._lock = threading.Lock()
         self._initial_default = default_outcome
         self._initial_latency = latency
         self._history_limit = history_limit
-        self._queues: dict[str, deque[Outcome]] = {}
+        self._queues: dict[str, deque[Answer]] = {}
         self._unregistered: set[str] = set()
-        self._token_queue: deque[Outcome] = deque()
+        self._token_queue: deque[Answer] = deque()
         self._inboxes: dict[str, deque[dict[str, Any]]] = {}
         self._inbox_order: deque[str] = deque()
         self._requests: deque[RecordedRequest] = deque(maxlen=history_limit)
@@ -49,7 +49,7 @@ class EmulatorState:
         self._latency = latency
         self._random: random.Random | None = None
         self._random_rate = 0.0
-        self._random_outcomes: tuple[Outcome, ...] = ()
+        self._random_outcomes: tuple[Answer, ...] = ()
         self._connections_active = 0
         self._zero_counters()
 
@@ -62,12 +62,12 @@ class EmulatorState:
     # Configuration -------------------------------------------------------------------------
 
     @property
-    def default_outcome(self) -> Outcome:
+    def default_outcome(self) -> Answer:
         with self._lock:
             return self._default
 
     @default_outcome.setter
-    def default_outcome(self, outcome: Outcome) -> None:
+    def default_outcome(self, outcome: Answer) -> None:
         with self._lock:
             self._default = outcome
 
@@ -81,7 +81,7 @@ class EmulatorState:
         with self._lock:
             self._latency = seconds
 
-    def set_random(self, rate: float, seed: int, outcomes: Sequence[Outcome]) -> None:
+    def set_random(self, rate: float, seed: int, outcomes: Sequence[Answer]) -> None:
         with self._lock:
             if rate <= 0:
                 self._random, self._random_rate, self._random_outcomes = None, 0.0, ()
@@ -105,14 +105,14 @@ class EmulatorState:
 
     # Outcomes ------------------------------------------------------------------------------
 
-    def set_queue(self, target: str, outcomes: Sequence[Outcome]) -> None:
+    def set_queue(self, target: str, outcomes: Sequence[Answer]) -> None:
         with self._lock:
             if outcomes:
                 self._queues[target] = deque(outcomes)
             else:
                 self._queues.pop(target, None)
 
-    def set_token_queue(self, outcomes: Sequence[Outcome]) -> None:
+    def set_token_queue(self, outcomes: Sequence[Answer]) -> None:
         with self._lock:
             self._token_queue = deque(outcomes)
 
@@ -125,12 +125,12 @@ class EmulatorState:
         with self._lock:
             return token in self._unregistered
 
-    def take(self, targets: Sequence[str]) -> list[Outcome]:
+    def take(self, targets: Sequence[str]) -> list[Answer]:
         """Consume one outcome per target, in order: scripted, else dead, random or default."""
         with self._lock:
             return [self._take_one(target) for target in targets]
 
-    def _take_one(self, target: str) -> Outcome:
+    def _take_one(self, target: str) -> Answer:
         queue = self._queues.get(target)
         if queue:
             outcome = queue.popleft()
@@ -144,7 +144,7 @@ class EmulatorState:
             return rng.choice(self._random_outcomes)
         return self._default
 
-    def take_token_outcome(self) -> Outcome | None:
+    def take_token_outcome(self) -> Answer | None:
         with self._lock:
             return self._token_queue.popleft() if self._token_queue else None
 

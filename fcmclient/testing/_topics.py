@@ -40,9 +40,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote
 
+from ._answers import pause, unwrap
 from ._http import Request, Response
 from ._oauth import AuthRegistry
-from ._outcomes import pause, unwrap
 from ._pages import html_page
 from ._records import record_of
 from ._state import EmulatorState

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ._answers import Answer
 from ._http import Response
 from ._oauth import TokenCheck
-from ._outcomes import Outcome
 from ._pages import front_end_error, retry_after_headers
 from ._validate import V1Invalid
 
@@ -157,7 +157,7 @@ def success_response(name: str) -> Response:
     return Response(200, b'{\n  "name": ' + json.dumps(name).encode() + b"\n}\n", _JSON)
 
 
-def outcome_response(outcome: Outcome, name: str) -> Response:
+def outcome_response(outcome: Answer, name: str) -> Response:
     """The response for a send's final (non-delay, non-drop) outcome.
 
     :param outcome: ``delivered``, ``canonical``, an error or ``malformed``/``http_error``.
@@ -168,7 +168,7 @@ def outcome_response(outcome: Outcome, name: str) -> Response:
     return error_outcome_response(outcome)
 
 
-def error_outcome_response(outcome: Outcome) -> Response:
+def error_outcome_response(outcome: Answer) -> Response:
     """The response for a final outcome that is neither a success, a delay nor a drop.
 
     :param outcome: an error outcome, ``malformed`` (a 200 whose JSON is cut short) or

@@ -11,22 +11,16 @@ import sys
 import tempfile
 import threading
 from types import FrameType
-from typing import NoReturn, TextIO
+from typing import TextIO
 
+from .._args import Parser, UsageError
 from .emulator import FCMEmulator
 
 __all__ = ["main"]
 
 
-class _Parser(argparse.ArgumentParser):
-    """Bad options get one line on stderr and exit status 2, as ``fcmclient send`` does."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
 def _parser(prog: str) -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog=prog,
         description=(
             "Run a local FCM emulator until SIGINT or SIGTERM. It prints KEY=value lines "
@@ -67,7 +61,11 @@ def main(
     :param out: where to print the ``KEY=value`` lines (default: stdout).
     :param prog: the command's name in help and error messages.
     """
-    args = _parser(prog).parse_args(argv)
+    try:
+        args = _parser(prog).parse_args(argv)
+    except UsageError as exc:  # one line, as ``fcmclient send`` does
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
     stream = out if out is not None else sys.stdout
     stopping = threading.Event()
 

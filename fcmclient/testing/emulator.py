@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import math
 import secrets
 import ssl
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
+from ._answers import Answer, check_seconds, check_send_outcome, check_token_outcome
 from ._app import EmulatorApp
 from ._http import HTTPServer
 from ._oauth import AuthRegistry
-from ._outcomes import Outcome, check_send_outcome, check_token_outcome
 from ._records import EmulatorStats, RecordedRequest
 from ._state import EmulatorState
 from ._subscriptions import MAX_TOPICS_PER_REGISTRATION, SubscriptionStore
@@ -20,19 +19,11 @@ from ._topics import subscription_topic_problem
 
 __all__ = ["FCMEmulator"]
 
-_DEFAULT_RANDOM_OUTCOMES: tuple[Outcome | str, ...] = ("unavailable", "internal", "drop")
+_DEFAULT_RANDOM_OUTCOMES: tuple[Answer | str, ...] = ("unavailable", "internal", "drop")
 
 
 def _bare_topic(topic: str) -> str:
     return topic.removeprefix("/topics/")
-
-
-def _check_seconds(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number of seconds")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
 
 
 class FCMEmulator:
@@ -54,11 +45,11 @@ class FCMEmulator:
 
     Example::
 
-        from fcmclient.testing import FCMEmulator, Outcome
+        from fcmclient.testing import FCMEmulator, Answer
 
         with FCMEmulator() as emu:
             info = emu.service_account_info("demo")   # a key file for google-auth
-            emu.set_outcome("token-1", Outcome.unavailable(retry_after=1), "delivered")
+            emu.set_outcome("token-1", Answer.unavailable(retry_after=1), "delivered")
             ...  # point the client at emu.v1_url("demo") / emu.legacy_url
             assert emu.inbox("token-1")[0]["data"] == {"k": "v"}
             emu.subscribe("token-2", "news")  # or through the REST API
@@ -86,7 +77,7 @@ class FCMEmulator:
         token_lifetime: float = 3600,
         ssl_context: ssl.SSLContext | None = None,
         api_key: str | None = None,
-        default_outcome: Outcome | str = "delivered",
+        default_outcome: Answer | str = "delivered",
         history_limit: int = 100_000,
     ) -> None:
         if history_limit < 1:
@@ -94,12 +85,12 @@ class FCMEmulator:
         self._host = host
         self._requested_port = port
         self._ssl_context = ssl_context
-        self._token_lifetime = _check_seconds("token_lifetime", token_lifetime)
+        self._token_lifetime = check_seconds("token_lifetime", token_lifetime)
         self._api_key = api_key if api_key is not None else "emu-" + secrets.token_urlsafe(30)
         self._state = EmulatorState(
             check_send_outcome(default_outcome),
             history_limit=history_limit,
-            latency=_check_seconds("latency", latency),
+            latency=check_seconds("latency", latency),
         )
         self._auth = AuthRegistry()
         self._subscriptions = SubscriptionStore()
@@ -228,7 +219,7 @@ class FCMEmulator:
 
     # Scripting ------------------------------------------------------------------------------
 
-    def set_outcome(self, target: str, *outcomes: Outcome | str) -> None:
+    def set_outcome(self, target: str, *outcomes: Answer | str) -> None:
         """Replace the queue of outcomes for a target; each send to it consumes one.
 
         A topic subscription request for a token consumes one of the token's outcomes too,
@@ -239,29 +230,29 @@ class FCMEmulator:
         reaching a token through its subscriptions consume nothing.
 
         :param target: a token, ``"/topics/NAME"`` or a condition string.
-        :param outcomes: :class:`Outcome` values or shorthand names.
+        :param outcomes: :class:`Answer` values or shorthand names.
         :raises ValueError: for an unknown name or a token-endpoint-only outcome.
         """
         self._state.set_queue(target, [check_send_outcome(o) for o in outcomes])
 
-    def set_token_outcome(self, *outcomes: Outcome | str) -> None:
+    def set_token_outcome(self, *outcomes: Answer | str) -> None:
         """Replace the queue of outcomes for ``POST /token`` requests.
 
         ``delivered`` means "verify and answer normally"; also accepted are ``delay``,
         ``drop``, ``malformed``, ``http_error`` and ``oauth_error``.
 
-        :param outcomes: :class:`Outcome` values or shorthand names.
+        :param outcomes: :class:`Answer` values or shorthand names.
         :raises ValueError: for outcomes that only make sense for a send.
         """
         self._state.set_token_queue([check_token_outcome(o) for o in outcomes])
 
     @property
-    def default_outcome(self) -> Outcome:
+    def default_outcome(self) -> Answer:
         """The outcome for targets with nothing scripted (settable)."""
         return self._state.default_outcome
 
     @default_outcome.setter
-    def default_outcome(self, outcome: Outcome | str) -> None:
+    def default_outcome(self, outcome: Answer | str) -> None:
         self._state.default_outcome = check_send_outcome(outcome)
 
     @property
@@ -271,13 +262,13 @@ class FCMEmulator:
 
     @latency.setter
     def latency(self, seconds: float) -> None:
-        self._state.latency = _check_seconds("latency", seconds)
+        self._state.latency = check_seconds("latency", seconds)
 
     def set_random_failures(
         self,
         rate: float,
         seed: int = 0,
-        outcomes: Sequence[Outcome | str] = _DEFAULT_RANDOM_OUTCOMES,
+        outcomes: Sequence[Answer | str] = _DEFAULT_RANDOM_OUTCOMES,
     ) -> None:
         """Fail a share of unscripted sends, reproducibly.
 

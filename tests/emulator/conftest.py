@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from emu_support import fetch_token, make_assertion
 
 from fcmclient.testing import FCMEmulator
 from fcmclient.testing.pytest_plugin import (
@@ -19,6 +18,7 @@ from fcmclient.testing.pytest_plugin import (
     fcm_emulator_server,
     fcm_service_account,
 )
+from tests.emulator.emu_support import fetch_token, make_assertion
 
 __all__ = ["fcm_emulator", "fcm_emulator_server", "fcm_service_account"]
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from emu_support import JWT_BEARER, TIMEOUT, make_assertion
+
+from tests.emulator.emu_support import JWT_BEARER, TIMEOUT, make_assertion
 
 REPO = Path(__file__).resolve().parents[2]
 KEYS = [

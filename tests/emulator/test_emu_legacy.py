@@ -9,22 +9,22 @@ from typing import Any
 
 import pytest
 import requests
-from emu_support import TIMEOUT, post_legacy, post_legacy_form
 
-from fcmclient.testing import FCMEmulator, Outcome
+from fcmclient.testing import Answer, FCMEmulator
+from tests.emulator.emu_support import TIMEOUT, post_legacy, post_legacy_form
 
 MESSAGE_ID = re.compile(r"0:\d+%[0-9a-f]+")
 
 
 def test_multicast_mixed_outcomes_in_request_order(emu: FCMEmulator, http: requests.Session) -> None:
-    scripted: dict[str, Outcome | str] = {
+    scripted: dict[str, Answer | str] = {
         "ok": "delivered",
-        "moved": Outcome.canonical("new-token"),
+        "moved": Answer.canonical("new-token"),
         "gone": "unregistered",
         "bad": "invalid",
         "other": "sender_mismatch",
-        "busy": Outcome.unavailable(retry_after=5),
-        "oops": Outcome.internal(retry_after=2.5),
+        "busy": Answer.unavailable(retry_after=5),
+        "oops": Answer.internal(retry_after=2.5),
         "fast": "quota_exceeded",
         "apns": "third_party_auth_error",
     }
@@ -90,7 +90,7 @@ def test_condition_send(emu: FCMEmulator, http: requests.Session) -> None:
 
 
 def test_plain_text_delivered_canonical_and_error(emu: FCMEmulator, http: requests.Session) -> None:
-    emu.set_outcome("tok", "delivered", Outcome.canonical("fresh"), "unregistered")
+    emu.set_outcome("tok", "delivered", Answer.canonical("fresh"), "unregistered")
     fields = {"registration_id": "tok", "data.score": "5", "data.who": "me", "priority": "high"}
     first = post_legacy_form(http, emu, fields)
     assert first.status_code == 200
@@ -258,7 +258,7 @@ def test_bearer_token_is_not_a_legacy_key(emu: FCMEmulator, http: requests.Sessi
 
 
 def test_http_error_outcome_applies_to_whole_request(emu: FCMEmulator, http: requests.Session) -> None:
-    emu.set_outcome("b", Outcome.http_error(503, retry_after=7))
+    emu.set_outcome("b", Answer.http_error(503, retry_after=7))
     response = post_legacy(http, emu, {"registration_ids": ["a", "b", "c"]})
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "7"
@@ -268,7 +268,7 @@ def test_http_error_outcome_applies_to_whole_request(emu: FCMEmulator, http: req
 
 def test_first_request_level_outcome_wins(emu: FCMEmulator, http: requests.Session) -> None:
     emu.set_outcome("a", "malformed")
-    emu.set_outcome("b", Outcome.http_error(502))
+    emu.set_outcome("b", Answer.http_error(502))
     response = post_legacy(http, emu, {"registration_ids": ["a", "b"]})
     assert response.status_code == 200
     with pytest.raises(json.JSONDecodeError):

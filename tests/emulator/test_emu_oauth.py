@@ -12,7 +12,9 @@ import google.auth.transport.requests
 import google.oauth2.service_account
 import pytest
 import requests
-from emu_support import (
+
+from fcmclient.testing import Answer, FCMEmulator
+from tests.emulator.emu_support import (
     FCM_SCOPE,
     JWT_BEARER,
     TIMEOUT,
@@ -23,8 +25,6 @@ from emu_support import (
     send_v1,
     sign_jwt,
 )
-
-from fcmclient.testing import FCMEmulator, Outcome
 
 SHORT_LIVED = (
     "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable "
@@ -213,10 +213,10 @@ def test_malformed_assertions(emu: FCMEmulator, assertion: str) -> None:
 
 def test_scripted_token_failures_then_success(emu: FCMEmulator, fcm_service_account: dict[str, str]) -> None:
     emu.set_token_outcome(
-        Outcome.http_error(503, retry_after=4),
+        Answer.http_error(503, retry_after=4),
         "malformed",
-        Outcome.oauth_error("invalid_grant", "Account disabled", status=400),
-        Outcome.delay(0.1, then=Outcome.http_error(500)),
+        Answer.oauth_error("invalid_grant", "Account disabled", status=400),
+        Answer.delay(0.1, then=Answer.http_error(500)),
     )
     assertion = make_assertion(fcm_service_account)
     first = fetch_token(emu, assertion)
@@ -249,7 +249,7 @@ def test_scripted_token_drop(emu: FCMEmulator) -> None:
 def test_google_auth_sees_a_failing_token_endpoint(
     emu: FCMEmulator, fcm_service_account: dict[str, str]
 ) -> None:
-    emu.set_token_outcome(Outcome.oauth_error("invalid_grant", "Invalid JWT Signature."))
+    emu.set_token_outcome(Answer.oauth_error("invalid_grant", "Invalid JWT Signature."))
     credentials = google.oauth2.service_account.Credentials.from_service_account_info(
         fcm_service_account, scopes=[FCM_SCOPE]
     )
@@ -257,8 +257,8 @@ def test_google_auth_sees_a_failing_token_endpoint(
         credentials.refresh(google.auth.transport.requests.Request())
 
 
-@pytest.mark.parametrize("outcome", ["unavailable", "unregistered", Outcome.canonical("x")])
-def test_send_outcomes_are_refused_for_the_token_endpoint(emu: FCMEmulator, outcome: Outcome | str) -> None:
+@pytest.mark.parametrize("outcome", ["unavailable", "unregistered", Answer.canonical("x")])
+def test_send_outcomes_are_refused_for_the_token_endpoint(emu: FCMEmulator, outcome: Answer | str) -> None:
     with pytest.raises(ValueError, match="token endpoint"):
         emu.set_token_outcome(outcome)
 

@@ -10,9 +10,9 @@ from http.client import HTTPConnection
 
 import pytest
 import requests
-from emu_support import TIMEOUT, post_legacy
 
 from fcmclient.testing import FCMEmulator
+from tests.emulator.emu_support import TIMEOUT, post_legacy
 
 
 def _connect(emu: FCMEmulator) -> HTTPConnection:
@@ -110,7 +110,7 @@ def test_service_account_needs_a_started_emulator() -> None:
 def test_public_names_are_pinned() -> None:
     import fcmclient.testing
 
-    assert fcmclient.testing.__all__ == ["FCMEmulator", "Outcome", "RecordedRequest", "EmulatorStats"]
+    assert fcmclient.testing.__all__ == ["FCMEmulator", "Answer", "RecordedRequest", "EmulatorStats"]
 
 
 def test_repr_and_api_key_do_not_leak(emu: FCMEmulator) -> None:

@@ -10,9 +10,9 @@ import google.auth.transport.requests
 import google.oauth2.service_account
 import pytest
 import requests
-from emu_support import FCM_SCOPE, TIMEOUT, post_legacy, self_signed_certificate
 
 from fcmclient.testing import FCMEmulator
+from tests.emulator.emu_support import FCM_SCOPE, TIMEOUT, post_legacy, self_signed_certificate
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 import requests
-from emu_support import (
+
+from fcmclient import FCM, TopicMessage
+from fcmclient.testing import FCMEmulator
+from tests.emulator.emu_support import (
     fcm_error_code,
     fetch_token,
     make_assertion,
@@ -15,9 +18,6 @@ from emu_support import (
     topic_request,
     topics_url,
 )
-
-from fcmclient import FCM, TopicMessage
-from fcmclient.testing import FCMEmulator
 
 CONDITION = "'news' in topics && !('sport' in topics)"
 

@@ -8,7 +8,9 @@ from http.client import HTTPConnection, RemoteDisconnected
 
 import pytest
 import requests
-from emu_support import (
+
+from fcmclient.testing import Answer, FCMEmulator
+from tests.emulator.emu_support import (
     TIMEOUT,
     fcm_error_code,
     post_legacy,
@@ -17,8 +19,6 @@ from emu_support import (
     topic_request,
     topics_url,
 )
-
-from fcmclient.testing import FCMEmulator, Outcome
 
 TOKEN = "tok:1"
 
@@ -29,9 +29,9 @@ TOKEN = "tok:1"
         ("unregistered", 404, "NOT_FOUND", "UNREGISTERED", None),
         ("invalid", 400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", None),
         ("sender_mismatch", 403, "PERMISSION_DENIED", "SENDER_ID_MISMATCH", None),
-        (Outcome.unavailable(retry_after=7), 503, "UNAVAILABLE", "UNAVAILABLE", "7"),
-        (Outcome.internal(), 500, "INTERNAL", "INTERNAL", None),
-        (Outcome.quota_exceeded(retry_after=60), 429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED", "60"),
+        (Answer.unavailable(retry_after=7), 503, "UNAVAILABLE", "UNAVAILABLE", "7"),
+        (Answer.internal(), 500, "INTERNAL", "INTERNAL", None),
+        (Answer.quota_exceeded(retry_after=60), 429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED", "60"),
     ],
 )
 @pytest.mark.parametrize(
@@ -42,7 +42,7 @@ def test_error_outcomes_answer_as_for_a_send_and_change_nothing(
     emu: FCMEmulator,
     http: requests.Session,
     access_token: str,
-    outcome: Outcome | str,
+    outcome: Answer | str,
     status: int,
     status_name: str,
     error_code: str,
@@ -65,7 +65,7 @@ def test_error_outcomes_answer_as_for_a_send_and_change_nothing(
 
 
 def test_a_queue_fails_then_succeeds(emu: FCMEmulator, http: requests.Session, access_token: str) -> None:
-    emu.set_outcome(TOKEN, Outcome.unavailable(retry_after=1), "internal", "delivered")
+    emu.set_outcome(TOKEN, Answer.unavailable(retry_after=1), "internal", "delivered")
     statuses = [subscribe_http(http, emu, access_token, TOKEN, "news").status_code for _ in range(4)]
     assert statuses == [503, 500, 200, 409]
     assert emu.subscriptions(TOKEN) == ["news"]
@@ -83,7 +83,7 @@ def test_sends_and_topic_requests_share_a_tokens_queue(
 def test_http_error_and_malformed_answers(
     emu: FCMEmulator, http: requests.Session, access_token: str
 ) -> None:
-    emu.set_outcome(TOKEN, Outcome.http_error(502, retry_after=30), "malformed")
+    emu.set_outcome(TOKEN, Answer.http_error(502, retry_after=30), "malformed")
     page = subscribe_http(http, emu, access_token, TOKEN, "news")
     assert page.status_code == 502
     assert page.headers["Content-Type"].startswith("text/html")
@@ -110,7 +110,7 @@ def test_drop_closes_the_connection_and_subscribes_nothing(emu: FCMEmulator, acc
 
 
 def test_delay_then_outcome_and_latency(emu: FCMEmulator, http: requests.Session, access_token: str) -> None:
-    emu.set_outcome(TOKEN, Outcome.delay(0.2, then="unregistered"), Outcome.delay(0.2))
+    emu.set_outcome(TOKEN, Answer.delay(0.2, then="unregistered"), Answer.delay(0.2))
     response = subscribe_http(http, emu, access_token, TOKEN, "news")
     assert (response.status_code, fcm_error_code(response)) == (404, "UNREGISTERED")
     assert response.elapsed.total_seconds() >= 0.2

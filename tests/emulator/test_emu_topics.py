@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 import requests
-from emu_support import (
+
+from fcmclient.testing import FCMEmulator
+from tests.emulator.emu_support import (
     BAD_REQUEST,
     ERROR_INFO,
     TIMEOUT,
@@ -21,8 +23,6 @@ from emu_support import (
     topic_request,
     topics_url,
 )
-
-from fcmclient.testing import FCMEmulator
 
 TOKEN = "fGx2Yx3:APA91bH-k_z"  # registration tokens contain ':', '-' and '_'
 CREATE_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")

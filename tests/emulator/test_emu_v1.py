@@ -8,7 +8,9 @@ from http.client import HTTPConnection, RemoteDisconnected
 
 import pytest
 import requests
-from emu_support import (
+
+from fcmclient.testing import Answer, FCMEmulator
+from tests.emulator.emu_support import (
     APNS_ERROR,
     ERROR_INFO,
     FCM_ERROR,
@@ -20,8 +22,6 @@ from emu_support import (
     post_v1,
     send_v1,
 )
-
-from fcmclient.testing import FCMEmulator, Outcome
 
 NAME = re.compile(r"projects/demo/messages/0:\d+%[0-9a-f]+")
 
@@ -92,7 +92,7 @@ def test_error_outcomes(
 def test_third_party_auth_error_has_apns_detail(
     emu: FCMEmulator, http: requests.Session, access_token: str
 ) -> None:
-    emu.set_outcome("tok", Outcome.third_party_auth_error())
+    emu.set_outcome("tok", Answer.third_party_auth_error())
     body = send_v1(http, emu, access_token, {"token": "tok"}).json()
     assert detail(body, APNS_ERROR) == {
         "@type": APNS_ERROR,
@@ -104,15 +104,15 @@ def test_third_party_auth_error_has_apns_detail(
 @pytest.mark.parametrize(
     ("outcome", "status"),
     [
-        (Outcome.unavailable(retry_after=30), 503),
-        (Outcome.internal(retry_after=30), 500),
-        (Outcome.quota_exceeded(retry_after=30), 429),
-        (Outcome.http_error(503, retry_after=30), 503),
-        (Outcome.unavailable(retry_after=29.2), 503),  # rounded up
+        (Answer.unavailable(retry_after=30), 503),
+        (Answer.internal(retry_after=30), 500),
+        (Answer.quota_exceeded(retry_after=30), 429),
+        (Answer.http_error(503, retry_after=30), 503),
+        (Answer.unavailable(retry_after=29.2), 503),  # rounded up
     ],
 )
 def test_retry_after_header(
-    emu: FCMEmulator, http: requests.Session, access_token: str, outcome: Outcome, status: int
+    emu: FCMEmulator, http: requests.Session, access_token: str, outcome: Answer, status: int
 ) -> None:
     emu.set_outcome("tok", outcome)
     response = send_v1(http, emu, access_token, {"token": "tok"})
@@ -123,7 +123,7 @@ def test_retry_after_header(
 def test_canonical_is_plain_success_on_v1(
     emu: FCMEmulator, http: requests.Session, access_token: str
 ) -> None:
-    emu.set_outcome("tok", Outcome.canonical("new"))
+    emu.set_outcome("tok", Answer.canonical("new"))
     response = send_v1(http, emu, access_token, {"token": "tok"})
     assert response.status_code == 200
     assert set(response.json()) == {"name"}
@@ -131,7 +131,7 @@ def test_canonical_is_plain_success_on_v1(
 
 
 def test_http_error_is_an_html_page(emu: FCMEmulator, http: requests.Session, access_token: str) -> None:
-    emu.set_outcome("tok", Outcome.http_error())
+    emu.set_outcome("tok", Answer.http_error())
     response = send_v1(http, emu, access_token, {"token": "tok"})
     assert response.status_code == 502
     assert response.headers["Content-Type"].startswith("text/html")
@@ -164,7 +164,7 @@ def test_drop_closes_without_answer(emu: FCMEmulator, access_token: str) -> None
 
 
 def test_delay_then_outcome(emu: FCMEmulator, http: requests.Session, access_token: str) -> None:
-    emu.set_outcome("tok", Outcome.delay(0.2, then="unregistered"))
+    emu.set_outcome("tok", Answer.delay(0.2, then="unregistered"))
     response = send_v1(http, emu, access_token, {"token": "tok"})
     assert response.status_code == 404
     assert response.elapsed.total_seconds() >= 0.2

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 import requests
-from emu_support import BAD_REQUEST, detail, fcm_error_code, post_v1
 
 from fcmclient.testing import FCMEmulator
+from tests.emulator.emu_support import BAD_REQUEST, detail, fcm_error_code, post_v1
 
 
 def _message(**fields: Any) -> dict[str, Any]:

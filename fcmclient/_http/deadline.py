@@ -1,0 +1,308 @@
+"""A total deadline for one HTTP request, on top of requests' per-read timeouts.
+
+requests (and urllib3) apply the read timeout to each socket read, so a server that sends
+one byte every few seconds can hold a request for ever. Here every read of the answer,
+status line, headers and body alike, waits at most for what is left of the request's
+deadline, and connecting never waits beyond it either.
+
+It takes two pieces: :class:`DeadlineAdapter`, mounted on a session, makes urllib3 use
+connections whose answers are read this way; :func:`deadline` sets the deadline for the
+requests the current thread makes inside its ``with`` block. Outside such a block the
+connections behave exactly like urllib3's own. Nothing here starts a thread.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import threading
+import time
+import weakref
+from typing import Any
+
+from requests import PreparedRequest, Response
+from requests.adapters import HTTPAdapter
+from urllib3 import connection, connectionpool
+
+from .intercept import urllib3_is_watched
+from .process import ProcessGuard, forks
+
+__all__ = ["Deadline", "DeadlineAdapter", "close_inherited", "deadline"]
+
+_local = threading.local()
+
+
+class Deadline:
+    """The moment (on :func:`time.monotonic`) by which a request must be over.
+
+    :param seconds: how long from now.
+    """
+
+    __slots__ = ("at",)
+
+    def __init__(self, seconds: float) -> None:
+        #: The moment it passes, on the monotonic clock.
+        self.at = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        """Seconds left (negative once passed)."""
+        return self.at - time.monotonic()
+
+    @property
+    def expired(self) -> bool:
+        """Whether the deadline has passed."""
+        return self.remaining() <= 0
+
+
+class deadline:  # noqa: N801  # used like a function: ``with deadline(5.0):``
+    """Give the requests this thread makes inside the block ``seconds`` in total.
+
+    Nests: an inner block never extends an outer one's deadline. (A class rather than a
+    generator-based context manager: it runs once per request of a fan-out.)
+
+    :param seconds: the time allowed, from now.
+
+    >>> with deadline(30.0) as outer, deadline(60.0) as inner:
+    ...     inner is outer
+    True
+    """
+
+    __slots__ = ("_outer", "_seconds")
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._outer: Deadline | None = None
+
+    def __enter__(self) -> Deadline:
+        outer: Deadline | None = getattr(_local, "deadline", None)
+        current = Deadline(self._seconds)
+        if outer is not None and outer.at < current.at:
+            current = outer
+        self._outer = outer
+        _local.deadline = current
+        return current
+
+    def __exit__(self, *exc_info: object) -> None:
+        _local.deadline = self._outer
+
+
+def _timed_out() -> TimeoutError:
+    return TimeoutError("the request's total deadline passed")
+
+
+class _DeadlineReader(io.RawIOBase):
+    """Reads a socket's raw file, each read waiting at most for what is left of the deadline.
+
+    It stands between the response's buffer and ``socket.makefile()``'s raw reader (which
+    keeps the socket open for the response even when the connection lets go of it).
+    """
+
+    def __init__(self, raw: Any, sock: Any, until: Deadline) -> None:
+        super().__init__()
+        self._raw = raw
+        self._sock = sock
+        self._until = until
+        self._base = sock.gettimeout()  # the read timeout urllib3 (or the channel) set
+        self._current = self._base
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        remaining = self._until.at - time.monotonic()
+        if remaining <= 0:
+            raise _timed_out()
+        # Shrink the socket's timeout only when the deadline is nearer than it: each
+        # settimeout() is a system call, and a fast answer never needs one.
+        current = self._current
+        if current is None or current > remaining:
+            self._sock.settimeout(remaining)
+            self._current = remaining
+        count: int | None = self._raw.readinto(buffer)
+        return count
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self._raw.close()
+                if self._current != self._base and self._sock.fileno() != -1:
+                    self._sock.settimeout(self._base)  # kept alive: the next request starts afresh
+            except OSError:
+                pass
+            finally:
+                super().close()
+
+
+class _ReaderSource:
+    """What :class:`http.client.HTTPResponse` takes as its socket: only ``makefile`` is used.
+
+    It builds the response's file once, deadline-aware, instead of wrapping a finished one.
+    """
+
+    __slots__ = ("_sock", "_until")
+
+    def __init__(self, sock: Any, until: Deadline) -> None:
+        self._sock = sock
+        self._until = until
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        raw = self._sock.makefile(mode, buffering=0)
+        return io.BufferedReader(_DeadlineReader(raw, self._sock, self._until))
+
+
+class _DeadlineResponse(http.client.HTTPResponse):
+    """An answer whose reads honour the current thread's deadline, if any."""
+
+    def __init__(self, sock: Any, *args: Any, **kwargs: Any) -> None:
+        until: Deadline | None = getattr(_local, "deadline", None)
+        source: Any = sock if until is None else _ReaderSource(sock, until)
+        super().__init__(source, *args, **kwargs)
+
+
+def _connect_within_deadline(conn: connection.HTTPConnection) -> None:
+    until: Deadline | None = getattr(_local, "deadline", None)
+    if until is None:
+        return
+    remaining = until.remaining()
+    if remaining <= 0:
+        raise _timed_out()
+    timeout = conn.timeout
+    if not isinstance(timeout, (int, float)) or timeout > remaining:
+        conn.timeout = remaining
+
+
+# The classes keep urllib3's names: they show in urllib3's and requests' error messages.
+
+
+#: Every connection these classes opened, in this process or (after a fork) in a parent.
+_OPENED: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _connect_here(conn: Any, connect: Any) -> None:
+    """``connect()`` ``conn`` within the current deadline, for this process only."""
+    _connect_within_deadline(conn)
+    started = forks()
+    connect()
+    if forks() != started:  # forked while connecting (a green thread survives a fork): the parent's
+        conn.close()
+        raise ConnectionError("the process forked while this connection was being opened")
+    conn.opened_in = ProcessGuard()
+    _OPENED.add(conn)
+
+
+def close_inherited() -> None:
+    """Close this process's copies of the connections another process opened (a forked child's).
+
+    Only the copy of each descriptor is closed, never shut down: the parent's connections
+    stay open. It takes no lock, so a lock a parent thread held at the fork cannot block it.
+    """
+    while True:
+        try:
+            connections = list(_OPENED)
+            break
+        except RuntimeError:  # another thread connected meanwhile: look again
+            continue
+    for conn in connections:
+        opened_in: ProcessGuard | None = getattr(conn, "opened_in", None)
+        if opened_in is not None and not opened_in.owned():
+            conn.opened_in = None
+            conn.close()
+
+
+def _of_this_process(conn: Any) -> Any:
+    """``conn``, closed first if another process opened it (it came through a fork).
+
+    Closing drops this process's copy of the socket only (never a shutdown, which would cut
+    the parent's connection); the connection then connects anew when used, so an answer is
+    only ever read by the process that sent the request.
+    """
+    opened_in: ProcessGuard | None = getattr(conn, "opened_in", None)
+    if opened_in is not None and not opened_in.owned():
+        conn.close()
+        conn.opened_in = None
+    return conn
+
+
+class HTTPConnection(connection.HTTPConnection):
+    """urllib3's connection, connecting and reading within the current deadline."""
+
+    response_class = _DeadlineResponse
+    #: The process that opened the socket (``None`` until connected).
+    opened_in: ProcessGuard | None = None
+
+    def connect(self) -> None:
+        _connect_here(self, super().connect)
+
+
+class HTTPSConnection(connection.HTTPSConnection):
+    """urllib3's TLS connection, connecting and reading within the current deadline."""
+
+    response_class = _DeadlineResponse
+    #: The process that opened the socket (``None`` until connected).
+    opened_in: ProcessGuard | None = None
+
+    def connect(self) -> None:
+        _connect_here(self, super().connect)
+
+
+# A pool lends a kept connection only to the process that opened it. ``_get_conn`` is the
+# one place every request takes a connection from (urlopen, and the channel's direct path,
+# which relies on it already); urllib3 2's public ``is_connected`` would do, but 1.26 has no
+# such hook. tests/http/test_process.py fails if the pool stops calling it.
+
+
+class HTTPConnectionPool(connectionpool.HTTPConnectionPool):
+    """urllib3's pool of :class:`HTTPConnection`, each used only by the process that opened it."""
+
+    ConnectionCls = HTTPConnection
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        return _of_this_process(super()._get_conn(timeout))
+
+
+class HTTPSConnectionPool(connectionpool.HTTPSConnectionPool):
+    """urllib3's pool of :class:`HTTPSConnection`, each used only by the process that opened it."""
+
+    ConnectionCls = HTTPSConnection
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        return _of_this_process(super()._get_conn(timeout))
+
+
+_POOLS = {"http": HTTPConnectionPool, "https": HTTPSConnectionPool}
+
+
+class DeadlineAdapter(HTTPAdapter):
+    """An :class:`~requests.adapters.HTTPAdapter` whose connections honour :func:`deadline`.
+
+    Takes the same arguments. Direct connections and HTTP(S) proxies are covered; a SOCKS
+    proxy keeps urllib3's own connections (per-read timeouts only). While a piece of urllib3
+    or http.client is replaced (vcrpy, a tracing agent:
+    :func:`~fcmclient._http.intercept.urllib3_is_watched`), requests go through urllib3's own
+    pool classes instead, where the replacement sees them (and only per-read timeouts apply).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._plain = HTTPAdapter(*args, **kwargs)
+        super().__init__(*args, **kwargs)
+
+    def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
+        """Send as :meth:`HTTPAdapter.send <requests.adapters.HTTPAdapter.send>` does."""
+        if urllib3_is_watched():
+            return self._plain.send(request, *args, **kwargs)
+        return super().send(request, *args, **kwargs)
+
+    def close(self) -> None:
+        """Close every pooled connection, the plain adapter's included."""
+        self._plain.close()
+        super().close()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):
+            manager.pool_classes_by_scheme = _POOLS
+        return manager

@@ -1,0 +1,223 @@
+"""Run one unit of work per target on a bounded number of threads, in bounded memory.
+
+No future per target: ``workers`` loops pull positions from one shared counter, and the
+calling thread is one of them, so a pool of ``workers - 1`` threads is enough and a send
+always makes progress even when other sends hold the pool, or when the pool runs nothing at
+all (shut down, or its threads lost in a fork): the calling thread then does every target,
+and no wait for the helpers outlasts the caller's bound. Memory stays bounded too: the only
+per-target state is the list of outcomes the result is made of.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+from ..outcomes import Outcome
+from .process import forks
+
+log = logging.getLogger("fcmclient")
+
+__all__ = ["Plan", "Pool", "abandon_on", "execute", "positions"]
+
+T = TypeVar("T")
+
+
+class Pool(Protocol):
+    """Where the helper loops run: :class:`~fcmclient._http.workers.Workers`, or any executor."""
+
+    def submit(self, fn: Callable[[], T], /) -> Future[T]:
+        """Run ``fn``; the future can be cancelled until it starts."""
+
+
+#: Per thread: the event that abandons the sends this thread makes (see :func:`abandon_on`).
+_scope = threading.local()
+_NEVER = threading.Event()
+
+
+@contextlib.contextmanager
+def abandon_on(event: threading.Event) -> Iterator[None]:
+    """Sends made in this thread inside the block start no new target once ``event`` is set.
+
+    For a caller in another thread that has given a send up (the command line's second
+    Ctrl-C): its targets not yet started stay :data:`~fcmclient.outcomes.NOT_SENT`.
+    """
+    outer = getattr(_scope, "event", None)
+    _scope.event = event
+    try:
+        yield
+    finally:
+        _scope.event = outer
+
+
+def _nothing() -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How :func:`execute` runs: with how many loops, on which threads, until when.
+
+    :param workers: at most this many targets at a time (the calling thread is one loop).
+    :param pool: where the other ``workers - 1`` loops run (``None``: the calling thread only).
+    :param start_by: no target starts at or after this moment (by ``clock``): it is
+        :data:`~fcmclient.outcomes.NOT_SENT`.
+    :param give_up: no wait for the pool's loops lasts past this moment: their targets under
+        way stay :data:`~fcmclient.outcomes.INTERRUPTED`.
+    :param on_error: the outcome of the target whose ``work`` raised.
+    :param done: called by each thread, the calling one included, once it takes no more
+        targets (to let go of what it holds, such as a connection), even when the wait for it
+        was given up.
+    """
+
+    workers: int
+    pool: Pool | None = None
+    start_by: float = math.inf
+    give_up: float = math.inf
+    clock: Callable[[], float] = field(default=time.monotonic)
+    on_error: Callable[[BaseException], Outcome] = field(default=Outcome.interrupted)
+    done: Callable[[], None] = field(default=_nothing)
+
+
+def positions(count: int) -> Callable[[], int]:
+    """A thread-safe source of the positions ``0 .. count - 1``, each given out once, then ``count``.
+
+    With the GIL, ``next()`` on a range iterator is one atomic step, so 64 threads take
+    positions without contending for a lock (a contended lock costs them more than the
+    work they share); a free-threaded interpreter gets the lock.
+    """
+    remaining = iter(range(count))
+    gil_enabled: Callable[[], bool] = getattr(sys, "_is_gil_enabled", lambda: True)
+    if gil_enabled():
+        return lambda: next(remaining, count)
+    lock = threading.Lock()
+
+    def locked() -> int:
+        with lock:
+            return next(remaining, count)
+
+    return locked
+
+
+#: What a target's outcome is while its work is under way: what it stays if the fan-out
+#: stops waiting for that work.
+_UNDER_WAY = Outcome.interrupted()
+_MISSING = Outcome.not_sent("the send stopped before this target (see its exception)")
+_LATE = Outcome.not_sent("send_timeout passed before this target was sent")
+
+
+def _join(helpers: list[Future[bool]], until: float, clock: Callable[[], float]) -> None:
+    """Wait for the helper loops that started, until ``until`` at most; cancel the others.
+
+    The calling thread only waits once its own loop ended, so no target is left for a helper
+    that has not started: it is cancelled (a pool busy with other sends, or whose threads are
+    gone, never holds the caller up). Whatever a helper still runs at ``until`` keeps its
+    outcome of work under way (:data:`~fcmclient.outcomes.INTERRUPTED`).
+    """
+    for future in helpers:
+        if future.cancel():
+            continue
+        left = until - clock()
+        try:  # running or done: it can no longer be cancelled
+            future.result(timeout=None if left == math.inf else max(left, 0.0))
+        except FutureTimeout:
+            running = sum(not helper.done() for helper in helpers)
+            log.warning("stopped waiting for %d helper thread(s) of a send: its time bound passed", running)
+            return
+
+
+class _Run:
+    """One :func:`execute` call: the shared counter, the outcomes, and the loops' stop signal."""
+
+    def __init__(self, targets: Sequence[str], work: Callable[[str], Outcome], plan: Plan) -> None:
+        self.targets, self.work, self.plan = targets, work, plan
+        self.count = len(targets)
+        self.outcomes: list[Outcome | None] = [None] * self.count
+        self.claim = positions(self.count)
+        self.stop = threading.Event()
+        self.errors: list[BaseException] = []
+        self.made_in = forks()  # a green thread that a fork carried into a child starts nothing there
+        self.abandoned = getattr(_scope, "event", None) or _NEVER
+
+    def loop(self) -> bool:
+        """Work on targets until none is left or the run stops; whether ``work`` raised."""
+        plan, outcomes = self.plan, self.outcomes
+        try:
+            while True:
+                index = self.claim()
+                if index >= self.count:
+                    return False
+                outcomes[index] = _UNDER_WAY  # before the check: a wait abandoned later sees it
+                if self.stop.is_set() or self.abandoned.is_set() or forks() != self.made_in:
+                    outcomes[index] = None
+                    return False
+                if plan.clock() >= plan.start_by:
+                    outcomes[index] = _LATE
+                    continue
+                try:
+                    outcomes[index] = self.work(self.targets[index])
+                except BaseException as exc:  # handed to the caller, never swallowed
+                    outcomes[index] = plan.on_error(exc)
+                    self.errors.append(exc)
+                    self.stop.set()
+                    return True
+        finally:
+            plan.done()
+
+    def start_helpers(self) -> list[Future[bool]]:
+        pool, futures = self.plan.pool, []
+        if pool is not None:
+            for _ in range(min(self.plan.workers, self.count) - 1):
+                try:
+                    futures.append(pool.submit(self.loop))
+                except RuntimeError:  # the pool was shut down (FCM.close() from another thread)
+                    break  # the threads started so far, and the calling one, do the work
+        return futures
+
+    def settled(self) -> list[Outcome]:
+        """The outcomes as they stand (a copy: work still under way may write more)."""
+        return [outcome or _MISSING for outcome in list(self.outcomes)]
+
+
+def execute(
+    targets: Sequence[str], work: Callable[[str], Outcome], plan: Plan
+) -> tuple[list[Outcome], BaseException | None]:
+    """Apply ``work`` to every target as ``plan`` says; nothing is lost.
+
+    Targets not started before ``plan.start_by``, or left when the run stopped, get a retry
+    outcome with error :data:`~fcmclient.outcomes.NOT_SENT`. It stops starting new targets
+    when a ``work`` call raises, or when the calling thread is interrupted while it waits for
+    the others (a ``KeyboardInterrupt``, a Celery soft time limit): then it still waits for
+    the work under way, so none goes on after it returned. One more interruption stops that
+    wait: it returns at once with that interruption, the targets whose work may still be under
+    way as :data:`~fcmclient.outcomes.INTERRUPTED`; when the calling thread's own ``work`` call
+    raised, the first interruption while it waits does.
+
+    :returns: one outcome per target (in order), and the first exception, if any (the last
+        one when the wait was abandoned): interruptions are returned, not raised.
+    """
+    run = _Run(targets, work, plan)
+    helpers = run.start_helpers()
+    stopped = False  # whether the calling thread was stopped once already
+    try:
+        stopped = run.loop()
+        _join(helpers, plan.give_up, plan.clock)
+    except BaseException as exc:  # interrupted while waiting: let the work under way finish
+        run.stop.set()
+        if stopped:
+            return run.settled(), exc
+        run.errors.insert(0, exc)
+        try:
+            _join(helpers, plan.give_up, plan.clock)
+        except BaseException as again:  # interrupted again: stop waiting
+            return run.settled(), again
+    return run.settled(), (run.errors[0] if run.errors else None)

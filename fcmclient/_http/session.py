@@ -1,0 +1,213 @@
+"""The only code that touches the network: one pooled session, timeouts and a total deadline
+per request (:mod:`fcmclient._http.deadline`), capped reads."""
+
+from __future__ import annotations
+
+import http.client
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+import urllib3
+
+from .._checks import seconds
+from .._version import __version__
+from .deadline import DeadlineAdapter, deadline
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "MAX_RESPONSE_BYTES",
+    "MAX_TIMEOUT",
+    "REQUEST_OPTIONS",
+    "Reply",
+    "Timeout",
+    "make_session",
+    "normalize_timeout",
+    "total_seconds",
+    "post",
+    "read_capped",
+    "split_options",
+    "within",
+]
+
+log = logging.getLogger("fcmclient")
+
+#: Seconds allowed to connect, and for each read of the answer, when no ``timeout`` is given
+#: (a whole request is allowed their sum, see :func:`total_seconds`).
+DEFAULT_TIMEOUT = 10.0
+
+#: Bytes of an answer read at most; the rest is cut off (the decoders then report it).
+MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+
+#: The largest ``timeout`` accepted, in seconds (one hour): a bounded request is the point of a
+#: timeout, and the socket layer cannot represent an infinite or astronomically large one.
+MAX_TIMEOUT = 3600.0
+
+#: The requests options ``FCM(**options)`` accepts.
+REQUEST_OPTIONS = frozenset({"timeout", "proxies", "verify", "cert"})
+
+Timeout = float | tuple[float, float]
+
+_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An HTTP answer, read and closed: status, headers and (capped) body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+def normalize_timeout(value: object) -> Timeout:
+    """Check a ``timeout`` option; ``None`` means :data:`DEFAULT_TIMEOUT`.
+
+    An unbounded request is never possible: ``timeout=None`` does not switch timeouts
+    off (as it would in requests) but selects the default, and every value must be a
+    positive number of seconds no larger than :data:`MAX_TIMEOUT`.
+    """
+    if value is None:
+        return DEFAULT_TIMEOUT
+    if isinstance(value, tuple):
+        if len(value) != 2:
+            raise ValueError("timeout must be a number or a (connect, read) pair")
+        return (
+            seconds(value[0], "the connect timeout", maximum=MAX_TIMEOUT),
+            seconds(value[1], "the read timeout", maximum=MAX_TIMEOUT),
+        )
+    return seconds(value, "timeout", maximum=MAX_TIMEOUT)
+
+
+def total_seconds(timeout: Timeout) -> float:
+    """The most one request may take in all: the connect timeout plus the read timeout.
+
+    requests bounds connecting and each socket read; this bounds the whole request,
+    connecting, sending and reading the status, headers and body, however slowly the
+    server trickles its answer.
+
+    >>> total_seconds(10.0), total_seconds((3.05, 27))
+    (20.0, 30.05)
+    """
+    if isinstance(timeout, tuple):
+        return float(timeout[0] + timeout[1])
+    return 2 * float(timeout)
+
+
+def split_options(options: Mapping[str, Any]) -> tuple[Timeout, dict[str, Any]]:
+    """Separate ``timeout`` from the other requests options, rejecting unknown ones."""
+    unknown = sorted(set(options) - REQUEST_OPTIONS)
+    if unknown:
+        raise TypeError(
+            f"unknown FCM option(s) {', '.join(unknown)}; "
+            f"requests options accepted: {', '.join(sorted(REQUEST_OPTIONS))}"
+        )
+    rest = {key: value for key, value in options.items() if key != "timeout"}
+    return normalize_timeout(options.get("timeout")), rest
+
+
+def make_session(pool_size: int) -> requests.Session:
+    """A session whose pool keeps up to ``pool_size`` connections per host, never retrying."""
+    session = requests.Session()
+    adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers["User-Agent"] = f"fcm-client/{__version__}"
+    return session
+
+
+def post(
+    session: requests.Session,
+    url: str,
+    body: bytes | Mapping[str, Any],
+    headers: Mapping[str, str | None],
+    timeout: Timeout,
+    options: Mapping[str, Any],
+) -> Reply:
+    """POST once, never following redirects, and read at most :data:`MAX_RESPONSE_BYTES`.
+
+    The whole exchange takes at most :func:`total_seconds` of ``timeout`` (a server that
+    trickles bytes is cut off). Once the status line and headers have arrived, the status is
+    the answer: a body that cannot be read in full (cut off by the deadline or the size cap,
+    truncated, or with an undecodable ``Content-Encoding``) is returned as far as it was
+    read, for the protocol decoder to judge.
+
+    :raises requests.Timeout: no status line and headers within the deadline.
+    :raises requests.RequestException: any other network problem before the headers
+        (connect, reset, TLS).
+    """
+    with within(timeout):
+        response = session.post(
+            url,
+            data=body,
+            headers=headers,
+            timeout=timeout,
+            allow_redirects=False,
+            stream=True,
+            **options,
+        )
+        try:
+            content, _ = read_capped(response.iter_content(_CHUNK), url, response.status_code)
+        finally:
+            response.close()
+    return Reply(response.status_code, response.headers, content)
+
+
+class within:  # noqa: N801  # used like a function: ``with within(timeout):``
+    """Give the requests made in the block :func:`total_seconds` of ``timeout`` in all.
+
+    A network failure once that time has passed is reported as :class:`requests.ReadTimeout`,
+    whatever low-level error the cut-off produced.
+
+    :param timeout: the request's timeout option.
+    """
+
+    __slots__ = ("_deadline", "_total", "_until")
+
+    def __init__(self, timeout: Timeout) -> None:
+        self._total = total_seconds(timeout)
+        self._deadline = deadline(self._total)
+
+    def __enter__(self) -> None:
+        self._until = self._deadline.__enter__()
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        self._deadline.__exit__()
+        if isinstance(exc, Exception) and self._until.expired and not isinstance(exc, requests.Timeout):
+            total = self._total
+            raise requests.ReadTimeout(f"no answer within {total:g} s (connect + read timeout)") from exc
+
+
+#: What reading a body can raise: requests' errors, and the socket, http.client and urllib3
+#: errors underneath when a connection is driven directly.
+_BODY_ERRORS = (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError)
+
+
+def read_capped(chunks: Iterable[bytes], url: str, status: int) -> tuple[bytes, bool]:
+    """The body of an answer, at most :data:`MAX_RESPONSE_BYTES`, and whether it was read whole.
+
+    A body that cannot be read to its end (cut off by the deadline, truncated, undecodable)
+    is returned as far as it was read: once the status arrived it decides, and the protocol
+    decoder judges the body.
+
+    :param chunks: the body, in pieces.
+    :param url: where it came from (for the log).
+    :param status: its HTTP status (for the log).
+    """
+    parts: list[bytes] = []
+    size = 0
+    try:
+        for chunk in chunks:
+            parts.append(chunk)
+            size += len(chunk)
+            if size > MAX_RESPONSE_BYTES:
+                log.warning("answer from %s cut at %d bytes", url, MAX_RESPONSE_BYTES)
+                return b"".join(parts)[:MAX_RESPONSE_BYTES], False
+    except _BODY_ERRORS as exc:
+        log.warning(
+            "answer from %s (HTTP %d) unreadable after %d bytes: %s", url, status, size, type(exc).__name__
+        )
+        return b"".join(parts), False
+    return b"".join(parts), True

@@ -1,0 +1,133 @@
+"""The ``fcmclient`` command: ``send`` pushes, run the ``emulator``, or a ``demo``.
+
+Exit status: 0 every target was sent; 1 some were not (the summary and the report say which);
+2 bad input (one line on stderr, no traceback); 3 the credentials were rejected; 130
+interrupted (SIGINT or SIGTERM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .._args import Parser
+from .._checks import seconds
+from .common import EXIT_INTERRUPTED, EXIT_PARTIAL, EXIT_USAGE, StopRequest, UsageError
+
+__all__ = ["main", "build_parser"]
+
+
+def _count(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, got {value}")
+        return value
+
+    return parse
+
+
+def _seconds(text: str) -> float:
+    try:
+        return seconds(float(text), "--timeout")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}") from None
+
+
+def _send_parser(commands: Any) -> None:
+    send = commands.add_parser(
+        "send",
+        help="send one message to tokens, a topic or a condition",
+        description="Send one message. Credentials: --service-account or "
+        "GOOGLE_APPLICATION_CREDENTIALS (HTTP v1), --api-key or FCM_API_KEY (legacy), or "
+        "--emulator (a local emulator started for this run).",
+        epilog="Exit status: 0 every target sent; 1 some were not (the summary and the report say "
+        "which); 2 bad input; 3 credentials rejected; 130 interrupted.",
+    )
+    target = send.add_argument_group("targets (exactly one kind)")
+    target.add_argument(
+        "--token", action="append", default=[], metavar="TOKEN", help="a registration token (repeatable)"
+    )
+    target.add_argument("--tokens-file", metavar="FILE", help="tokens, one per line ('-' for stdin)")
+    target.add_argument("--topic", help="a topic name")
+    target.add_argument("--condition", help="a condition over topics")
+    content = send.add_argument_group("content")
+    content.add_argument("--title", help="notification title")
+    content.add_argument("--body", help="notification body")
+    content.add_argument("--data", metavar="JSON", help="data payload, a JSON object")
+    content.add_argument("--data-file", metavar="FILE", help="data payload from a JSON file")
+    options = send.add_argument_group("options")
+    options.add_argument("--ttl", type=_count(0), metavar="SECONDS", help="time to live")
+    options.add_argument("--priority", choices=("high", "normal"), help="delivery priority")
+    options.add_argument("--collapse-key", help="messages with the same key replace each other")
+    options.add_argument("--dry-run", action="store_true", help="validate only, deliver nothing")
+    creds = send.add_argument_group("credentials (one kind)")
+    creds.add_argument("--service-account", metavar="FILE", help="service-account key file (HTTP v1)")
+    creds.add_argument("--api-key", help="legacy server key (better: the FCM_API_KEY variable)")
+    creds.add_argument(
+        "--emulator", action="store_true", help="send to a local emulator started for this run"
+    )
+    creds.add_argument("--project-id", help="send for this project instead of the key file's")
+    creds.add_argument("--url", help="send endpoint, for emulators and proxies")
+    run = send.add_argument_group("run")
+    run.add_argument("--chunk-size", type=_count(1), default=500, metavar="N", help="tokens per send (500)")
+    run.add_argument("--retries", type=_count(0), default=0, metavar="N", help="retry rounds (0: none)")
+    run.add_argument("--report", metavar="FILE", help="write each target's outcome as a JSON line")
+    run.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="per-request timeout (10)")
+    run.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: when stderr is a terminal)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of the whole command line (``fcmclient emulator`` has its own for the rest)."""
+    parser = Parser(prog="fcmclient", description="Send Firebase Cloud Messaging pushes.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _send_parser(commands)
+    commands.add_parser(
+        "emulator", help="run the local FCM emulator in the foreground (--help for its options)"
+    )
+    commands.add_parser("demo", help="send a multicast to the built-in emulator and explain each outcome")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if arguments[:1] == ["emulator"]:  # its own parser owns the rest of the line
+            from ..testing.cli import main as emulator_main
+
+            return emulator_main(arguments[1:], prog="fcmclient emulator")
+        parsed = build_parser().parse_args(arguments)
+        if parsed.command == "demo":
+            from .demo import run_demo
+
+            return run_demo(sys.stdout)
+        from .sending import run_send  # late: `emulator` and `--help` need no requests or google-auth
+
+        stop = StopRequest()
+        with stop.installed():
+            return run_send(parsed, os.environ, sys.stdin.buffer, sys.stdout, sys.stderr, stop)
+    except UsageError as exc:
+        print(f"fcmclient: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("fcmclient: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader of our output went away (``| head``)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PARTIAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

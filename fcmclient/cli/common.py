@@ -1,0 +1,70 @@
+"""What every part of the command shares: exit statuses, usage errors, and stop requests."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from types import FrameType
+from typing import TypeVar
+
+from .._args import UsageError
+
+__all__ = [
+    "EXIT_AUTH",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_PARTIAL",
+    "EXIT_USAGE",
+    "StopRequest",
+    "UsageError",
+]
+
+_T = TypeVar("_T")
+
+EXIT_OK = 0
+EXIT_PARTIAL = 1
+EXIT_USAGE = 2
+EXIT_AUTH = 3
+EXIT_INTERRUPTED = 130
+
+
+class StopRequest:
+    """Counts SIGINT and SIGTERM: the first asks to stop once the sends in flight are
+    answered, the second to abandon them."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.event = threading.Event()
+        self._abortable = False
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.count += 1
+        self.event.set()
+        if self._abortable and self.count >= 2:
+            raise KeyboardInterrupt
+
+    def next_or_abort(self, items: Iterator[_T]) -> _T:
+        """``next(items)``; a second interrupt, even one that comes while it blocks (reading a
+        pipe), raises :class:`KeyboardInterrupt` instead."""
+        self._abortable = True  # first: a second interrupt from here on raises, or is seen below
+        try:
+            if self.count >= 2:
+                raise KeyboardInterrupt
+            return next(items)
+        finally:
+            self._abortable = False
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[StopRequest]:
+        """Handle the signals while the block runs (only possible in the main thread)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = {signum: signal.signal(signum, self) for signum in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)

@@ -1,0 +1,152 @@
+"""An interrupted v1 multicast (a Ctrl-C, a Celery soft time limit) keeps its result and sends
+nothing afterwards; a second interruption stops the wait and still accounts for every target.
+
+The interruptions are real signals raised in the main thread by a timer, as Celery's soft
+time limit raises them, against the emulator.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from fcmclient import FCM, JSONMessage
+from fcmclient.testing import Answer, FCMEmulator
+from tests.timing import SLACK
+
+WAIT = 10.0  # bound on waiting for the client's threads to end
+
+
+class TimeLimitError(Exception):
+    """Raised in the main thread by a timer signal, as a Celery soft time limit would be."""
+
+
+@contextlib.contextmanager
+def time_limits(first: float, every: float = 0.0) -> Iterator[Callable[[], None]]:
+    """Raise :class:`TimeLimitError` in the main thread ``first`` seconds from now (then every
+    ``every`` seconds), as a Celery soft time limit does, until the block ends or the
+    ``disarm()`` it yields is called."""
+    armed = True
+
+    def stop(signum: int, frame: object) -> None:
+        if armed:
+            raise TimeLimitError
+
+    def disarm() -> None:
+        nonlocal armed
+        armed = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, first, every)
+    try:
+        yield disarm
+    finally:
+        disarm()
+        signal.signal(signal.SIGALRM, previous)
+
+
+@contextlib.contextmanager
+def helper_threads_ended() -> Iterator[None]:
+    """On leaving, wait until every helper thread of an FCM started inside the block has ended.
+
+    Close the FCM inside the block: its helpers then end once the loop each runs has returned,
+    so every request they made, even after ``send()`` raised, has been answered (and counted
+    by the emulator) when this returns. The test fails if one is still running after ``WAIT``.
+    """
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + WAIT
+    for thread in set(threading.enumerate()) - before:
+        if thread.name.startswith("fcmclient_"):  # the names of FCM's helper threads
+            thread.join(max(deadline - time.monotonic(), 0.0))
+            assert not thread.is_alive(), f"{thread.name} still runs {WAIT:g} s after the FCM was closed"
+
+
+def test_v1_multicast_interrupted_keeps_its_result_and_sends_nothing_afterwards(
+    fcm_emulator: FCMEmulator,
+) -> None:
+    fcm_emulator.latency = 0.05
+    info = fcm_emulator.service_account_info("demo")
+    tokens = [f"t{n:03d}" for n in range(400)]
+
+    with (
+        helper_threads_ended(),
+        FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), max_workers=8) as client,
+    ):
+        client.send(JSONMessage(["warm-up"]))  # the access token, outside the timer
+        with time_limits(0.3), pytest.raises(TimeLimitError) as info_:
+            client.send(JSONMessage(tokens))
+        arrived = fcm_emulator.stats.v1_requests
+    assert fcm_emulator.stats.v1_requests == arrived  # nothing is sent after send() raised
+    result = info_.value.result  # type: ignore[attr-defined]
+    retry = result.retry()
+    assert retry is not None
+    assert sorted([*result.success, *retry.targets]) == tokens  # every target, exactly once
+    assert 0 < len(result.success) < len(tokens)
+    assert {result.outcomes[t].error for t in retry.targets} <= {"NOT_SENT", "INTERRUPTED"}
+    delivered = {t for t in tokens if fcm_emulator.inbox(t)}
+    assert set(result.success) <= delivered  # what the result calls sent was delivered
+    assert delivered - set(result.success) <= {
+        t for t in retry.targets if result.outcomes[t].error == "INTERRUPTED"
+    }
+
+
+def test_v1_multicast_interrupted_twice_still_accounts_for_every_target(
+    fcm_emulator: FCMEmulator,
+) -> None:
+    """The second interruption stops the wait for the requests under way: send() raises at
+    once, and the result it carries still holds every target: the four whose requests were
+    under way as INTERRUPTED (they may yet be delivered), the rest as NOT_SENT."""
+    slow = [f"slow-{n}" for n in range(4)]
+    for token in slow:
+        fcm_emulator.set_outcome(token, Answer.delay(0.6))
+    fast = [f"fast-{n:02d}" for n in range(40)]
+    info = fcm_emulator.service_account_info("demo")
+    with (
+        helper_threads_ended(),  # the abandoned requests finish on their own
+        FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), max_workers=4) as client,
+    ):
+        client.send(JSONMessage(["warm-up"]))  # the access token, outside the timer
+        sent_before = fcm_emulator.stats.v1_requests
+        started = time.monotonic()
+        with time_limits(0.1, 0.1) as disarm:  # interrupt until the send gives up
+            with pytest.raises(TimeLimitError) as raised:
+                client.send(JSONMessage([*slow, *fast]))
+            disarm()
+        elapsed = time.monotonic() - started
+    sent = fcm_emulator.stats.v1_requests - sent_before
+    assert elapsed < 0.2 + SLACK  # it returned at the second interruption, not after the 0.6 s answers
+    result = raised.value.result  # type: ignore[attr-defined]
+    assert not result.success
+    errors = {target: outcome.error for target, outcome in result.outcomes.items()}
+    assert errors == {**dict.fromkeys(slow, "INTERRUPTED"), **dict.fromkeys(fast, "NOT_SENT")}
+    assert result.retry().targets == [*slow, *fast]
+    assert sent == len(slow)  # nothing started after the first interruption
+    assert {t for t in [*slow, *fast] if fcm_emulator.inbox(t)} <= set(slow)
+
+
+def test_regression_an_abandoned_wait_lent_a_busy_connection_to_the_next_send(
+    fcm_emulator: FCMEmulator,
+) -> None:
+    """Interrupted again while it waits for the requests under way, a send stops waiting.
+    Their connections were then given back to the pool while still in use: the next send
+    took one and read the answer meant for the abandoned request, so a live token was
+    reported UNREGISTERED (and would have been deleted)."""
+    for token in ("slow-1", "slow-2"):
+        fcm_emulator.set_outcome(token, Answer.delay(0.8, "unregistered"))
+    info = fcm_emulator.service_account_info("demo")
+    live = [f"live-{n}" for n in range(4)]
+    with FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), max_workers=3) as client:
+        client.send(JSONMessage(["warm-up"]))  # the access token, outside the timer
+        with time_limits(0.1, 0.1) as disarm:  # interrupt until the send gives up
+            with pytest.raises(TimeLimitError):  # the send was interrupted
+                client.send(JSONMessage(["slow-1", "slow-2"]))
+            disarm()
+        result = client.send(JSONMessage(live))  # while the abandoned requests are under way
+    assert sorted(result.success) == live, result.outcomes
