@@ -54,6 +54,22 @@ def tokens(count: int) -> list[str]:
     return [f"bench{index:09d}:" + "A" * 148 for index in range(count)]
 
 
+class Count(list[str]):
+    """An empty list that says it holds ``count`` tokens: for the clients that make their own
+    targets (``fcmclient-each-stream``), so that a million of them are never held here."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__()
+        self.count = count
+
+    def __len__(self) -> int:
+        return self.count
+
+
+#: Clients that make their targets themselves, from the count they are given.
+GENERATING = frozenset({"fcmclient-each-stream"})
+
+
 class Sampler:
     """Samples, while a run lasts, the process's threads and its TCP connections to the server.
 
@@ -211,6 +227,42 @@ def fcmclient_v1(args: argparse.Namespace) -> Callable[[list[str]], int]:
     return send
 
 
+def personal(target: str, index: int) -> dict[str, Any]:
+    """The content of one personalised message: its own data and title."""
+    return {"data": {**DATA, "n": str(index)}, "message_title": f"{TITLE} #{index}", "message_body": BODY}
+
+
+def fcmclient_each(args: argparse.Namespace) -> Callable[[list[str]], int]:
+    """fcm-client send_each: one message per target, each its own, in one call."""
+    from fcmclient import FCM, JSONMessage
+
+    options = {"verify": args.ca} if args.ca else {}
+    fcm = FCM.from_service_account(args.service_account, url=args.v1_url, **options)
+
+    def send(targets: list[str]) -> int:
+        messages = (JSONMessage([t], **personal(t, i)) for i, t in enumerate(targets))
+        return sum(len(result.success) for result in fcm.send_each(messages))
+
+    return send
+
+
+def fcmclient_each_stream(args: argparse.Namespace) -> Callable[[list[str]], int]:
+    """fcm-client send_each_iter over a generator, results counted and dropped: the memory of
+    a send to millions (the targets are generated, not taken from the list given)."""
+    from fcmclient import FCM, JSONMessage
+
+    options = {"verify": args.ca} if args.ca else {}
+    fcm = FCM.from_service_account(args.service_account, url=args.v1_url, **options)
+
+    def send(targets: list[str]) -> int:
+        messages = (
+            JSONMessage([f"bench{i:09d}:" + "A" * 148], **personal("", i)) for i in range(len(targets))
+        )
+        return sum(len(result.success) for result in fcm.send_each_iter(messages))
+
+    return send
+
+
 def legacy(args: argparse.Namespace) -> Callable[[list[str]], int]:
     """The legacy API: one send() per 1,000 ids (fcm-client now, or 0.2.2 in its own venv)."""
     from fcmclient import FCM, JSONMessage
@@ -272,6 +324,27 @@ def firebase_sync(args: argparse.Namespace) -> Callable[[list[str]], int]:
     return send
 
 
+def firebase_each(args: argparse.Namespace) -> Callable[[list[str]], int]:
+    """firebase-admin send_each: one message per target, each its own, 500 per call (its limit)."""
+    from firebase_admin import messaging
+
+    app = _firebase_app(args)
+
+    def one(target: str, index: int) -> Any:
+        content = personal(target, index)
+        note = messaging.Notification(title=content["message_title"], body=content["message_body"])
+        return messaging.Message(token=target, data=content["data"], notification=note)
+
+    def send(targets: list[str]) -> int:
+        delivered = 0
+        for start in range(0, len(targets), 500):
+            batch = [one(t, start + i) for i, t in enumerate(targets[start : start + 500])]
+            delivered += messaging.send_each(batch, app=app).success_count
+        return delivered
+
+    return send
+
+
 def firebase_async(args: argparse.Namespace) -> Callable[[list[str]], int]:
     """firebase-admin send_each_for_multicast_async (httpx, HTTP/2 over TLS), 500 per call."""
     import asyncio
@@ -316,6 +389,9 @@ def pyfcm_async(args: argparse.Namespace) -> Callable[[list[str]], int]:
 CLIENTS: dict[str, Callable[[argparse.Namespace], Callable[[list[str]], int]]] = {
     "floor": floor,
     "fcmclient-v1": fcmclient_v1,
+    "fcmclient-each": fcmclient_each,
+    "fcmclient-each-stream": fcmclient_each_stream,
+    "firebase-admin-each": firebase_each,
     "fcmclient-legacy": legacy,
     "fcmclient-0.2.2-legacy": legacy,
     "firebase-admin-sync": firebase_sync,
@@ -375,12 +451,13 @@ def main(argv: list[str] | None = None) -> None:
     server = Server(args.control_port)
     send = CLIENTS[args.client](args)
     if args.warmup:
-        send(tokens(args.warmup))
+        send(Count(args.warmup) if args.client in GENERATING else tokens(args.warmup))
     print("ready", flush=True)
     for command in sys.stdin:
         size = int(command)
         port = urllib.parse.urlsplit(args.v1_url).port or 443
-        line = measure(send, tokens(size), server, port, args.min_seconds)
+        targets = Count(size) if args.client in GENERATING else tokens(size)
+        line = measure(send, targets, server, port, args.min_seconds)
         line["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps(line), flush=True)
     os._exit(0)  # skip interpreter teardown: some peers leave non-daemon threads and loops behind

@@ -37,11 +37,21 @@ VENV = HERE / ".venv"
 OLD_VENV = HERE / ".venv-0.2.2"
 OLD_VERSION = "fcm-client==0.2.2"
 
-V1_CLIENTS = ["floor", "fcmclient-v1", "firebase-admin-sync", "firebase-admin-async", "pyfcm-async"]
+V1_CLIENTS = [
+    "floor",
+    "fcmclient-v1",
+    "fcmclient-each",
+    "firebase-admin-sync",
+    "firebase-admin-each",
+    "firebase-admin-async",
+    "pyfcm-async",
+]
 LEGACY_CLIENTS = ["fcmclient-legacy", "fcmclient-0.2.2-legacy"]
 LABELS = {
     "floor": "raw http.client floor (64 threads)",
     "fcmclient-v1": "fcm-client v1 fan-out",
+    "fcmclient-each": "fcm-client send_each (N messages)",
+    "firebase-admin-each": "firebase-admin 7.7.0 send_each",
     "firebase-admin-sync": "firebase-admin 7.7.0 sync",
     "firebase-admin-async": "firebase-admin 7.7.0 async",
     "pyfcm-async": "pyfcm 2.1.1 async",
@@ -49,6 +59,8 @@ LABELS = {
     "fcmclient-0.2.2-legacy": "fcm-client 0.2.2 legacy (1,000 ids/request)",
 }
 BIG_AUDIENCE = 100_000
+#: Messages of the send_each_iter memory run (``--each-stream``).
+EACH_STREAM = 1_000_000
 DOCS = ROOT / "docs" / "_static"
 
 
@@ -361,6 +373,31 @@ def check_targets(
     return "\n".join(out)
 
 
+def check_each_targets(rows: list[dict[str, Any]], stream: dict[str, Any] | None) -> str:
+    """send_each within 1.25x the time of one multicast, at least 3x firebase-admin's send_each,
+    and a million messages from a generator under 150 MB."""
+    out: list[str] = []
+    for scheme in ("http", "https"):
+        for n in (2000, 10000):
+            each = _find(rows, "fcmclient-each", scheme, 20, n)
+            multicast = _find(rows, "fcmclient-v1", scheme, 20, n)
+            admin = _find(rows, "firebase-admin-each", scheme, 20, n)
+            where = f"{scheme:5} 20 ms N={n:<5}"
+            if each and multicast:
+                ratio = multicast["msgs_per_s"] / each["msgs_per_s"]
+                text = f"{where} send_each time / multicast time = {ratio:.2f}x (<= 1.25x)"
+                out.append(("PASS  " if ratio <= 1.25 else "MISS  ") + text)
+            if each and admin:
+                ratio = each["msgs_per_s"] / admin["msgs_per_s"]
+                text = f"{where} send_each / firebase-admin send_each = {ratio:.2f}x (>= 3x)"
+                out.append(("PASS  " if ratio >= 3 else "MISS  ") + text)
+    if stream is not None:
+        peak = stream["peak_rss_mb"]
+        text = f"send_each_iter, {stream['n']:,} messages: peak RSS {peak:.0f} MB (< 150)"
+        out.append(("PASS  " if peak < 150 else "MISS  ") + text)
+    return "\n".join(out)
+
+
 def draw_chart(rows: list[dict[str, Any]], path: Path) -> None:
     import matplotlib
 
@@ -415,6 +452,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--min-seconds", type=float, default=1.0, help="a run repeats its send until this long"
     )
     parser.add_argument("--no-big", action="store_true", help=f"skip the {BIG_AUDIENCE:,}-token memory run")
+    parser.add_argument(
+        "--each-stream",
+        type=int,
+        default=EACH_STREAM,
+        metavar="N",
+        help=f"messages of the send_each_iter memory run (default {EACH_STREAM:,}; 0 skips it)",
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results", help="where results.json goes")
     parser.add_argument("--chart", type=Path, help="PNG path (default: OUT/fanout.png)")
     parser.add_argument(
@@ -424,7 +468,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     if args.quick:
-        args.sizes, args.runs, args.legacy_runs = "500", 2, 2
+        args.sizes, args.runs, args.legacy_runs, args.each_stream = "500", 2, 2, 20_000
     args.size_list = [int(size) for size in args.sizes.split(",")]
     args.runs_for = lambda n: args.runs if n < 5000 else args.runs_large
     args.latency_list = [int(ms) for ms in args.latencies.split(",")]
@@ -442,7 +486,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.monotonic()
     rows: list[dict[str, Any]] = []
     legacy: list[dict[str, Any]] = []
-    big = None
+    big = stream = None
     with tempfile.TemporaryDirectory(prefix="fcm-bench-") as tmp:
         ca, cert, key = make_certificates(Path(tmp))
         with fast_server(cert, key) as ports:
@@ -474,6 +518,17 @@ def main(argv: list[str] | None = None) -> None:
                 control(ports["control_port"], "/latency?s=0")
                 (line,) = matrix.interleaved(["fcmclient-v1"], "http", [BIG_AUDIENCE], lambda n: 1, warmup=0)
                 big = summarize(line, "http", 0.0)
+            if args.each_stream:
+                print(
+                    f"== http, 0 ms: send_each_iter, {args.each_stream:,} messages",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                control(ports["control_port"], "/latency?s=0")
+                (line,) = matrix.interleaved(
+                    ["fcmclient-each-stream"], "http", [args.each_stream], lambda n: 1, warmup=0
+                )
+                stream = summarize(line, "http", 0.0)
     order = {client: index for index, client in enumerate(V1_CLIENTS)}
     rows.sort(key=lambda r: (r["scheme"] != "http", r["latency_ms"], r["n"], order.get(r["client"], 99)))
     report = format_table(rows)
@@ -485,11 +540,18 @@ def main(argv: list[str] | None = None) -> None:
             f"{big['msgs_per_s']:,.0f} msgs/s, peak RSS {big['peak_rss_mb']:.0f} MB, "
             f"{big['threads']} threads, peak open connections {big['peak_open']}"
         )
+    if stream is not None:
+        report += (
+            f"\n\nsend_each_iter of a generator of {args.each_stream:,} messages (plain HTTP, 0 ms): "
+            f"{stream['msgs_per_s']:,.0f} msgs/s, peak RSS {stream['peak_rss_mb']:.0f} MB"
+        )
     report += "\n\nTargets (issue 7):\n" + check_targets(rows, big, legacy)
+    report += "\n\nTargets (issue 14, send_each):\n" + check_each_targets(rows, stream)
     report += f"\n\n(took {time.monotonic() - started:.0f} s)"
     print(report)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps({"rows": rows, "legacy": legacy, "big": big}, indent=1))
+    results = {"rows": rows, "legacy": legacy, "big": big, "each_stream": stream}
+    (args.out / "results.json").write_text(json.dumps(results, indent=1))
     (args.out / "report.txt").write_text(report + "\n")
     draw_chart(rows, args.chart or args.out / "fanout.png")
     if args.docs:

@@ -12,7 +12,7 @@ Code written for fcm-client 0.2 / gcm-client runs unchanged::
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import requests
@@ -26,6 +26,7 @@ from ._protocol.encoding import check_credential
 from ._protocol.legacy import FCM_URL
 from ._protocol.v1 import V1_URL
 from ._send.auth import grant_for, service_account
+from ._send.each import Each, replace_results
 from ._send.legacy import LegacySender
 from ._send.resources import per_process
 from ._send.v1 import V1Sender
@@ -115,30 +116,31 @@ class FCM:
         self._api_key = api_key
         #: The Firebase project (v1), or ``None``.
         self.project_id = project_id or getattr(credentials, "project_id", None)
-        self._sender: LegacySender | V1Sender
-        if api_key is not None:
-            #: ``"legacy"`` or ``"v1"``.
-            self.protocol = "legacy"
-            self._sender = LegacySender(
-                check_credential(api_key, "the API key"),
-                url or FCM_URL,
-                self._timeout,
-                self._options,
-                backoff,
-            )
-            grant = None
-        else:
-            self.protocol = "v1"
-            template = url or V1_URL
-            if not self.project_id and "{project_id}" in template:
-                raise ValueError("HTTP v1 needs a project_id (or a url that names the project)")
-            url = template.replace("{project_id}", self.project_id or "")
-            self._sender = V1Sender(
-                url, self._timeout, self._options, backoff, self.max_workers, self.send_timeout
-            )
-            grant = grant_for(credentials, self._timeout, self._options)
+        #: ``"legacy"`` or ``"v1"``.
+        self.protocol = "legacy" if api_key is not None else "v1"
+        self._sender = self._legacy(api_key, url) if api_key is not None else self._v1(url)
+        grant = None if credentials is None else grant_for(credentials, self._timeout, self._options)
         # Sockets, threads, locks and the token cache, per process: a forked child makes its own.
         self._resources = per_process(self.max_workers, grant, total_seconds(self._timeout))
+
+    def _legacy(self, api_key: str, url: str | None) -> LegacySender:
+        key = check_credential(api_key, "the API key")
+        return LegacySender(
+            key,
+            url or FCM_URL,
+            self._timeout,
+            self._options,
+            self.backoff,
+            self.max_workers,
+            self.send_timeout,
+        )
+
+    def _v1(self, url: str | None) -> V1Sender:
+        template = url or V1_URL
+        if not self.project_id and "{project_id}" in template:
+            raise ValueError("HTTP v1 needs a project_id (or a url that names the project)")
+        url = template.replace("{project_id}", self.project_id or "")
+        return V1Sender(url, self._timeout, self._options, self.backoff, self.max_workers, self.send_timeout)
 
     @classmethod
     def from_service_account(
@@ -240,3 +242,45 @@ class FCM:
                 f"not {type(message).__name__}"
             )
         return self._sender.send(message, self._resources.get())
+
+    def send_each(self, messages: Iterable[Message]) -> list[Result]:
+        """Send many different messages at once; one :class:`Result` per message, in input order.
+
+        ``results[i]`` is the result :meth:`send` gives ``messages[i]``, but every target of
+        every message shares one fan-out: at most ``max_workers`` requests in flight in all,
+        none started after ``send_timeout`` (counted from the call), each message translated
+        once. A legacy request that fails as a whole does not stop the others: its targets
+        are in ``retry()`` (a network failure) or ``failed`` (a refused request, an
+        unreadable answer). Any iterable of messages; an empty one gives ``[]``. It holds
+        every message and result: for millions, read them as they come with
+        :meth:`send_each_iter`.
+
+        :raises TypeError: a non-message, or one v1 cannot translate (in a list or tuple:
+            before anything is sent; in another iterable: when it is reached).
+        :raises ValueError: an :class:`InstallationMessage` on the legacy API (likewise).
+        :raises requests.RequestException: v1, the first access token could not be fetched.
+
+        Once sending has started, any exception that stops it (the credentials rejected, a
+        mistake in an iterable, an interruption) carries ``results``: one result per message
+        read, in input order (the targets not sent in ``retry()`` as ``NOT_SENT``, those cut
+        in flight as ``INTERRUPTED``); a list's or tuple's messages all have one.
+        """
+        collected: list[Result] = []
+        run = Each(self._sender, messages, self._resources.get())
+        try:
+            collected.extend(run.results())
+        except BaseException as exc:
+            pending = run.unaccounted() if run.stopped_by is not exc else getattr(exc, "results", [])
+            replace_results(exc, collected + pending)
+            raise
+        return collected
+
+    def send_each_iter(self, messages: Iterable[Message]) -> Iterator[Result]:
+        """:meth:`send_each`, yielding each message's result in input order as its window of
+        messages is done, in bounded memory: one window (``64 * max_workers`` targets, 4,096
+        by default) of messages at a time, a generator never read ahead of that.
+
+        Raises as :meth:`send_each`; an exception's ``results`` then holds the results not
+        yet yielded.
+        """
+        return Each(self._sender, messages, self._resources.get()).results()

@@ -27,6 +27,10 @@ class FCMError(Exception):
     Network failures are not among them: they stay :class:`requests.RequestException`.
     """
 
+    #: For a :meth:`~fcmclient.FCM.send_each` it stopped: one result per message read, in
+    #: input order; ``None`` otherwise.
+    results: list[Result] | None = None
+
 
 class FCMRequestError(FCMError, ValueError):
     """FCM rejected the request as a whole (HTTP 400 or an unexpected status).

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from ..outcomes import Outcome
 from .process import forks
@@ -30,6 +30,8 @@ log = logging.getLogger("fcmclient")
 __all__ = ["Plan", "Pool", "abandon_on", "execute", "positions"]
 
 T = TypeVar("T")
+Item = TypeVar("Item")
+R = TypeVar("R")
 
 
 class Pool(Protocol):
@@ -135,13 +137,13 @@ def _join(helpers: list[Future[bool]], until: float, clock: Callable[[], float])
             return
 
 
-class _Run:
+class _Run(Generic[Item, R]):
     """One :func:`execute` call: the shared counter, the outcomes, and the loops' stop signal."""
 
-    def __init__(self, targets: Sequence[str], work: Callable[[str], Outcome], plan: Plan) -> None:
-        self.targets, self.work, self.plan = targets, work, plan
-        self.count = len(targets)
-        self.outcomes: list[Outcome | None] = [None] * self.count
+    def __init__(self, items: Sequence[Item], work: Callable[[Item], R | Outcome], plan: Plan) -> None:
+        self.items, self.work, self.plan = items, work, plan
+        self.count = len(items)
+        self.outcomes: list[R | Outcome | None] = [None] * self.count
         self.claim = positions(self.count)
         self.stop = threading.Event()
         self.errors: list[BaseException] = []
@@ -164,7 +166,7 @@ class _Run:
                     outcomes[index] = _LATE
                     continue
                 try:
-                    outcomes[index] = self.work(self.targets[index])
+                    outcomes[index] = self.work(self.items[index])
                 except BaseException as exc:  # handed to the caller, never swallowed
                     outcomes[index] = plan.on_error(exc)
                     self.errors.append(exc)
@@ -183,17 +185,17 @@ class _Run:
                     break  # the threads started so far, and the calling one, do the work
         return futures
 
-    def settled(self) -> list[Outcome]:
+    def settled(self) -> list[R | Outcome]:
         """The outcomes as they stand (a copy: work still under way may write more)."""
         return [outcome or _MISSING for outcome in list(self.outcomes)]
 
 
 def execute(
-    targets: Sequence[str], work: Callable[[str], Outcome], plan: Plan
-) -> tuple[list[Outcome], BaseException | None]:
-    """Apply ``work`` to every target as ``plan`` says; nothing is lost.
+    items: Sequence[Item], work: Callable[[Item], R | Outcome], plan: Plan
+) -> tuple[list[R | Outcome], BaseException | None]:
+    """Apply ``work`` to every item (a target, a message) as ``plan`` says; nothing is lost.
 
-    Targets not started before ``plan.start_by``, or left when the run stopped, get a retry
+    Items not started before ``plan.start_by``, or left when the run stopped, get a retry
     outcome with error :data:`~fcmclient.outcomes.NOT_SENT`. It stops starting new targets
     when a ``work`` call raises, or when the calling thread is interrupted while it waits for
     the others (a ``KeyboardInterrupt``, a Celery soft time limit): then it still waits for
@@ -202,10 +204,11 @@ def execute(
     way as :data:`~fcmclient.outcomes.INTERRUPTED`; when the calling thread's own ``work`` call
     raised, the first interruption while it waits does.
 
-    :returns: one outcome per target (in order), and the first exception, if any (the last
-        one when the wait was abandoned): interruptions are returned, not raised.
+    :returns: what ``work`` returned for each item (in order), or the outcome that stands for
+        it (not sent, interrupted, ``plan.on_error``), and the first exception, if any (the
+        last one when the wait was abandoned): interruptions are returned, not raised.
     """
-    run = _Run(targets, work, plan)
+    run = _Run(items, work, plan)
     helpers = run.start_helpers()
     stopped = False  # whether the calling thread was stopped once already
     try:

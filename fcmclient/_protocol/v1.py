@@ -23,6 +23,7 @@ __all__ = [
     "V1_URL",
     "RETRY_CODES",
     "Translation",
+    "check",
     "translate",
     "decode",
     "error_outcome",
@@ -172,6 +173,14 @@ def _assemble(common: dict[str, Any], parts: _Parts) -> dict[str, Any]:
     if parts.webpush_headers:
         body["webpush"] = {"headers": parts.webpush_headers}
     return body
+
+
+def check(message: Message) -> None:
+    """:raises TypeError: :func:`translate` would, for ``message`` (a ``time_to_live`` that is
+    not an int): for checking a batch before any of it is sent."""
+    ttl = message.options.get("time_to_live")
+    if ttl is not None:
+        _ttl_seconds(ttl)
 
 
 def translate(message: Message, now: float) -> tuple[dict[str, Any], bool]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import requests
@@ -17,6 +19,7 @@ from ..errors import FCMAuthenticationError, FCMError
 from ..messages import Message
 from ..outcomes import ACCESS_TOKEN_EXPIRED, Outcome
 from ..result import Result
+from .each import results_of, stopped
 from .legacy import prefix
 from .resources import Resources
 from .tokens import AccessToken, TokenSource
@@ -33,13 +36,6 @@ _HEADERS: dict[str, str | None] = {
     "Accept": None,
     "Connection": None,
 }
-
-
-def _stopped(exc: BaseException) -> Outcome:
-    """The outcome of the target whose request stopped a send with ``exc``."""
-    if isinstance(exc, FCMError):  # FCM refused this request: it was not delivered
-        return Outcome.not_sent(type(exc).__name__)
-    return Outcome.interrupted(exc)
 
 
 def attach_result(exc: BaseException, result: Result) -> None:
@@ -78,6 +74,21 @@ class _Bearer:
         self._tokens.invalidate(token)
 
 
+class _Call:
+    """One ``send`` or ``send_each`` call: when it started, and what its requests share."""
+
+    def __init__(self, sender: V1Sender, here: Resources) -> None:
+        tokens = here.tokens
+        assert tokens is not None
+        self.here = here
+        self.started = time.monotonic()
+        tokens.get()  # surface credential problems once, before any send
+        self.channel = Channel(here.session, sender.url, _HEADERS, sender.timeout, sender.options)
+        self.bearer = _Bearer(self.channel, tokens)
+        #: Once set, the access token could not be fetched: the targets left are not sent.
+        self.token_failure: Outcome | None = None
+
+
 class V1Sender:
     """Sends messages to ``url``, at most ``max_workers`` requests at a time, for ``send_timeout``.
 
@@ -94,60 +105,81 @@ class V1Sender:
         max_workers: int,
         send_timeout: float,
     ) -> None:
-        self.url = url
-        self._timeout, self._options, self._backoff = timeout, options, backoff
-        self._max_workers, self._send_timeout = max_workers, send_timeout
+        self.url, self.timeout, self.options = url, timeout, options
+        self.backoff, self.max_workers, self._send_timeout = backoff, max_workers, send_timeout
+
+    def check(self, message: Message) -> None:
+        """:raises TypeError: v1 cannot translate ``message`` (caught before anything is sent)."""
+        v1.check(message)
+
+    def prepare(self, message: Message) -> v1.Translation:
+        """The message translated once, for all its targets."""
+        return v1.Translation(message, time.time())
+
+    def call(self, here: Resources) -> _Call:
+        """Start a call: the access token first, so credential problems come before any send."""
+        return _Call(self, here)
 
     def send(self, message: Message, here: Resources) -> Result:
         """One request per target of ``message``, through this process's ``here`` resources."""
-        tokens = here.tokens
-        assert tokens is not None
-        translation = v1.Translation(message, time.time())
-        started = time.monotonic()
-        tokens.get()  # surface credential problems once, before any send
-        channel = Channel(here.session, self.url, _HEADERS, self._timeout, self._options)
-        bearer = _Bearer(channel, tokens)
-        token_failure: list[Outcome] = []
-
-        def one(target: str) -> Outcome:
-            if token_failure:  # no token to send with: report the rest as not sent
-                return token_failure[0]
-            try:
-                return self._one(channel, bearer, translation.body(target), target, started)
-            except requests.RequestException as exc:  # a refresh failed mid-send
-                log.warning("access token refresh failed in the middle of a send: %s", type(exc).__name__)
-                cause = Outcome.transport_error(exc).detail
-                token_failure.append(Outcome.not_sent(f"the access token could not be fetched ({cause})"))
-                return token_failure[0]
-
-        outcomes, error = execute(
-            message.targets, one, self._plan(here, len(message.targets), started, channel)
-        )
-        result = Result.from_outcomes(message, outcomes, self._backoff, rng=here.rng)
+        translations = [self.prepare(message)]
+        results, error = self.window(self.call(here), [message], translations)
         if error is not None:
-            attach_result(error, result)
+            attach_result(error, results[0])
             raise error
-        return result
+        return results[0]
 
-    def _plan(self, here: Resources, count: int, started: float, channel: Channel) -> Plan:
-        start_by = started + self._send_timeout
+    def window(
+        self, call: _Call, messages: Sequence[Message], translations: Sequence[v1.Translation]
+    ) -> tuple[list[Result], BaseException | None]:
+        """Every target of ``messages`` in one fan-out: their results, and what stopped it."""
+        targets = [message.targets for message in messages]
+        offsets = [0]
+        for some in targets:
+            offsets.append(offsets[-1] + len(some))
+
+        def one(position: int) -> Outcome:
+            index = bisect.bisect_right(offsets, position) - 1
+            target = targets[index][position - offsets[index]]
+            return self._guarded(call, translations[index].body(target), target)
+
+        outcomes, error = execute(range(offsets[-1]), one, self._plan(call, offsets[-1]))
+        rng = call.here.rng
+        slices = (outcomes[offsets[i] : offsets[i + 1]] for i in range(len(messages)))
+        return [
+            results_of(m, some, self.backoff, rng) for m, some in zip(messages, slices, strict=True)
+        ], error
+
+    def _plan(self, call: _Call, count: int) -> Plan:
+        start_by = call.started + self._send_timeout
         # The documented bound: a request started just before send_timeout may need a token
         # refresh first. No wait for the helper threads outlasts it (a broken pool included).
-        give_up = start_by + 2 * total_seconds(self._timeout)
-        pool = here.worker_pool() if count > 1 else None
+        give_up = start_by + 2 * total_seconds(self.timeout)
+        pool = call.here.worker_pool() if count > 1 else None
         return Plan(
-            workers=self._max_workers,
+            workers=self.max_workers,
             pool=pool,
             start_by=start_by,
             give_up=give_up,
-            on_error=_stopped,
-            done=channel.release,
+            on_error=stopped,
+            done=call.channel.release,
         )
 
-    def _one(self, channel: Channel, bearer: _Bearer, body: bytes, target: str, started: float) -> Outcome:
-        token, headers = bearer.get()
+    def _guarded(self, call: _Call, body: bytes, target: str) -> Outcome:
+        if call.token_failure is not None:  # no token to send with: report the rest as not sent
+            return call.token_failure
         try:
-            reply = channel.post(body, headers)
+            return self._one(call, body, target)
+        except requests.RequestException as exc:  # a refresh failed mid-send
+            log.warning("access token refresh failed in the middle of a send: %s", type(exc).__name__)
+            cause = Outcome.transport_error(exc).detail
+            call.token_failure = Outcome.not_sent(f"the access token could not be fetched ({cause})")
+            return call.token_failure
+
+    def _one(self, call: _Call, body: bytes, target: str) -> Outcome:
+        token, headers = call.bearer.get()
+        try:
+            reply = call.channel.post(body, headers)
         except requests.RequestException as exc:
             log.debug("v1 send to %s failed in transport: %s", prefix(target), type(exc).__name__)
             return Outcome.transport_error(exc)
@@ -155,8 +187,8 @@ class V1Sender:
         if log.isEnabledFor(logging.DEBUG):
             log.debug("v1 send to %s: HTTP %d %s", prefix(target), reply.status, outcome.bucket.value)
         if outcome.error == ACCESS_TOKEN_EXPIRED:
-            bearer.expired(token)
-            if token.fetched_at >= started:
+            call.bearer.expired(token)
+            if token.fetched_at >= call.started:
                 raise FCMAuthenticationError(
                     "FCM refused a freshly fetched access token as expired; check the machine's clock",
                     status=401,

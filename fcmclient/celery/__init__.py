@@ -33,6 +33,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
         "fcmclient.celery needs Celery: pip install 'fcm-client[celery]'", name=exc.name
     ) from exc
 
+from ._batch import DEFAULT_BATCH_TASK_NAME, FCMBatchTask, register_send_each_task
 from ._fan_out import DEFAULT_CHUNK_SIZE, fan_out
 from ._messages import MESSAGE_CLASSES, dump_message, load_message
 from ._task import DEFAULT_MAX_RETRIES, DEFAULT_TASK_NAME, TRANSPORT_ERROR, FCMTask, register_send_task
@@ -48,4 +49,7 @@ __all__ = [
     "FCMTask",
     "register_send_task",
     "fan_out",
+    "DEFAULT_BATCH_TASK_NAME",
+    "FCMBatchTask",
+    "register_send_each_task",
 ]

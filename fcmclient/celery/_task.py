@@ -64,7 +64,7 @@ def _prefixes(targets: list[str]) -> str:
     return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
 
 
-def _transport_result(message: Message, exc: requests.RequestException, backoff: int) -> Result:
+def transport_result(message: Message, exc: requests.RequestException, backoff: int) -> Result:
     """A result where every target is to be retried after backoff: the request failed."""
     outcome = Outcome.transport_error(exc)
     return Result.from_outcomes(message, [outcome] * len(message.targets), backoff)
@@ -229,7 +229,7 @@ class FCMTask(celery.Task):  # type: ignore[misc]  # celery has no type hints
                 self.name,
                 type(exc).__name__,
             )
-            return _transport_result(sent, exc, fcm.backoff)
+            return transport_result(sent, exc, fcm.backoff)
 
     def _stop(self, sent: Message, exc: Exception) -> None:
         """The send raised: settled targets to handle_result, the rest to on_give_up."""
@@ -331,6 +331,20 @@ def register_send_task(
     >>> send.name, send.max_retries
     ('doc.send', 5)
     """
+    return register(app, base, fcm_factory, on_result, on_give_up, name, max_retries, task_options)
+
+
+def register(
+    app: celery.Celery,
+    base: type[FCMTask],
+    fcm_factory: Callable[[], FCM],
+    on_result: Callable[[Result, Message], None] | None,
+    on_give_up: Callable[[Message, Result | None, BaseException | None], None] | None,
+    name: str,
+    max_retries: int,
+    task_options: Mapping[str, Any],
+) -> FCMTask:
+    """A task of class ``base`` on ``app``, its hooks the given plain functions."""
     # Celery builds the task class lazily (on first use): check here, not only in the class.
     _check_options(max_retries, task_options.get("autoretry_for", ()))
     base_run = base.run
@@ -340,18 +354,12 @@ def register_send_task(
     if on_give_up is not None:
         hooks["on_give_up"] = lambda self, message, result, error: on_give_up(message, result, error)
 
-    def send(self: FCMTask, message: Mapping[str, Any]) -> dict[str, int]:
-        """Send one message dumped by :func:`fcmclient.celery.dump_message`."""
+    def send(self: FCMTask, message: Any) -> dict[str, int]:
+        """Send what the task's run takes: a dumped message (a list of them for a batch task)."""
         return base_run(self, message)
 
     # Celery makes every option of app.task an attribute of the task class it builds.
     decorate = app.task(
-        bind=True,
-        base=base,
-        name=name,
-        shared=False,
-        max_retries=max_retries,
-        **hooks,
-        **task_options,
+        bind=True, base=base, name=name, shared=False, max_retries=max_retries, **hooks, **task_options
     )
     return cast(FCMTask, decorate(send))

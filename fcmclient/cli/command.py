@@ -40,6 +40,12 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}") from None
 
 
+_MESSAGES_FILE_HELP = (
+    "personalised messages, one JSON object per line ('-' for stdin): "
+    '{"token"|"topic"|"condition": ..., "title": ..., "body": ..., "data": {...}}'
+)
+
+
 def _send_parser(commands: Any) -> None:
     send = commands.add_parser(
         "send",
@@ -57,6 +63,7 @@ def _send_parser(commands: Any) -> None:
     target.add_argument("--tokens-file", metavar="FILE", help="tokens, one per line ('-' for stdin)")
     target.add_argument("--topic", help="a topic name")
     target.add_argument("--condition", help="a condition over topics")
+    target.add_argument("--messages-file", metavar="FILE", help=_MESSAGES_FILE_HELP)
     content = send.add_argument_group("content")
     content.add_argument("--title", help="notification title")
     content.add_argument("--body", help="notification body")
@@ -113,11 +120,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .demo import run_demo
 
             return run_demo(sys.stdout)
-        from .sending import run_send  # late: `emulator` and `--help` need no requests or google-auth
+        # late: `emulator` and `--help` need no requests or google-auth
+        from .each import run_send_each
+        from .sending import run_send
 
+        run = run_send_each if parsed.messages_file is not None else run_send
         stop = StopRequest()
         with stop.installed():
-            return run_send(parsed, os.environ, sys.stdin.buffer, sys.stdout, sys.stderr, stop)
+            return run(parsed, os.environ, sys.stdin.buffer, sys.stdout, sys.stderr, stop)
     except UsageError as exc:
         print(f"fcmclient: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

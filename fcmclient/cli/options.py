@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TextIO
 
 from ..api import FCM
@@ -18,6 +18,14 @@ from ..messages import JSONMessage, TopicMessage
 from .common import UsageError
 
 __all__ = ["LEGACY_MAX_TOKENS", "message_content", "target_is_tokens", "connect", "open_report"]
+
+#: The other targets a command line can give (``--messages-file`` gives its own).
+_TARGET_FLAGS: dict[str, Callable[[argparse.Namespace], bool]] = {
+    "--token": lambda args: bool(args.token),
+    "--tokens-file": lambda args: args.tokens_file is not None,
+    "--topic": lambda args: args.topic is not None,
+    "--condition": lambda args: args.condition is not None,
+}
 
 #: Tokens per legacy request at most (``registration_ids``).
 LEGACY_MAX_TOKENS = 1000
@@ -50,8 +58,12 @@ def _read_data(args: argparse.Namespace) -> dict[str, Any] | None:
 def message_content(args: argparse.Namespace) -> dict[str, Any]:
     """The message's keyword arguments, apart from its targets.
 
-    :raises UsageError: ``--data``/``--data-file`` unreadable, not JSON or not an object.
+    :raises UsageError: ``--data``/``--data-file`` unreadable, not JSON or not an object; or
+        ``--messages-file`` with another kind of target.
     """
+    others = [flag for flag, given in _TARGET_FLAGS.items() if given(args)]
+    if getattr(args, "messages_file", None) is not None and others:
+        raise UsageError(f"--messages-file gives every target: drop {' and '.join(others)}")
     content: dict[str, Any] = {
         "data": _read_data(args),
         "message_title": args.title,
@@ -135,7 +147,9 @@ def target_is_tokens(args: argparse.Namespace, content: dict[str, Any]) -> bool:
     """
     tokens = bool(args.token) or args.tokens_file is not None
     if tokens + (args.topic is not None) + (args.condition is not None) != 1:
-        raise UsageError("give tokens (--token/--tokens-file), --topic or --condition: exactly one kind")
+        raise UsageError(
+            "give tokens (--token/--tokens-file), --topic, --condition or --messages-file: exactly one kind"
+        )
     try:
         if tokens:
             JSONMessage(["probe"], **content)

@@ -74,13 +74,17 @@ def advice(outcome: Outcome, delay: float | None = None) -> str:
     return f"retry {when} ({outcome.error})"
 
 
-def report_record(target: str, outcome: Outcome) -> dict[str, Any]:
-    """One report line: the target, its bucket, the action, and what FCM said.
+def report_record(target: str, outcome: Outcome, line: int | None = None) -> dict[str, Any]:
+    """One report line: the messages file's line, if any, the target, its bucket, the action,
+    and what FCM said.
 
     >>> report_record("tok", Outcome.not_registered("UNREGISTERED"))
     {'target': 'tok', 'outcome': 'not_registered', 'action': 'delete', 'error': 'UNREGISTERED'}
+    >>> report_record("tok", Outcome.success("projects/p/messages/1"), line=12)["line"]
+    12
     """
-    record: dict[str, Any] = {"target": target, "outcome": outcome.bucket.value, "action": action(outcome)}
+    record: dict[str, Any] = {} if line is None else {"line": line}
+    record.update(target=target, outcome=outcome.bucket.value, action=action(outcome))
     for key in ("message_id", "canonical_id", "error", "detail"):
         value = getattr(outcome, key)
         if value is not None:
@@ -107,15 +111,15 @@ class Ledger:
         """How many targets were settled."""
         return sum(self.counts.values())
 
-    def settle(self, target: str, outcome: Outcome) -> None:
-        """Record ``target``'s final outcome (call once per target)."""
+    def settle(self, target: str, outcome: Outcome, line: int | None = None) -> None:
+        """Record ``target``'s final outcome (call once per target, of each messages-file line)."""
         self.counts[outcome.bucket] += 1
         if outcome.canonical_id is not None:
             self.canonical += 1
         if outcome.bucket is Bucket.FAILED:
             self.failures[outcome.error or "UNKNOWN"] += 1
         if self._report is not None:
-            self._report.write(json.dumps(report_record(target, outcome), ensure_ascii=False) + "\n")
+            self._report.write(json.dumps(report_record(target, outcome, line), ensure_ascii=False) + "\n")
 
     def note_wait(self, seconds: float) -> None:
         """Remember a ``Result.delay()`` of targets that stay in the retry bucket."""

@@ -16,7 +16,9 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from fcmclient import FCM, JSONMessage
+from fcmclient.result import Result
 from fcmclient.testing import Answer, FCMEmulator
+from tests.api.test_send_each import v1_client as each_v1_client
 from tests.timing import SLACK
 
 WAIT = 10.0  # bound on waiting for the client's threads to end
@@ -150,3 +152,45 @@ def test_regression_an_abandoned_wait_lent_a_busy_connection_to_the_next_send(
             disarm()
         result = client.send(JSONMessage(live))  # while the abandoned requests are under way
     assert sorted(result.success) == live, result.outcomes
+
+
+# -- send_each ---------------------------------------------------------------------------------------
+
+
+def test_an_interruption_hands_back_every_message_and_stops_starting_requests(
+    fcm_emulator: FCMEmulator,
+) -> None:
+    fcm_emulator.latency = 0.05
+    messages = [JSONMessage([f"t{n:03d}", f"u{n:03d}"], {"n": str(n)}) for n in range(100)]
+    with each_v1_client(fcm_emulator, max_workers=8) as fcm:
+        fcm.send(JSONMessage(["warm-up"]))  # the access token, outside the timer
+        sent_before = fcm_emulator.stats.v1_requests
+        with time_limits(0.3), pytest.raises(TimeLimitError) as raised:
+            fcm.send_each(messages)
+        sent = fcm_emulator.stats.v1_requests - sent_before
+    results = raised.value.results  # type: ignore[attr-defined]
+    assert [r.message for r in results] == messages  # every message, in input order
+    delivered = 0
+    for result in results:
+        retry = result.retry()
+        assert sorted([*result.success, *(retry.targets if retry else [])]) == sorted(result.message.targets)
+        if retry is not None:
+            assert {result.outcomes[t].error for t in retry.targets} <= {"NOT_SENT", "INTERRUPTED"}
+        delivered += len(result.success)
+    assert 0 < delivered < 200
+    interrupted = sum(o.error == "INTERRUPTED" for r in results for o in r.outcomes.values())
+    assert delivered <= sent <= delivered + interrupted  # every request sent is in the results
+
+
+def test_an_interruption_of_the_iterator_hands_back_the_results_not_yet_yielded(
+    fcm_emulator: FCMEmulator,
+) -> None:
+    fcm_emulator.latency = 0.05
+    messages = [JSONMessage([f"t{n:03d}"]) for n in range(60)]
+    yielded: list[Result] = []
+    with each_v1_client(fcm_emulator, max_workers=4) as fcm:
+        fcm.send(JSONMessage(["warm-up"]))
+        with time_limits(0.3), pytest.raises(TimeLimitError) as raised:
+            yielded.extend(fcm.send_each_iter(messages))
+    rest = raised.value.results  # type: ignore[attr-defined]
+    assert [r.message for r in [*yielded, *rest]] == messages

@@ -25,6 +25,8 @@ from fcmclient.outcomes import Bucket, Outcome
 from fcmclient.testing import Answer as Script
 from fcmclient.testing import FCMEmulator
 from fcmclient.waits import MAX_RETRY_AFTER, QUOTA_WAIT
+from tests.api.test_send_each import legacy_client as each_legacy_client
+from tests.api.test_send_each import v1_client as each_v1_client
 
 NOW = 1_700_000_000.0
 FCM_ERROR = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
@@ -308,3 +310,43 @@ def test_legacy_send_retry_loop_converges_with_nothing_lost_or_doubled(
 ) -> None:
     landed = converge(legacy_client, fcm_emulator_server, plan, list(plan))
     check_converged(fcm_emulator_server, plan, landed)
+
+
+# -- send_each: every target of every message, in its own result --------------------------------
+
+ANSWERS = ["delivered", "unregistered", "invalid", "sender_mismatch", "unavailable", "internal", "drop"]
+
+
+@pytest.fixture(scope="module")
+def each_emulator() -> Iterator[FCMEmulator]:
+    with FCMEmulator() as emu:
+        yield emu
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    plan=st.lists(
+        st.lists(st.tuples(st.integers(0, 9999), st.sampled_from(ANSWERS)), min_size=1, max_size=5),
+        max_size=8,
+    ),
+    protocol=st.sampled_from(["v1", "legacy"]),
+)
+def test_any_mix_puts_every_target_of_every_message_in_exactly_one_bucket_of_its_own_result(
+    each_emulator: FCMEmulator, plan: list[list[tuple[int, str]]], protocol: str
+) -> None:
+    emu = each_emulator
+    emu.reset()
+    messages = []
+    for index, targets in enumerate(plan):
+        tokens = list(dict.fromkeys(f"m{index}-t{number}" for number, _ in targets))
+        for number, answer in targets:
+            emu.set_outcome(f"m{index}-t{number}", answer)
+        messages.append(JSONMessage(tokens, {"n": str(index)}))
+    make = each_v1_client if protocol == "v1" else each_legacy_client
+    with make(emu, max_workers=3) as fcm:
+        results = fcm.send_each(iter(messages))  # a generator: read as it goes
+    assert [r.message for r in results] == messages
+    for message, result in zip(messages, results, strict=True):
+        retry = result.retry()
+        placed = [*result.success, *result.not_registered, *result.failed, *(retry.targets if retry else [])]
+        assert sorted(placed) == sorted(message.targets)  # each of its own targets, exactly once

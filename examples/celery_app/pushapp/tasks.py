@@ -26,14 +26,15 @@ Environment:
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from contextlib import closing
 from typing import Any
 
-from celery import Celery
+from celery import Celery, group
 from celery.result import GroupResult
 
 from fcmclient import FCM, Result
-from fcmclient.celery import fan_out, register_send_task
+from fcmclient.celery import dump_message, fan_out, register_send_each_task, register_send_task
 from fcmclient.messages import Message
 
 from . import devices
@@ -85,6 +86,23 @@ send_push = register_send_task(
     name="pushapp.send_push",
     max_retries=int(os.environ.get("PUSHAPP_MAX_RETRIES", "5")),
 )
+
+
+send_personal = register_send_each_task(
+    app,
+    make_fcm,
+    store_result,
+    on_give_up=store_give_up,
+    name="pushapp.send_personal",
+    max_retries=int(os.environ.get("PUSHAPP_MAX_RETRIES", "5")),
+)
+
+
+def notify_each(messages: Iterable[Message], batch: int = 500) -> GroupResult:
+    """Queue personalised messages (each device its own text), 500 messages per task."""
+    dumped = [dump_message(message) for message in messages]
+    batches = [dumped[start : start + batch] for start in range(0, len(dumped), batch)]
+    return group(send_personal.s(some) for some in batches).delay()
 
 
 def notify_all(data: dict[str, Any], **message_kwargs: Any) -> GroupResult:
