@@ -246,6 +246,20 @@ def fcmclient_each(args: argparse.Namespace) -> Callable[[list[str]], int]:
     return send
 
 
+def fcmclient_subscribe(args: argparse.Namespace) -> Callable[[list[str]], int]:
+    """fcm-client subscribe_to_topic: every target subscribed to one topic, in one call (one
+    request per token, through the same fan-out as a v1 send)."""
+    from fcmclient import FCM
+
+    options = {"verify": args.ca} if args.ca else {}
+    fcm = FCM.from_service_account(args.service_account, url=args.v1_url, **options)
+
+    def send(targets: list[str]) -> int:
+        return len(fcm.subscribe_to_topic(targets, "bench").success)
+
+    return send
+
+
 def fcmclient_each_stream(args: argparse.Namespace) -> Callable[[list[str]], int]:
     """fcm-client send_each_iter over a generator, results counted and dropped: the memory of
     a send to millions (the targets are generated, not taken from the list given)."""
@@ -391,6 +405,7 @@ CLIENTS: dict[str, Callable[[argparse.Namespace], Callable[[list[str]], int]]] =
     "fcmclient-v1": fcmclient_v1,
     "fcmclient-each": fcmclient_each,
     "fcmclient-each-stream": fcmclient_each_stream,
+    "fcmclient-subscribe": fcmclient_subscribe,
     "firebase-admin-each": firebase_each,
     "fcmclient-legacy": legacy,
     "fcmclient-0.2.2-legacy": legacy,

@@ -9,6 +9,8 @@ what a benchmark needs, from one asyncio event loop (uvloop when installed):
 * ``POST /v1/projects/<p>/messages:send`` answers ``{"name": ...}`` for a body that is
   JSON with a ``message``, and 401 without a bearer token,
 * ``POST /fcm/send`` answers one legacy result per ``registration_ids`` entry,
+* ``POST /v1/projects/<p>/registrations/<token>/topicSubscriptions?topicName=T`` answers
+  the subscription (and 401 without a bearer token),
 
 each after an injected latency. It speaks HTTP/1.1 with keep-alive, and HTTP/2 when a TLS
 client offers ``h2`` by ALPN (firebase-admin's async client does). Clients that send
@@ -62,6 +64,7 @@ class Stats:
 
 STATS = Stats()
 _legacy_bodies: dict[int, bytes] = {}
+_SUBSCRIBED = b'{"name":"projects/bench/registrations/r/topicSubscriptions/bench","topicName":"bench"}'
 _counter = 0
 
 
@@ -80,6 +83,10 @@ def answer(path: bytes, authorization: bytes | None, body: bytes) -> tuple[int, 
         project = path.split(b"/")[3]
         del message
         return 200, b'{"name":"projects/' + project + b"/messages/" + str(_counter).encode() + b'"}'
+    if b"/topicSubscriptions" in path:
+        if authorization is None or not authorization.startswith(b"Bearer "):
+            return 401, b'{"error":{"code":401,"status":"UNAUTHENTICATED","message":"no token"}}'
+        return 200, _SUBSCRIBED
     if path == b"/fcm/send":
         try:
             count = len(json.loads(body)["registration_ids"])

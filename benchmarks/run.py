@@ -41,6 +41,7 @@ V1_CLIENTS = [
     "floor",
     "fcmclient-v1",
     "fcmclient-each",
+    "fcmclient-subscribe",
     "firebase-admin-sync",
     "firebase-admin-each",
     "firebase-admin-async",
@@ -51,6 +52,7 @@ LABELS = {
     "floor": "raw http.client floor (64 threads)",
     "fcmclient-v1": "fcm-client v1 fan-out",
     "fcmclient-each": "fcm-client send_each (N messages)",
+    "fcmclient-subscribe": "fcm-client subscribe_to_topic (tokens/s)",
     "firebase-admin-each": "firebase-admin 7.7.0 send_each",
     "firebase-admin-sync": "firebase-admin 7.7.0 sync",
     "firebase-admin-async": "firebase-admin 7.7.0 async",
@@ -398,6 +400,23 @@ def check_each_targets(rows: list[dict[str, Any]], stream: dict[str, Any] | None
     return "\n".join(out)
 
 
+def check_topic_figures(rows: list[dict[str, Any]]) -> str:
+    """subscribe_to_topic of N tokens next to a v1 send to N tokens, in the same run: tokens per
+    second each, and their ratio (one request per token both: the same fan-out)."""
+    out: list[str] = []
+    for row in rows:
+        if row["client"] != "fcmclient-subscribe":
+            continue
+        send = _find(rows, "fcmclient-v1", row["scheme"], row["latency_ms"], row["n"])
+        where = f"{row['scheme']:5} {row['latency_ms']:>2} ms N={row['n']:<5}"
+        text = f"{where} subscribe_to_topic {row['msgs_per_s']:,.0f} tokens/s"
+        if send is not None:
+            ratio = row["msgs_per_s"] / send["msgs_per_s"]
+            text += f", v1 send {send['msgs_per_s']:,.0f} msgs/s: {ratio:.2f}x"
+        out.append(text)
+    return "\n".join(out)
+
+
 def draw_chart(rows: list[dict[str, Any]], path: Path) -> None:
     import matplotlib
 
@@ -547,6 +566,9 @@ def main(argv: list[str] | None = None) -> None:
         )
     report += "\n\nTargets (issue 7):\n" + check_targets(rows, big, legacy)
     report += "\n\nTargets (issue 14, send_each):\n" + check_each_targets(rows, stream)
+    topics = check_topic_figures(rows)
+    if topics:
+        report += "\n\nTopic subscriptions (issue 15), next to a v1 send in the same run:\n" + topics
     report += f"\n\n(took {time.monotonic() - started:.0f} s)"
     print(report)
     args.out.mkdir(parents=True, exist_ok=True)

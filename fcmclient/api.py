@@ -29,10 +29,17 @@ from ._send.auth import grant_for, service_account
 from ._send.each import Each, replace_results
 from ._send.legacy import LegacySender
 from ._send.resources import per_process
+from ._send.topics import TopicSender
 from ._send.v1 import V1Sender
-from .errors import FCMAuthenticationError, FCMError, FCMRequestError, FCMResponseError
+from .errors import (
+    FCMAuthenticationError,
+    FCMError,
+    FCMRequestError,
+    FCMResponseError,
+    FCMUnsupportedError,
+)
 from .messages import InstallationMessage, JSONMessage, Message, PlainTextMessage, TopicMessage
-from .result import Result
+from .result import Result, TopicResult
 
 __all__ = [
     "FCM_URL",
@@ -43,10 +50,12 @@ __all__ = [
     "TopicMessage",
     "InstallationMessage",
     "Result",
+    "TopicResult",
     "FCMError",
     "FCMAuthenticationError",
     "FCMRequestError",
     "FCMResponseError",
+    "FCMUnsupportedError",
 ]
 
 #: Concurrent HTTP v1 requests per :class:`FCM` when ``max_workers`` is not given.
@@ -114,6 +123,7 @@ class FCM:
         self.max_workers = positive_int(max_workers, "max_workers")
         self.send_timeout = seconds(send_timeout, "send_timeout")
         self._api_key = api_key
+        self._topics: TopicSender | None = None  # v1 only
         #: The Firebase project (v1), or ``None``.
         self.project_id = project_id or getattr(credentials, "project_id", None)
         #: ``"legacy"`` or ``"v1"``.
@@ -140,7 +150,10 @@ class FCM:
         if not self.project_id and "{project_id}" in template:
             raise ValueError("HTTP v1 needs a project_id (or a url that names the project)")
         url = template.replace("{project_id}", self.project_id or "")
-        return V1Sender(url, self._timeout, self._options, self.backoff, self.max_workers, self.send_timeout)
+        timeout, options = self._timeout, self._options
+        sender = V1Sender(url, timeout, options, self.backoff, self.max_workers, self.send_timeout)
+        self._topics = TopicSender(sender)
+        return sender
 
     @classmethod
     def from_service_account(
@@ -284,3 +297,56 @@ class FCM:
         yet yielded.
         """
         return Each(self._sender, messages, self._resources.get()).results()
+
+    def _topic_sender(self) -> TopicSender:
+        if self._topics is None:
+            raise FCMUnsupportedError(
+                "topic management needs HTTP v1: this FCM uses the legacy API (an api_key); "
+                "make one with FCM.from_service_account() or credentials="
+            )
+        return self._topics
+
+    def subscribe_to_topic(self, tokens: str | Iterable[str], topic: str) -> TopicResult:
+        """Subscribe registration tokens to ``topic``; what happened to each, as a :class:`TopicResult`.
+
+        firebase-admin's name and argument order. One HTTP v1 request per token, sent as a
+        multicast's targets are (at most ``max_workers`` in flight, none started after
+        ``send_timeout``, every request bounded, nothing retried on its own). A token already
+        subscribed is a success. :doc:`/topics` tells the rest.
+
+        :param tokens: one token, or an iterable of them (duplicates are sent once).
+        :param topic: the topic name, with or without ``/topics/``; it must match
+            ``[a-zA-Z0-9-_.~%]{1,900}``.
+        :raises TypeError: a token or topic that is not a str (nothing is sent).
+        :raises ValueError: no token, an empty one, or an invalid topic name (nothing is sent).
+        :raises FCMUnsupportedError: a legacy ``FCM`` (topic management needs HTTP v1), or a
+            v1 ``url`` that does not end in ``/messages:send`` (nothing is sent).
+        :raises requests.RequestException: the first access token could not be fetched.
+        :raises FCMAuthenticationError: the credentials were rejected, with what was settled
+            as ``result`` (the tokens not sent in its ``retry()``).
+
+        An interruption (``KeyboardInterrupt``, a Celery soft time limit) is re-raised with
+        the partial result as its ``result``, as for :meth:`send`.
+        """
+        return self._topic_sender().change("subscribe", tokens, topic, self._resources.get())
+
+    def unsubscribe_from_topic(self, tokens: str | Iterable[str], topic: str) -> TopicResult:
+        """Unsubscribe registration tokens from ``topic``: as :meth:`subscribe_to_topic`.
+
+        A token that was not subscribed is a success (FCM is asked with ``allowMissing``: the
+        wanted state holds); a dead token is in ``not_registered``.
+        """
+        return self._topic_sender().change("unsubscribe", tokens, topic, self._resources.get())
+
+    def topic_subscriptions(self, token: str) -> list[str]:
+        """The names of the topics ``token`` is subscribed to (every page of FCM's list).
+
+        :raises FCMRequestError: FCM refused the list; its ``code`` says why (``UNREGISTERED``:
+            a dead token; ``UNAVAILABLE``, ``INTERNAL``, ``QUOTA_EXCEEDED``: try later).
+        :raises FCMResponseError: an answer that cannot be read.
+        :raises requests.RequestException: a network failure, or ``send_timeout`` passed.
+        :raises FCMUnsupportedError: as :meth:`subscribe_to_topic`.
+        :raises FCMAuthenticationError: the credentials were rejected.
+        :raises TypeError, ValueError: ``token`` is not a non-empty str.
+        """
+        return self._topic_sender().subscriptions(token, self._resources.get())

@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .result import Result
+    from .result import Result, TopicResult
 
 __all__ = [
     "FCMError",
     "FCMAuthenticationError",
     "FCMRequestError",
     "FCMResponseError",
+    "FCMUnsupportedError",
 ]
 
 
@@ -38,14 +39,19 @@ class FCMRequestError(FCMError, ValueError):
     :param message: what went wrong, in words.
     :param status: the HTTP status FCM answered, when there was one.
     :param explanation: FCM's own explanation (the response body), shortened.
+    :param code: FCM's error code, when it gave one (``UNREGISTERED``, ``UNAVAILABLE``...).
     """
 
-    def __init__(self, message: str, *, status: int | None = None, explanation: str = "") -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, explanation: str = "", code: str | None = None
+    ) -> None:
         super().__init__(message)
         #: HTTP status of the rejected request, or ``None``.
         self.status = status
         #: FCM's explanation, as text (at most a few hundred characters).
         self.explanation = explanation
+        #: FCM's error code (its FcmError code, else the status name), or ``None``.
+        self.code = code
 
 
 class FCMResponseError(FCMError, ValueError):
@@ -78,7 +84,16 @@ class FCMAuthenticationError(FCMError, ValueError):
         self.status = status
         #: Google's error code or status name, or ``None``.
         self.code = code
-        #: For an HTTP v1 multicast stopped by the rejection: a :class:`~fcmclient.Result`
-        #: holding what was settled before it, with every target not yet sent in ``retry()``
-        #: (error ``NOT_SENT``); ``None`` otherwise.
-        self.result: Result | None = None
+        #: For an HTTP v1 multicast (or topic operation) stopped by the rejection: a
+        #: :class:`~fcmclient.Result` (or :class:`~fcmclient.TopicResult`) holding what was
+        #: settled before it, with every target not yet sent in ``retry()`` (error
+        #: ``NOT_SENT``); ``None`` otherwise.
+        self.result: Result | TopicResult | None = None
+
+
+class FCMUnsupportedError(FCMError, ValueError):
+    """This connection cannot do that: topic management on the legacy API, or on a v1 ``url``
+    that does not end in ``/messages:send``. Raised before any request.
+
+    A ``ValueError``, as :class:`io.UnsupportedOperation` is.
+    """

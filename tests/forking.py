@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from fcmclient import FCM, JSONMessage, Result
+from fcmclient import FCM, JSONMessage, Result, TopicResult
 
 #: Python 3.12+ warns when a process with threads forks; forking one is what these tests do.
 FORK_WARNING = "ignore:This process .* is multi-threaded, use of fork:DeprecationWarning"
@@ -95,14 +95,15 @@ def audience(name: str, size: int, dead_every: int) -> tuple[list[str], list[str
     return tokens, tokens[::dead_every]
 
 
-def verdicts(result: Result, elapsed: float) -> dict[str, Any]:
+def verdicts(result: Result | TopicResult, elapsed: float) -> dict[str, Any]:
     """Where each target of ``result`` ended, as plain lists (to cross a pipe), and the time taken."""
-    retry = result.retry()
+    retry = result.retry()  # a message to the targets left, or (a TopicResult's) their list
+    retried = retry.targets if retry is not None and not isinstance(retry, list) else retry or []
     return {
         "success": sorted(result.success),
         "not_registered": sorted(result.not_registered),
         "failed": sorted(result.failed),
-        "retry": sorted(retry.targets) if retry is not None else [],
+        "retry": sorted(retried),
         "elapsed": elapsed,
         "pid": os.getpid(),
     }
@@ -127,6 +128,13 @@ def timed_send(client: FCM, tokens: Sequence[str]) -> dict[str, Any]:
     """Send one multicast to ``tokens`` and report its verdicts and duration."""
     started = time.monotonic()
     result = client.send(JSONMessage(list(tokens), {"from": str(os.getpid())}))
+    return verdicts(result, time.monotonic() - started)
+
+
+def timed_subscribe(client: FCM, tokens: Sequence[str], topic: str) -> dict[str, Any]:
+    """Subscribe ``tokens`` to ``topic`` and report the verdicts and duration."""
+    started = time.monotonic()
+    result = client.subscribe_to_topic(tokens, topic)
     return verdicts(result, time.monotonic() - started)
 
 

@@ -70,3 +70,17 @@ def test_targets_pass_and_miss_with_the_measured_figures(bench: ModuleType) -> N
     assert "MISS  http  20 ms N=500   fcm-client / firebase-admin sync = 2.78x (>= 3x)" in verdicts
     assert "PASS  http  20 ms N=500   floor / fcm-client = 1.20x (<= 1.3x)" in verdicts
     assert "PASS  fcm-client v1 peak threads 64 (<= 64)" in verdicts
+
+
+def test_the_topic_row_is_reported_next_to_the_v1_send_of_the_same_run(bench: ModuleType) -> None:
+    rows = [
+        row("fcmclient-v1", 4000.0, n=10000),
+        row("fcmclient-subscribe", 3000.0, n=10000),
+        row("fcmclient-subscribe", 900.0, n=500, latency=0),  # no v1 send in that group
+    ]
+    assert bench.check_topic_figures(rows).splitlines() == [
+        "http  20 ms N=10000 subscribe_to_topic 3,000 tokens/s, v1 send 4,000 msgs/s: 0.75x",
+        "http   0 ms N=500   subscribe_to_topic 900 tokens/s",
+    ]
+    assert "fcmclient-subscribe" in bench.parse_args([]).client_list
+    assert "tokens/s" in bench.format_table(rows)

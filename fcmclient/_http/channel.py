@@ -1,4 +1,4 @@
-"""Many POSTs to one URL, prepared once: what a fan-out sends through.
+"""Many requests to one URL (or below it), prepared once: what a fan-out sends through.
 
 Each request goes the direct way (a borrowed keep-alive connection, one write, a capped
 read) while nothing watches requests (:mod:`~fcmclient._http.intercept`) and no proxy is
@@ -22,6 +22,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from requests.models import PreparedRequest
 from requests.structures import CaseInsensitiveDict
+from requests.utils import requote_uri
 from urllib3 import exceptions as u3
 from urllib3._collections import HTTPHeaderDict  # (public as urllib3.HTTPHeaderDict from 2.0)
 from urllib3.util.wait import wait_for_read
@@ -58,6 +59,8 @@ def _direct_pool(pool: Any) -> bool:
 
 #: Headers the direct path writes itself.
 _WRITTEN_HEADERS = frozenset({"host", "content-length"})
+#: Methods whose empty body goes without a ``Content-Length`` (requests leaves it out).
+_NO_EMPTY_LENGTH = frozenset({"GET", "HEAD"})
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_HEADER_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
@@ -95,18 +98,23 @@ def _exchange_error(exc: Exception) -> requests.RequestException:
     return requests.ConnectionError(exc)
 
 
+def _request_line(method: str, target: str) -> bytes:
+    """``METHOD target HTTP/1.1``, its line end included (the target is ASCII: quoted)."""
+    return f"{method} {target} HTTP/1.1\r\n".encode("ascii")
+
+
 def _forked() -> requests.ConnectionError:
     return requests.ConnectionError("this process was forked from the one that made this request")
 
 
-def _chunks(response: http.client.HTTPResponse) -> Iterable[bytes]:
+def _chunks(response: http.client.HTTPResponse, method: str) -> Iterable[bytes]:
     """The body of ``response``, in pieces, decoded as urllib3 decodes it for ``adapter.send``."""
     encoding = response.getheader("Content-Encoding")
     if encoding is not None and encoding.strip().lower() not in ("", "identity"):
         # A compressed answer (a legacy request asks for gzip and deflate, as requests does):
         # urllib3 decodes it, a piece at a time (so the size cap bounds the inflated body),
         # raising its DecodeError for garbage.
-        yield from _decoding(response).stream(_CHUNK, decode_content=True)
+        yield from _decoding(response, method).stream(_CHUNK, decode_content=True)
         return
     if response.length is not None and response.length <= MAX_RESPONSE_BYTES:
         yield response.read()  # the usual case: one read of a known, small length
@@ -115,7 +123,7 @@ def _chunks(response: http.client.HTTPResponse) -> Iterable[bytes]:
         yield chunk
 
 
-def _decoding(response: http.client.HTTPResponse) -> urllib3.HTTPResponse:
+def _decoding(response: http.client.HTTPResponse, method: str) -> urllib3.HTTPResponse:
     """urllib3's reader of ``response``, as ``HTTPConnection.getresponse`` makes it."""
     return urllib3.HTTPResponse(
         body=response,
@@ -127,15 +135,17 @@ def _decoding(response: http.client.HTTPResponse) -> urllib3.HTTPResponse:
         decode_content=True,
         original_response=response,
         enforce_content_length=True,
-        request_method="POST",
+        request_method=method,
     )
 
 
 class Channel:
-    """POSTs to ``url`` through ``session``, prepared once: each call only sends a body.
+    """Requests to ``url`` (or below it) through ``session``, prepared once: each call only
+    sends a body.
 
     :param session: the pooled session (its headers and mounted adapter are used).
-    :param url: where every request goes.
+    :param url: where every request goes: this URL (:meth:`post`), or one below it
+        (:meth:`request`).
     :param headers: headers for every request, over the session's defaults (``None`` removes
         one of those, as in requests).
     :param timeout: seconds, or a ``(connect, read)`` pair.
@@ -244,29 +254,45 @@ class Channel:
         return dict(merged)
 
     def post(self, body: bytes, headers: _Headers) -> Reply:
-        """POST ``body`` with exactly ``headers`` (from :meth:`headers`); never follows redirects.
+        """POST ``body`` to the channel's URL with exactly ``headers``: :meth:`request`."""
+        return self.request("POST", self.url, body, headers)
 
-        Reads at most :data:`~fcmclient._http.session.MAX_RESPONSE_BYTES` of the answer, and only
-        in the process that made the channel: a green thread (gevent, eventlet) that a fork
-        carried into a child gets a :class:`requests.ConnectionError` instead, before sending
-        or, when the fork came during the exchange, instead of the answer (its parent's).
+    def request(self, method: str, url: str, body: bytes, headers: _Headers) -> Reply:
+        """Send ``method`` with ``body`` and exactly ``headers`` (from :meth:`headers`) to ``url``.
 
-        :raises requests.RequestException: on any network problem, as ``Session.post`` would.
+        ``url`` is the channel's own, or below it (it starts with it, which has no query): the
+        same host, pool, adapter and settings. Never follows redirects. Reads at most
+        :data:`~fcmclient._http.session.MAX_RESPONSE_BYTES` of the answer, and only in the
+        process that made the channel: a green thread (gevent, eventlet) that a fork carried
+        into a child gets a :class:`requests.ConnectionError` instead, before sending or, when
+        the fork came during the exchange, instead of the answer (its parent's).
+
+        :raises requests.RequestException: on any network problem, as ``Session.request`` would.
+        :raises ValueError: ``url`` is not below the channel's URL (a mistake of the caller).
         """
+        if not url.startswith(self.url):
+            raise ValueError("a channel sends only to its own URL and the URLs below it")
         if self._error is not None:
             raise self._error
         if forks() != self._made_in:
             raise _forked()
         with within(self._timeout):
             if self._pool is None:
-                reply = self._post_through_session(body, headers)
+                reply = self._through_session(method, url, body, headers)
             else:
-                reply = self._post_direct(body, headers)
+                reply = self._direct(method, self._request_target(url), body, headers)
         if forks() != self._made_in:
             raise _forked()
         return reply
 
-    def _post_direct(self, body: bytes, headers: _Headers) -> Reply:
+    def _request_target(self, url: str) -> str:
+        """What the request line names for ``url``: the channel's target, and the rest of
+        ``url`` quoted as requests quotes a URL it prepares."""
+        if len(url) == len(self.url):
+            return self._target
+        return self._target + requote_uri(url[len(self.url) :])
+
+    def _direct(self, method: str, target: str, body: bytes, headers: _Headers) -> Reply:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             try:
@@ -289,21 +315,23 @@ class Channel:
                 warnings.warn(
                     f"HTTPS request to {self._host} without checking its certificate (verify=False)",
                     u3.InsecureRequestWarning,
-                    stacklevel=3,
+                    stacklevel=4,
                 )
             if conn.sock.gettimeout() != self._read:  # a system call: only when it changed
                 conn.sock.settimeout(self._read)
-            head = self._head(headers)
-            if forks() != self._made_in:  # forked since post() began (a green thread survives it)
+            head = _request_line(method, target) + self._head(headers)
+            if body or method not in _NO_EMPTY_LENGTH:  # what requests writes, no more
+                head += b"Content-Length: %d\r\n" % len(body)
+            if forks() != self._made_in:  # forked since request() began (a green thread survives it)
                 raise _forked()
             try:
                 # One write: request line, headers and body (http.client would make two).
-                conn.sock.sendall(b"%sContent-Length: %d\r\n\r\n%s" % (head, len(body), body))
-                response = conn.response_class(conn.sock, method="POST")
+                conn.sock.sendall(b"%s\r\n%s" % (head, body))
+                response = conn.response_class(conn.sock, method=method)
                 response.begin()
             except (u3.HTTPError, OSError, http.client.HTTPException) as exc:
                 raise _exchange_error(exc) from exc
-            content, complete = read_capped(_chunks(response), self.url, response.status)
+            content, complete = read_capped(_chunks(response, method), self.url, response.status)
             # After a 1xx other than 100 (which http.client skips) the real answer is still
             # to come: the connection cannot carry another request.
             complete = complete and not response.will_close and response.status >= 200
@@ -311,15 +339,15 @@ class Channel:
             if not complete:
                 if response is not None:
                     response.close()  # it holds the socket open (makefile) until closed
-                conn.close()  # reopened by the next post
+                conn.close()  # reopened by the next request
         return Reply(response.status, CaseInsensitiveDict(response.getheaders()), content)
 
     def _head(self, headers: _Headers) -> bytes:
-        """The request line and ``headers``, encoded (once per headers dict)."""
+        """The ``Host`` line and ``headers``, encoded (once per headers dict)."""
         cached = self._head_cache
         if cached is not None and cached[0] is headers:
             return cached[1]
-        lines = [f"POST {self._target} HTTP/1.1", f"Host: {self._host}"]
+        lines = [f"Host: {self._host}"]
         for name, value in headers.items():
             if name.lower() in _WRITTEN_HEADERS:
                 continue
@@ -352,7 +380,7 @@ class Channel:
         else:
             self._pool._put_conn(conn)
 
-    def _post_through_session(self, body: bytes, headers: _Headers) -> Reply:
+    def _through_session(self, method: str, url: str, body: bytes, headers: _Headers) -> Reply:
         if self._serial:
             # One at a time while urllib3's connection classes are replaced (vcrpy puts them
             # back for every thread while it makes a connection): waiting counts against
@@ -360,10 +388,11 @@ class Channel:
             if not _ONE_AT_A_TIME.acquire(timeout=total_seconds(self._timeout)):
                 raise requests.ConnectTimeout("no turn to send within the request's deadline")
             try:
-                return self._post_through_session_now(body, headers)
+                return self._through_session_now(method, url, body, headers)
             finally:
                 _ONE_AT_A_TIME.release()
-        return self._post_through_session_now(body, headers)
+        return self._through_session_now(method, url, body, headers)
 
-    def _post_through_session_now(self, body: bytes, headers: _Headers) -> Reply:
-        return post(self._session, self.url, body, {**headers, **self._removed}, self._timeout, self._options)
+    def _through_session_now(self, method: str, url: str, body: bytes, headers: _Headers) -> Reply:
+        merged = {**headers, **self._removed}
+        return post(self._session, url, body, merged, self._timeout, self._options, method=method)

@@ -17,6 +17,7 @@ from ..messages import LEGACY_OPTIONS, V1_FIELDS, InstallationMessage, Message, 
 from ..outcomes import ACCESS_TOKEN_EXPIRED, INVALID_RESPONSE, Outcome
 from ..waits import QUOTA_WAIT, parse_retry_after
 from .encoding import dumps, header, loads, snippet, stringify
+from .exchange import Exchange
 
 __all__ = [
     "SCOPE",
@@ -246,6 +247,10 @@ class Translation:
     def body(self, target: str) -> bytes:
         """The JSON request body that sends the message to ``target``."""
         return self._prefix + dumps(_target_value(self._message, target)) + self._suffix
+
+    def exchange(self, url: str, target: str) -> Exchange[Outcome]:
+        """The request that sends the message to ``target`` through the endpoint ``url``."""
+        return Exchange("POST", url, self.body(target), decode)
 
 
 def _error_fields(body: bytes) -> tuple[str | None, str | None, str | None, Any, str | None]:

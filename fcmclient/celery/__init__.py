@@ -24,6 +24,9 @@ Example::
         app, lambda: FCM.from_service_account("service-account.json"), clean_up
     )
     fan_out(send_push, tokens, {"text": "hello"}).delay()   # 500 tokens per task
+
+Topic subscriptions go the same way with :func:`register_topic_task`: each run subscribes
+(or unsubscribes) a batch of tokens, and only the tokens worth another try come back.
 """
 
 try:
@@ -37,6 +40,7 @@ from ._batch import DEFAULT_BATCH_TASK_NAME, FCMBatchTask, register_send_each_ta
 from ._fan_out import DEFAULT_CHUNK_SIZE, fan_out
 from ._messages import MESSAGE_CLASSES, dump_message, load_message
 from ._task import DEFAULT_MAX_RETRIES, DEFAULT_TASK_NAME, TRANSPORT_ERROR, FCMTask, register_send_task
+from ._topics import DEFAULT_TOPIC_TASK_NAME, FCMTopicTask, TopicChange, register_topic_task
 
 __all__ = [
     "DEFAULT_MAX_RETRIES",
@@ -52,4 +56,8 @@ __all__ = [
     "DEFAULT_BATCH_TASK_NAME",
     "FCMBatchTask",
     "register_send_each_task",
+    "DEFAULT_TOPIC_TASK_NAME",
+    "FCMTopicTask",
+    "TopicChange",
+    "register_topic_task",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import threading
@@ -231,12 +232,9 @@ class FCMTask(celery.Task):  # type: ignore[misc]  # celery has no type hints
             )
             return transport_result(sent, exc, fcm.backoff)
 
-    def _stop(self, sent: Message, exc: Exception) -> None:
+    def _stop(self, sent: Any, exc: Exception) -> None:
         """The send raised: settled targets to handle_result, the rest to on_give_up."""
-        settled = getattr(exc, "result", None)
-        if not isinstance(settled, Result) or settled.message is not sent:
-            settled = None
-        unsent = settled.retry() if settled is not None else sent
+        settled, unsent = self._partial(sent, exc)
         try:
             if settled is not None:
                 self.handle_result(settled, sent)
@@ -244,11 +242,36 @@ class FCMTask(celery.Task):  # type: ignore[misc]  # celery has no type hints
             if unsent is not None:
                 self.on_give_up(unsent, settled, exc)
 
+    def _partial(self, sent: Message, exc: Exception) -> tuple[Result | None, Message | None]:
+        """What ``exc`` carries of ``sent``: the result settled before it (if any), and the
+        message to the targets left (``None`` when none is)."""
+        settled = getattr(exc, "result", None)
+        if not isinstance(settled, Result) or settled.message is not sent:
+            return None, sent
+        return settled, settled.retry()
+
     def _settle(self, sent: Message, result: Result) -> dict[str, int]:
-        retries = int(self.request.retries or 0)
         pending = result.retry()
+        gave_up = self._finish(sent, result, pending, (dump_message(pending),) if pending is not None else ())
+        return {
+            "success": len(result.success),
+            "canonical": len(result.canonical),
+            "not_registered": len(result.not_registered),
+            "failed": len(result.failed),
+            "gave_up": gave_up,
+        }
+
+    def _finish(self, sent: Any, result: Any, pending: Any, args: tuple[Any, ...]) -> int:
+        """Retry ``pending`` (``result``'s targets to retry, or ``None``) as this task with
+        ``args`` after ``result.delay(retries)`` while retries are left, else give it up; hand
+        ``result`` to handle_result. How many targets were given up on.
+
+        :raises celery.exceptions.Retry: the retry was scheduled.
+        :raises Exception: the broker refused the retry (after on_give_up).
+        """
+        retries = int(self.request.retries or 0)
         scheduled: BaseException | None = None
-        given_up: Message | None = None
+        given_up: Any = None
         error: Exception | None = None
         if pending is not None and retries < self.max_retries:
             countdown = result.delay(retries)
@@ -260,9 +283,7 @@ class FCMTask(celery.Task):  # type: ignore[misc]  # celery has no type hints
                 countdown,
             )
             try:
-                scheduled = self.retry(
-                    args=(dump_message(pending),), kwargs={}, countdown=countdown, throw=False
-                )
+                scheduled = self.retry(args=args, kwargs={}, countdown=countdown, throw=False)
             except Exception as exc:  # the broker refused it (Celery raises Reject)
                 given_up, error = pending, exc
         elif pending is not None:
@@ -276,13 +297,7 @@ class FCMTask(celery.Task):  # type: ignore[misc]  # celery has no type hints
             raise error
         if scheduled is not None:
             raise scheduled
-        return {
-            "success": len(result.success),
-            "canonical": len(result.canonical),
-            "not_registered": len(result.not_registered),
-            "failed": len(result.failed),
-            "gave_up": len(given_up.targets) if given_up is not None else 0,
-        }
+        return len(given_up.targets) if given_up is not None else 0
 
 
 def _close_built(**_: Any) -> None:
@@ -338,13 +353,14 @@ def register(
     app: celery.Celery,
     base: type[FCMTask],
     fcm_factory: Callable[[], FCM],
-    on_result: Callable[[Result, Message], None] | None,
-    on_give_up: Callable[[Message, Result | None, BaseException | None], None] | None,
+    on_result: Callable[..., None] | None,
+    on_give_up: Callable[..., None] | None,
     name: str,
     max_retries: int,
     task_options: Mapping[str, Any],
 ) -> FCMTask:
-    """A task of class ``base`` on ``app``, its hooks the given plain functions."""
+    """A task of class ``base`` on ``app``, its hooks the given plain functions (taking what
+    that class's ``handle_result`` and ``on_give_up`` take)."""
     # Celery builds the task class lazily (on first use): check here, not only in the class.
     _check_options(max_retries, task_options.get("autoretry_for", ()))
     base_run = base.run
@@ -354,9 +370,13 @@ def register(
     if on_give_up is not None:
         hooks["on_give_up"] = lambda self, message, result, error: on_give_up(message, result, error)
 
-    def send(self: FCMTask, message: Any) -> dict[str, int]:
-        """Send what the task's run takes: a dumped message (a list of them for a batch task)."""
-        return base_run(self, message)
+    def send(self: FCMTask, *args: Any) -> dict[str, int]:
+        """Run the task: a dumped message, a list of them (a batch task), a topic change..."""
+        return base_run(self, *args)
+
+    # Celery checks the arguments a task is called with against this function's signature:
+    # the base class's run says what they are.
+    send.__signature__ = inspect.signature(base_run)  # type: ignore[attr-defined]
 
     # Celery makes every option of app.task an attribute of the task class it builds.
     decorate = app.task(

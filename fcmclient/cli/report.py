@@ -134,15 +134,23 @@ class Ledger:
         """True when every settled target is in the success bucket (and there was one)."""
         return self.total > 0 and self.counts[Bucket.SUCCESS] == self.total
 
-    def summary(self, duplicates: int = 0, report_name: str | None = None, *, dry_run: bool = False) -> str:
+    def summary(
+        self,
+        duplicates: int = 0,
+        report_name: str | None = None,
+        *,
+        dry_run: bool = False,
+        done: str = "sent",
+    ) -> str:
         """What ``fcmclient send`` prints at the end: the counts, then what to do about them.
 
         :param duplicates: input tokens skipped because they came before.
         :param report_name: the report file, if one was written.
         :param dry_run: the message was only validated (``success`` means "valid").
+        :param done: what a success is called (``sent``; ``subscribed`` for a topic).
         """
         counts = self.counts
-        sent = "valid (dry run, nothing delivered)" if dry_run else "sent"
+        sent = "valid (dry run, nothing delivered)" if dry_run else done
         head = (
             f"{self.total} target(s): {counts[Bucket.SUCCESS]} {sent}, "
             f"{counts[Bucket.NOT_REGISTERED]} not registered, {counts[Bucket.FAILED]} failed, "

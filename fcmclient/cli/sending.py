@@ -15,8 +15,8 @@ import functools
 import itertools
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from typing import BinaryIO, TextIO
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, BinaryIO, Protocol, TextIO
 
 import requests
 
@@ -32,22 +32,53 @@ from .options import LEGACY_MAX_TOKENS, connect, message_content, open_report, t
 from .report import Ledger, Progress
 from .tokens import TokenFileError, TokenSource
 
-__all__ = ["run_send", "INTERRUPTED"]
+__all__ = ["INTERRUPTED", "Answer", "Job", "Sender", "run_jobs", "run_send"]
 
 
 class _AbandonedError(Exception):
     """A second interrupt arrived while a send was in flight."""
 
 
-class _Sender:
-    """Sends messages one at a time on a helper thread, so that signals are seen at once.
+class Job(Protocol):
+    """What the command sends in one go: a message, or a batch of tokens for a topic."""
+
+    @property
+    def targets(self) -> list[str]:
+        """Its targets, in order."""
+
+
+class Answer(Protocol):
+    """What sending a job gives: a :class:`~fcmclient.Result` or its like."""
+
+    @property
+    def outcomes(self) -> dict[str, Outcome]:
+        """Every target's outcome."""
+
+    def retry(self) -> Job | None:
+        """The job to send again, or ``None``."""
+
+    def delay(self, retry: int = 0) -> float:
+        """Seconds to wait before sending :meth:`retry`."""
+
+
+class Sender:
+    """Sends jobs one at a time on a helper thread, so that signals are seen at once.
 
     Its thread is a daemon and its sends stop starting requests once abandoned: a second
     interrupt ends the command at once, without waiting for the answers in flight.
+
+    :param send: sends a job (``FCM.send``, or a topic operation).
+    :param whole: the answer of a job that failed as a whole with the given outcome.
     """
 
-    def __init__(self, fcm: FCM, stop: StopRequest, stderr: TextIO) -> None:
-        self._fcm, self._stop, self._stderr = fcm, stop, stderr
+    def __init__(
+        self,
+        send: Callable[[Any], Answer],
+        whole: Callable[[Any, Outcome], Answer],
+        stop: StopRequest,
+        stderr: TextIO,
+    ) -> None:
+        self._do, self._whole, self._stop, self._stderr = send, whole, stop, stderr
         self._runner = Workers(1, "fcmclient-send")
         self._abandoned = threading.Event()
         self._announced = False
@@ -55,9 +86,9 @@ class _Sender:
     def close(self) -> None:
         self._runner.shutdown(wait=not self._abandoned.is_set())
 
-    def _send(self, message: Message) -> Result:
+    def _send(self, job: Job) -> Answer:
         with abandon_on(self._abandoned):
-            return self._fcm.send(message)
+            return self._do(job)
 
     def announce_stop(self) -> None:
         if not self._announced:
@@ -68,13 +99,13 @@ class _Sender:
                 flush=True,
             )
 
-    def send(self, message: Message) -> Result:
-        """Send, turning a failure of the whole message into one outcome per target.
+    def send(self, job: Job) -> Answer:
+        """Send, turning a failure of the whole job into one outcome per target.
 
         :raises FCMAuthenticationError: the credentials were rejected.
         :raises _AbandonedError: a second interrupt came before the answer.
         """
-        future = self._runner.submit(functools.partial(self._send, message))
+        future = self._runner.submit(functools.partial(self._send, job))
         while not concurrent.futures.wait([future], timeout=0.1).done:
             if self._stop.count >= 2:
                 self._abandoned.set()
@@ -91,14 +122,13 @@ class _Sender:
             )
         except FCMResponseError as exc:  # an unreadable answer: it may have been delivered
             outcome = Outcome.failed("INVALID_RESPONSE", str(exc)[:300])
-        outcomes = [outcome] * len(message.targets)
-        return Result.from_outcomes(message, outcomes, self._fcm.backoff)
+        return self._whole(job, outcome)
 
 
 class _Pending:
-    """A retry message waiting for its time, with the outcomes that sent it there."""
+    """A retry job waiting for its time, with the outcomes that sent it there."""
 
-    def __init__(self, due: float, message: Message, outcomes: dict[str, Outcome]) -> None:
+    def __init__(self, due: float, message: Job, outcomes: dict[str, Outcome]) -> None:
         self.due, self.message, self.outcomes = due, message, outcomes
 
 
@@ -108,7 +138,7 @@ class _Run:
     def __init__(
         self,
         ledger: Ledger,
-        sender: _Sender,
+        sender: Sender,
         source: TokenSource,
         progress: Progress,
         stop: StopRequest,
@@ -121,7 +151,7 @@ class _Run:
         self.pending: list[_Pending] = []
         self.in_flight: list[str] = []
 
-    def _send(self, message: Message, round_: int) -> None:
+    def _send(self, message: Job, round_: int) -> None:
         self.in_flight = message.targets
         result = self.sender.send(message)
         self.in_flight = []
@@ -149,7 +179,7 @@ class _Run:
                 self.ledger.settle(target, outcome)
         self.pending = []
 
-    def _first_round(self, messages: Iterator[Message]) -> None:
+    def _first_round(self, messages: Iterator[Job]) -> None:
         for message in messages:
             if self.stop.count:
                 self.sender.announce_stop()
@@ -174,7 +204,7 @@ class _Run:
                     return
                 self._send(item.message, round_)
 
-    def drive(self, messages: Iterator[Message], rest: Iterator[str]) -> tuple[int, str | None]:
+    def drive(self, messages: Iterator[Job], rest: Iterator[str]) -> tuple[int, str | None]:
         """Send ``messages``, then the retry rounds; settle the targets of ``rest`` left unsent.
 
         :returns: the exit status (``EXIT_OK`` when it ran to the end) and an error line.
@@ -246,10 +276,44 @@ def run_send(
     """
     content = message_content(args)
     tokens = target_is_tokens(args, content)
-    with contextlib.ExitStack() as stack:
-        fcm = stack.enter_context(connect(args, environ))
+    with connect(args, environ) as fcm:
         if fcm.protocol == "legacy" and args.chunk_size > LEGACY_MAX_TOKENS:
             raise UsageError(f"--chunk-size is at most {LEGACY_MAX_TOKENS} on the legacy API")
+
+        def jobs(chunks: Iterator[list[str]]) -> Iterator[Message]:
+            if not tokens:
+                yield TopicMessage(topic=args.topic, condition=args.condition, **content)
+                return
+            yield from (JSONMessage(chunk, **content) for chunk in chunks)
+
+        def whole(message: Message, outcome: Outcome) -> Result:
+            return Result.from_outcomes(message, [outcome] * len(message.targets), fcm.backoff)
+
+        sender = Sender(fcm.send, whole, stop, stderr)
+        return run_jobs(args, fcm, jobs, sender, stdin, stdout, stderr, stop, done="sent")
+
+
+def run_jobs(
+    args: argparse.Namespace,
+    fcm: FCM,
+    jobs: Callable[[Iterator[list[str]]], Iterator[Job]],
+    sender: Sender,
+    stdin: BinaryIO,
+    stdout: TextIO,
+    stderr: TextIO,
+    stop: StopRequest,
+    *,
+    done: str,
+) -> int:
+    """Send the jobs made of the tokens' chunks, settle every target, print the summary.
+
+    :param jobs: the jobs, from the chunks of tokens (the first is taken before anything is
+        sent: none means no tokens).
+    :param done: what the summary calls a success (``"sent"``, ``"subscribed"``).
+    :returns: the exit status.
+    :raises UsageError: no tokens, or an unreadable tokens file, found before anything was sent.
+    """
+    with contextlib.ExitStack() as stack:
         source = TokenSource(args.token, args.tokens_file, stdin)
         try:
             stack.enter_context(source)
@@ -257,11 +321,8 @@ def run_send(
                 print(
                     "fcmclient: reading tokens from the terminal, one per line; end with Ctrl-D", file=stderr
                 )
-            chunks = source.chunks(args.chunk_size)
-            if tokens:
-                first: Message = JSONMessage(next(chunks), **content)
-            else:
-                first = TopicMessage(topic=args.topic, condition=args.condition, **content)
+            made = jobs(source.chunks(args.chunk_size))
+            first = next(made)
         except TokenFileError as exc:
             raise UsageError(str(exc)) from None
         except StopIteration:
@@ -270,15 +331,18 @@ def run_send(
         ledger = Ledger(stack.enter_context(open_report(args.report)))
         if args.emulator:
             print(f"fcmclient: sending to a local emulator, {fcm.url}", file=stderr)
-        sender = _Sender(fcm, stop, stderr)
         stack.callback(sender.close)
         on_terminal = getattr(stderr, "isatty", lambda: False)()
         progress = Progress(stderr, on_terminal if args.progress is None else args.progress)
         run = _Run(ledger, sender, source, progress, stop, stderr, args.retries)
-        messages = itertools.chain([first], (JSONMessage(chunk, **content) for chunk in chunks))
-        status, error = run.drive(messages, _rest(iter(source)))
+        status, error = run.drive(itertools.chain([first], made), _rest(iter(source)))
         ledger.flush()
-        print(ledger.summary(source.duplicates, args.report, dry_run=args.dry_run), file=stdout, flush=True)
+        dry_run = bool(getattr(args, "dry_run", False))
+        print(
+            ledger.summary(source.duplicates, args.report, dry_run=dry_run, done=done),
+            file=stdout,
+            flush=True,
+        )
         if error is not None:
             print(f"fcmclient: {error}", file=stderr, flush=True)
     if status != EXIT_OK:

@@ -17,10 +17,12 @@ PACKAGE_ALL = [
     "TopicMessage",
     "InstallationMessage",
     "Result",
+    "TopicResult",
     "FCMError",
     "FCMAuthenticationError",
     "FCMRequestError",
     "FCMResponseError",
+    "FCMUnsupportedError",
 ]
 
 API_ALL = [name for name in PACKAGE_ALL if name != "__version__"]
@@ -69,12 +71,20 @@ def test_classes_are_the_implementations() -> None:
     assert fcmclient.PlainTextMessage is messages.PlainTextMessage
     assert fcmclient.TopicMessage is messages.TopicMessage
     assert fcmclient.Result is result.Result
+    assert fcmclient.TopicResult is result.TopicResult
+    assert fcmclient.FCMUnsupportedError is errors.FCMUnsupportedError
     assert fcmclient.FCMAuthenticationError is errors.FCMAuthenticationError
 
 
 def test_exception_hierarchy_keeps_builtin_bases() -> None:
     assert issubclass(fcmclient.FCMError, Exception)
-    for leaf in (fcmclient.FCMAuthenticationError, fcmclient.FCMRequestError, fcmclient.FCMResponseError):
+    leaves = (
+        fcmclient.FCMAuthenticationError,
+        fcmclient.FCMRequestError,
+        fcmclient.FCMResponseError,
+        fcmclient.FCMUnsupportedError,
+    )
+    for leaf in leaves:
         assert issubclass(leaf, fcmclient.FCMError), leaf
         assert issubclass(leaf, ValueError), leaf
     assert not issubclass(fcmclient.FCMError, ValueError)

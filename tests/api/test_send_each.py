@@ -141,8 +141,8 @@ def test_each_message_is_translated_once_whatever_its_targets(
 
 
 class CountingServer(http.server.ThreadingHTTPServer):
-    """A fake v1 endpoint on 127.0.0.1 that answers each send after ``latency`` seconds and
-    remembers the most requests it held at once."""
+    """A fake v1 endpoint on 127.0.0.1 that answers each send (or topic subscription) after
+    ``latency`` seconds and remembers the most requests it held at once."""
 
     daemon_threads = True
 
@@ -172,7 +172,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(self.server.latency)  # the server's latency, not the test waiting
             with self.server.lock:
                 self.server.now -= 1
-            answer = {"name": "projects/p/messages/" + json.loads(body)["message"]["token"]}
+            if "/topicSubscriptions?" in self.path:  # a topic subscription: the resource made
+                answer = {"name": self.path.partition("?")[0].removeprefix("/v1/")}
+            else:
+                answer = {"name": "projects/p/messages/" + json.loads(body)["message"]["token"]}
         data = json.dumps(answer).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")

@@ -23,7 +23,11 @@ from collections.abc import Callable, Iterator, Mapping
 import pytest
 
 #: An app a worker imports, configured by its environment: not a module for pytest to import.
-collect_ignore = ["fork_app.py", "each_app.py"]  # the workers import them, with their environment
+collect_ignore = [
+    "fork_app.py",
+    "each_app.py",
+    "topic_app.py",
+]  # the workers import them, with their environment
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "celery_app"

@@ -47,13 +47,33 @@ def attempts(db: pathlib.Path) -> list[dict[str, Any]]:
     ]
 
 
+def wait_for_rows(db: pathlib.Path, count: int, worker: Worker) -> list[dict[str, Any]]:
+    """The rows of ``db``, once there are ``count`` of them (within a minute)."""
+    deadline = time.monotonic() + 60
+    while len(attempts(db)) < count:
+        assert time.monotonic() < deadline, f"{len(attempts(db))} rows\n{worker.tail()}"
+        time.sleep(0.05)  # polling the file the worker writes, with a deadline
+    return attempts(db)
+
+
+def worker_env(redis_url: str, emu: FCMEmulator, tmp_path: pathlib.Path, db: pathlib.Path) -> dict[str, str]:
+    """The environment of each_app's worker: the broker, a key file, the emulator, the file."""
+    key_file = tmp_path / "service-account.json"
+    key_file.write_text(json.dumps(emu.service_account_info("demo")))
+    return {
+        "EACHAPP_BROKER_URL": redis_url,
+        "EACHAPP_SERVICE_ACCOUNT": str(key_file),
+        "EACHAPP_URL": emu.v1_url("demo"),
+        "EACHAPP_DB": str(db),
+        "EACHAPP_MAX_RETRIES": "1",
+    }
+
+
 def test_a_batch_retries_in_one_task_per_delay_each_message_with_its_own_targets(
     redis_url: str, start_worker: Callable[..., Worker], tmp_path: pathlib.Path
 ) -> None:
     db = tmp_path / "attempts.sqlite3"
     with FCMEmulator() as emu:
-        key_file = tmp_path / "service-account.json"
-        key_file.write_text(json.dumps(emu.service_account_info("demo")))
         messages = [
             JSONMessage([f"ok-{n}"], {"order": str(n)}, message_title=f"Order {n}") for n in range(12)
         ]
@@ -68,24 +88,10 @@ def test_a_batch_retries_in_one_task_per_delay_each_message_with_its_own_targets
             emu.set_outcome(f"dead-{n}", "unregistered")
             emu.set_outcome(f"never-{n}", *[Answer.unavailable(retry_after=1)] * 3)
             messages += [JSONMessage([f"dead-{n}"]), JSONMessage([f"never-{n}"], {"order": f"n{n}"})]
-        worker = start_worker(
-            {
-                "EACHAPP_BROKER_URL": redis_url,
-                "EACHAPP_SERVICE_ACCOUNT": str(key_file),
-                "EACHAPP_URL": emu.v1_url("demo"),
-                "EACHAPP_DB": str(db),
-                "EACHAPP_MAX_RETRIES": "1",
-            },
-            app="tests.celery.each_app",
-        )
+        worker = start_worker(worker_env(redis_url, emu, tmp_path, db), app="tests.celery.each_app")
         producer = celery.Celery(broker=redis_url)
         producer.send_task("each_app.send_each", args=[[dump_message(m) for m in messages]])
-        expected_rows = len(messages) + 6 + 6 + 1 + 2 + 2  # first run, retries, give-ups
-        deadline = time.monotonic() + 60
-        while len(attempts(db)) < expected_rows:
-            assert time.monotonic() < deadline, f"{len(attempts(db))} rows\n{worker.tail()}"
-            time.sleep(0.05)  # polling the file the worker writes, with a deadline
-        rows = attempts(db)
+        rows = wait_for_rows(db, len(messages) + 6 + 6 + 1 + 2 + 2, worker)  # runs, retries, give-ups
         inboxes = {t: emu.inbox(t) for m in messages for t in m.targets}
 
     first = [r for r in rows if r["retries"] == 0 and r["kind"] == "result"]

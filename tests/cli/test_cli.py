@@ -595,6 +595,24 @@ def start_and_wait_for_sends(
     return process
 
 
+def start_a_slow_run(
+    children: list[subprocess.Popen[str]],
+    emulator: FCMEmulator,
+    tmp_path: pathlib.Path,
+    args: list[str],
+    ready: Callable[[], bool],
+) -> tuple[list[str], pathlib.Path, subprocess.Popen[str]]:
+    """Start ``args`` on 300 tokens in chunks of 20, each answer 0.3 s late, and wait for
+    ``ready``: the tokens, the report's path and the process."""
+    emulator.latency = 0.3
+    tokens = [f"tok-{n:03d}" for n in range(300)]
+    tokens_file = tmp_path / "tokens.txt"
+    tokens_file.write_text("\n".join(tokens))
+    report = tmp_path / "r.jsonl"
+    files = ["--tokens-file", str(tokens_file), "--chunk-size", "20", "--report", str(report)]
+    return tokens, report, start_and_wait_for_sends(children, [*args, *files], ready)
+
+
 def read_stderr_until(process: subprocess.Popen[str], text: str, timeout: float = 30) -> str:
     """Read the child's stderr, unbuffered, up to ``text``; what was read (communicate() gets the rest)."""
     assert process.stderr is not None
@@ -625,18 +643,8 @@ def test_interrupt_finishes_the_sends_in_flight_and_reports_every_target(
     tmp_path: pathlib.Path,
     children: list[subprocess.Popen[str]],
 ) -> None:
-    fcm_emulator.latency = 0.3
-    tokens = [f"tok-{n:03d}" for n in range(300)]
-    tokens_file = tmp_path / "tokens.txt"
-    tokens_file.write_text("\n".join(tokens))
-    report = tmp_path / "r.jsonl"
-    process = start_and_wait_for_sends(
-        children,
-        [
-            *v1_args(fcm_emulator, account_file),
-            *("--tokens-file", str(tokens_file), "--chunk-size", "20", "--report", str(report)),
-        ],
-        lambda: sends(fcm_emulator) > 0,
+    tokens, report, process = start_a_slow_run(
+        children, fcm_emulator, tmp_path, v1_args(fcm_emulator, account_file), lambda: sends(fcm_emulator) > 0
     )
     process.send_signal(signum)
     out, err = process.communicate(timeout=60)

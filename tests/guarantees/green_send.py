@@ -8,6 +8,8 @@ of the scenario, each the verdicts of a send to an ``audience`` named after NAME
 
 ``send``
     one multicast to ``NAME``.
+``subscribe``
+    ``NAME``'s audience subscribed to the topic ``NAME``.
 ``fork-after``
     a multicast, then a fork; the child (``NAME-child``) and the parent (``NAME-parent``)
     send at once, as in issue 17's experiment.
@@ -116,7 +118,7 @@ def main(argv: list[str]) -> None:
 
     sys.path.insert(0, ROOT)
     from fcmclient import FCM
-    from tests.forking import audience, timed_send
+    from tests.forking import audience, timed_send, timed_subscribe
 
     scenario, key_file, url, name, size, dead_every = argv[2:8]
 
@@ -127,6 +129,8 @@ def main(argv: list[str]) -> None:
     with FCM.from_service_account(key_file, url=url, timeout=2.0, send_timeout=10.0) as client:
         if scenario == "send":
             reports[name] = timed_send(client, tokens(name))
+        elif scenario == "subscribe":
+            reports[name] = timed_subscribe(client, tokens(name), name)
         elif scenario == "fork-after":
             timed_send(client, tokens(f"{name}-warm"))
             child = in_child(lambda: timed_send(client, tokens(f"{name}-child")))

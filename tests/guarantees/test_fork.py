@@ -37,6 +37,7 @@ from tests.forking import (
     send_from_forked,
     send_from_spawned,
     timed_send,
+    timed_subscribe,
 )
 
 pytestmark = [
@@ -216,6 +217,33 @@ def test_a_fork_that_runs_no_python_hooks_is_told_apart_by_the_pid(
     assert buckets(report) == expected(*plans["a"])
     assert report["elapsed"] <= BOUND
     assert buckets(mine) == expected(*plans["p"])
+
+
+def test_a_child_forked_after_a_subscription_manages_topics_with_exact_verdicts(
+    fcm_emulator: FCMEmulator, fcm_service_account: dict[str, str]
+) -> None:
+    """Topic operations share the send's per-process resources: a child forked after the
+    parent subscribed (threads, connections and token live) subscribes on its own, while the
+    parent does too, each getting exactly its own verdicts."""
+    emu = fcm_emulator
+    plans = {name: audience(f"topic-{name}", 60, DEAD_EVERY) for name in ("p", "c")}
+    script_dead(emu, *plans.values())
+    with client_for(emu, fcm_service_account, 8) as client:
+        emu.latency = 0.02  # every helper thread busy at once: the pool starts them all
+        client.subscribe_to_topic([f"warm-{i}" for i in range(40)], "warm")
+        emu.latency = 0.0
+        child = Forked(lambda: timed_subscribe(client, plans["c"][0], "child-topic"))
+        try:
+            mine = timed_subscribe(client, plans["p"][0], "parent-topic")
+            report = child.report(time.monotonic() + BOUND + REPORTING)
+        finally:
+            child.kill()
+    assert buckets(report) == expected(*plans["c"])
+    assert buckets(mine) == expected(*plans["p"])
+    assert report["pid"] != os.getpid()
+    for name, topic in (("c", "child-topic"), ("p", "parent-topic")):
+        tokens, dead = plans[name]
+        assert emu.subscribers(topic) == sorted(set(tokens) - set(dead))
 
 
 def test_a_child_closing_its_fcm_leaves_the_parents_connection_open(

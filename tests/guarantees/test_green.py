@@ -85,6 +85,20 @@ def test_a_monkey_patched_process_sends_2000_tokens_with_exact_verdicts(
 
 
 @pytest.mark.parametrize("library", [library for library, _ in LIBRARIES])
+def test_a_monkey_patched_process_subscribes_500_tokens_with_exact_verdicts(
+    library: str, fcm_emulator: FCMEmulator, fcm_service_account: dict[str, str], tmp_path: pathlib.Path
+) -> None:
+    emu = fcm_emulator
+    name = f"{library}-topic"
+    script_dead(emu, name, size=500)
+    reports = run(library, "subscribe", emu, fcm_service_account, tmp_path, name, 500)
+    tokens, dead = audience(name, 500, DEAD_EVERY)
+    assert buckets(reports[name]) == expected(tokens, dead)
+    assert reports[name]["elapsed"] <= BOUND
+    assert emu.subscribers(name) == sorted(set(tokens) - set(dead))
+
+
+@pytest.mark.parametrize("library", [library for library, _ in LIBRARIES])
 def test_a_monkey_patched_process_forked_after_a_send_gets_exactly_its_own_verdicts(
     library: str, fcm_emulator: FCMEmulator, fcm_service_account: dict[str, str], tmp_path: pathlib.Path
 ) -> None:

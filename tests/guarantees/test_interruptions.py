@@ -194,3 +194,29 @@ def test_an_interruption_of_the_iterator_hands_back_the_results_not_yet_yielded(
             yielded.extend(fcm.send_each_iter(messages))
     rest = raised.value.results  # type: ignore[attr-defined]
     assert [r.message for r in [*yielded, *rest]] == messages
+
+
+# -- topic operations --------------------------------------------------------------------------------
+
+
+def test_an_interrupted_subscription_keeps_its_result_and_subscribes_nothing_afterwards(
+    fcm_emulator: FCMEmulator,
+) -> None:
+    """As a multicast: the exception carries the partial TopicResult, every token in exactly
+    one bucket, those never sent in ``retry()`` as NOT_SENT; nothing is sent after it raised."""
+    fcm_emulator.latency = 0.05
+    tokens = [f"t{n:03d}" for n in range(400)]
+    with helper_threads_ended(), each_v1_client(fcm_emulator, max_workers=8) as client:
+        client.subscribe_to_topic("warm-up", "news")  # the access token, outside the timer
+        with time_limits(0.3), pytest.raises(TimeLimitError) as raised:
+            client.subscribe_to_topic(tokens, "news")
+        arrived = fcm_emulator.stats.topic_requests
+    assert fcm_emulator.stats.topic_requests == arrived  # nothing is sent after it raised
+    result = raised.value.result  # type: ignore[attr-defined]
+    retry = result.retry()
+    assert sorted([*result.success, *retry]) == tokens  # every token, exactly once
+    assert 0 < len(result.success) < len(tokens)
+    assert {result.outcomes[t].error for t in retry} <= {"NOT_SENT", "INTERRUPTED"}
+    subscribed = set(fcm_emulator.subscribers("news")) - {"warm-up"}
+    assert set(result.success) <= subscribed  # what the result calls done was done
+    assert subscribed - set(result.success) <= {t for t in retry if result.outcomes[t].error == "INTERRUPTED"}

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import traceback
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -101,6 +102,9 @@ def test_every_request_is_logged_at_debug_with_token_prefixes_only(
         v1.send(JSONMessage(tokens))
         with FCM(fcm_emulator.api_key, url=fcm_emulator.legacy_url) as legacy:
             legacy.send(JSONMessage(tokens))
+        v1.subscribe_to_topic(tokens, "news")
+        v1.unsubscribe_from_topic(tokens[:1], "news")
+        v1.topic_subscriptions(tokens[2])
     lines = [r.getMessage() for r in caplog.records if r.name == "fcmclient"]
     assert "fetching an access token" in lines
     assert (
@@ -111,6 +115,9 @@ def test_every_request_is_logged_at_debug_with_token_prefixes_only(
     assert "v1 send to device-t... failed in transport: ConnectionError" in lines
     assert "legacy send to 3 target(s), first device-t..." in lines
     assert "legacy answer HTTP 200 for 3 target(s)" in lines
+    assert sum(line.startswith("v1 subscribe device-t...: HTTP 200 success") for line in lines) == 3
+    assert "v1 unsubscribe device-t...: HTTP 200 success" in lines
+    assert "v1 list topics of device-t...: HTTP 200 read" in lines
     for line in lines:
         assert not any(token in line for token in tokens)
         assert fcm_emulator.api_key not in line
@@ -123,16 +130,20 @@ def test_reprs_hold_no_secret(
     secret_watch: SecretWatch, fcm_emulator: FCMEmulator, fcm_service_account: dict[str, str], v1: FCM
 ) -> None:
     result = v1.send(JSONMessage(["a", "b"], {"k": "v"}, message_title="T"))
+    topic_result = v1.subscribe_to_topic(["a", "b"], "news")
     with FCM(API_KEY, url=fcm_emulator.legacy_url) as legacy:
         text = shown(
             v1, legacy, result, result.message, result.outcomes, TopicMessage(topic="t"), vars(result)
         )
+        text += shown(topic_result, topic_result.outcomes, vars(topic_result))
     assert_clean(secret_watch, text, API_KEY, fcm_service_account["private_key"].splitlines()[1])
 
 
 def test_pickles_hold_no_secret(secret_watch: SecretWatch, fcm_emulator: FCMEmulator, v1: FCM) -> None:
     fcm_emulator.set_outcome("b", "unavailable")
-    results = [v1.send(JSONMessage(["a", "b"], {"k": "v"}))]
+    results: list[Any] = [v1.send(JSONMessage(["a", "b"], {"k": "v"}))]
+    fcm_emulator.set_outcome("b", "unavailable")
+    results.append(v1.subscribe_to_topic(["a", "b"], "news"))
     with FCM(fcm_emulator.api_key, url=fcm_emulator.legacy_url) as legacy:
         results.append(legacy.send(JSONMessage(["a", "b"])))
         with pytest.raises(TypeError, match="cannot be pickled"):

@@ -118,6 +118,32 @@ def test_v1_fan_out_of_500_tokens_is_bounded(
     assert set(result.retry().targets) >= set(tokens) - set(sent)  # every unsent token in retry()
 
 
+@pytest.mark.parametrize("operation", ["subscribe_to_topic", "unsubscribe_from_topic"])
+def test_a_topic_operation_on_500_tokens_is_bounded_as_a_send(
+    fcm_service_account: dict[str, str], figure: Callable[[str], None], operation: str
+) -> None:
+    send_timeout = 0.5
+    bound = send_timeout + 2 * TOTAL
+    tokens = [f"tok-{i:03d}" for i in range(500)]
+    with (
+        RawServer(hang()) as server,
+        FCM.from_service_account(
+            fcm_service_account,
+            url=server.url("/v1/projects/p/messages:send"),
+            timeout=TIMEOUT,
+            send_timeout=send_timeout,
+            max_workers=64,
+        ) as client,
+    ):
+        result, elapsed = timed(lambda: getattr(client, operation)(tokens, "news"))
+    sent = {t: o for t, o in result.outcomes.items() if o.error != "NOT_SENT"}
+    figure(f"{operation} of 500 tokens, server never answers: {elapsed:.2f} s (bound {bound:g} s)")
+    assert elapsed < bound + SLACK
+    assert 0 < len(sent) < 500
+    assert {o.error for o in sent.values()} == {TRANSPORT_ERROR}
+    assert result.retry() == tokens  # every token, to try again
+
+
 def test_slow_token_endpoint_is_bounded(
     figure: Callable[[str], None], service_account_info: dict[str, Any]
 ) -> None:

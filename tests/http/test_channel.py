@@ -129,8 +129,9 @@ class ScriptedHandler(QuietHandler):
     server: ScriptedServer
 
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers["Content-Length"]))
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.server.paths.append(self.path)
+        self.server.methods.append(self.command)
         body = self.server.answer
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -138,12 +139,15 @@ class ScriptedHandler(QuietHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    do_DELETE = do_GET = do_POST  # noqa: N815 - http.server's names
+
 
 class ScriptedServer(LoopbackServer):
     def __init__(self, answer: bytes) -> None:
         super().__init__(ScriptedHandler)
         self.answer = answer
         self.paths: list[str] = []
+        self.methods: list[str] = []
         self.accepted = 0
         self.errors: list[BaseException] = []
 
@@ -203,6 +207,19 @@ def test_a_proxy_gets_every_request_through_the_adapter(named: ScriptedServer) -
     session.close()
     assert json.loads(reply.body) == {"name": "projects/p/messages/1"}
     assert named.paths == [url]  # absolute form: the request went to the proxy
+
+
+def test_a_proxy_gets_requests_below_the_channels_url_with_their_method(named: ScriptedServer) -> None:
+    base = "http://fcm.invalid/v1/projects/p/registrations"  # resolvable by the proxy only
+    session, channel = direct_channel(base, proxies={"http": named.base})
+    assert not channel.direct
+    headers = channel.headers({})
+    for method in ("DELETE", "GET", "POST"):
+        channel.request(method, base + "/a%3Ab/topicSubscriptions/news", b"", headers)
+    channel.release()
+    session.close()
+    assert named.methods == ["DELETE", "GET", "POST"]
+    assert named.paths == [base + "/a%3Ab/topicSubscriptions/news"] * 3
 
 
 def test_responses_sees_every_v1_request(service_account_info: dict[str, Any]) -> None:
@@ -277,6 +294,49 @@ def test_the_direct_path_writes_the_same_request_as_session_post() -> None:
     assert dict(fields)["host"] == f"127.0.0.1:{port}"
     assert dict(fields)["content-length"] == str(len(body))
     assert [name for name, _ in fields].count("host") == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "rest", "body"),
+    [
+        ("DELETE", "/a%3Ab%2Fc/topicSubscriptions/100%25?allowMissing=true", b""),
+        ("GET", "/a%3Ab/topicSubscriptions?pageSize=2000&pageToken=p%2F2", b""),
+        ("POST", "/tok%23x%3F/topicSubscriptions?topicName=news", b"{}"),
+        ("GET", "/caf\u00e9 x/topicSubscriptions", b""),  # not quoted yet: quoted as requests does
+    ],
+)
+def test_a_request_below_the_channels_url_is_written_as_session_request_writes_it(
+    method: str, rest: str, body: bytes
+) -> None:
+    """Another method, to a URL below the channel's (a topic subscription's): the request
+    line (its quoting included), the headers and the body are what requests writes."""
+    from tests.loopback import RawServer, answer, http_answer
+
+    with RawServer(answer(http_answer(200, b"{}"))) as server:
+        base = server.url("/v1/projects/p/registrations")
+        session, channel = direct_channel(base)
+        assert channel.direct
+        headers = channel.headers({"Authorization": "Bearer abc"})
+        reply = channel.request(method, base + rest, body, headers)
+        channel.release()
+        session.request(method, base + rest, data=body, headers=headers, timeout=WAIT)
+        session.close()
+        direct, through_requests = server.requests
+    assert reply.status == 200
+    line, fields, sent = raw_head(direct)
+    expected_line, expected_fields, expected_sent = raw_head(through_requests)
+    assert line == expected_line
+    assert line.startswith(f"{method} /v1/projects/p/registrations/")
+    assert sent == expected_sent == body
+    assert sorted(fields) == sorted(expected_fields)
+
+
+def test_a_channel_sends_nowhere_but_below_its_url() -> None:
+    session = make_session(1)
+    channel = Channel(session, "http://127.0.0.1:9/v1/projects/p/registrations", {}, WAIT, {})
+    with pytest.raises(ValueError, match="below"):
+        channel.request("GET", "http://127.0.0.1:9/v1/projects/other/registrations/t", b"", {})
+    session.close()
 
 
 @pytest.mark.parametrize(

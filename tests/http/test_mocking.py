@@ -3,7 +3,9 @@
 The matrix: each double (``responses``, ``requests-mock`` as context manager, decorator and
 pytest fixture, vcrpy cassettes, pytest-recording, betamax, an application's own adapter)
 times each kind of exchange (a legacy JSON send, a plain-text send, a v1 multicast with its
-JWT-grant token fetch, a token fetch through a google-auth refresh). The double answers from
+JWT-grant token fetch, a token fetch through a google-auth refresh, and the topic operations:
+a subscription (POST), an unsubscription (DELETE) and a list of two pages (GET), to tokens
+whose ``:`` and ``/`` are quoted in the path). The double answers from
 one table of exchanges; the test checks that the result is made of the double's answers, that
 the double saw each request with its real method, URL, headers and body, and (the autouse
 ``no_network`` guard) that nothing was looked up or reached beyond the loopback.
@@ -27,7 +29,7 @@ import responses
 import vcr
 from google.oauth2 import credentials as user_credentials
 
-from fcmclient import FCM, JSONMessage, PlainTextMessage, Result
+from fcmclient import FCM, JSONMessage, PlainTextMessage, Result, TopicResult
 from fcmclient._protocol.legacy import FCM_URL
 from tests.conftest import PROJECT, TOKEN_URI, V1_SEND
 
@@ -56,12 +58,13 @@ class Exchange:
     status: int
     answer: bytes
     grant: bool = False
+    method: str = "POST"
 
     def matches(self, method: str, url: str, body: bytes | str | None) -> bool:
         if isinstance(body, str):
             body = body.encode()
         body = body or b""
-        if method != "POST" or url != self.url:
+        if method != self.method or url != self.url:
             return False
         if self.grant:
             form = urllib.parse.parse_qs(body.decode())
@@ -88,8 +91,8 @@ class Operation:
     name: str
     exchanges: list[Exchange]
     make: Callable[[dict[str, Any]], FCM]
-    send: Callable[[FCM], Result]
-    check: Callable[[Result], None]
+    send: Callable[[FCM], Any]
+    check: Callable[[Any], None]
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -127,6 +130,76 @@ def _refreshed(_: dict[str, Any]) -> FCM:
     )
     return FCM(credentials=creds, project_id=PROJECT)
 
+
+REGISTRATIONS = f"https://fcm.googleapis.com/v1/projects/{PROJECT}/registrations"
+#: Tokens as the subscription API's paths name them: ``:`` and ``/`` quoted.
+QUOTED = {"tok-a": "tok-a", "tok:b/x": "tok%3Ab%2Fx"}
+
+
+def _subscription(token: str) -> Exchange:
+    url = f"{REGISTRATIONS}/{QUOTED[token]}/topicSubscriptions?topicName=news"
+    if token != "tok-a":
+        return Exchange(url, b"{}", BEARER, 404, json_answer(NOT_REGISTERED))
+    name = f"projects/{PROJECT}/registrations/tok-a/topicSubscriptions/news"
+    return Exchange(url, b"{}", BEARER, 200, json_answer({"name": name, "topicName": "news"}))
+
+
+def _unsubscription(token: str) -> Exchange:
+    url = f"{REGISTRATIONS}/{QUOTED[token]}/topicSubscriptions/news?allowMissing=true"
+    return Exchange(url, b"", {"Authorization": BEARER["Authorization"]}, 200, b"{}", method="DELETE")
+
+
+def _page(page_token: str | None, topics: list[str], following: str | None) -> Exchange:
+    url = f"{REGISTRATIONS}/tok%3Ab%2Fx/topicSubscriptions?pageSize=2000"
+    url += f"&pageToken={page_token}" if page_token else ""
+    document: dict[str, Any] = {"topicSubscriptions": [{"topicName": topic} for topic in topics]}
+    if following:
+        document["nextPageToken"] = following
+    return Exchange(
+        url, b"", {"Authorization": BEARER["Authorization"]}, 200, json_answer(document), method="GET"
+    )
+
+
+def _check_subscribed(result: TopicResult) -> None:
+    assert (result.success, result.not_registered, result.retry()) == (["tok-a"], ["tok:b/x"], None)
+
+
+def _check_unsubscribed(result: TopicResult) -> None:
+    assert result.success == ["tok-a", "tok:b/x"]
+
+
+def _check_listed(topics: list[str]) -> None:
+    assert topics == ["news", "sport", "weather"]
+
+
+def _topic_operation(
+    name: str, exchanges: list[Exchange], call: Callable[[FCM], Any], check: Any
+) -> Operation:
+    """A topic operation of a service account's FCM: its token fetch, then ``exchanges``."""
+    fetch = Exchange(TOKEN_URI, JWT_GRANT.encode(), {}, 200, TOKEN_ANSWER, grant=True)
+    return Operation(name, [fetch, *exchanges], FCM.from_service_account, call, check)
+
+
+TOPIC_OPERATIONS = [
+    _topic_operation(
+        "v1 topic subscription",
+        [_subscription(token) for token in QUOTED],
+        lambda fcm: fcm.subscribe_to_topic(list(QUOTED), "/topics/news"),
+        _check_subscribed,
+    ),
+    _topic_operation(
+        "v1 topic unsubscription",
+        [_unsubscription(token) for token in QUOTED],
+        lambda fcm: fcm.unsubscribe_from_topic(list(QUOTED), "news"),
+        _check_unsubscribed,
+    ),
+    _topic_operation(
+        "v1 topic list",
+        [_page(None, ["news", "sport"], "page-2"), _page("page-2", ["weather"], None)],
+        lambda fcm: fcm.topic_subscriptions("tok:b/x"),
+        _check_listed,
+    ),
+]
 
 LEGACY_BODY = b'{"registration_ids":["tok-a","tok-b"],"data":{"k":"v"},"notification":{"title":"T"}}'
 OPERATIONS = [
@@ -188,6 +261,7 @@ OPERATIONS = [
         lambda fcm: fcm.send(JSONMessage(["tok-a"], {"k": "v"})),
         _check_one,
     ),
+    *TOPIC_OPERATIONS,
 ]
 
 
@@ -232,8 +306,8 @@ def test_responses(op: Operation, service_account_info: dict[str, Any]) -> None:
             exchange = answer_for(op, str(request.method), str(request.url), request.body)
             return exchange.status, {"Content-Type": "application/json"}, exchange.answer
 
-        for url in {exchange.url for exchange in op.exchanges}:
-            mock.add_callback(responses.POST, url, callback=callback)
+        for method, url in {(exchange.method, exchange.url) for exchange in op.exchanges}:
+            mock.add_callback(method, url, callback=callback)
         run(op, op.make(service_account_info))
         seen = [
             (str(c.request.method), str(c.request.url), c.request.headers, _bytes(c.request.body))
@@ -258,8 +332,8 @@ def _register(mocker: requests_mock.Mocker, op: Operation) -> None:
         context.headers["Content-Type"] = "application/json"
         return exchange.answer
 
-    for url in {exchange.url for exchange in op.exchanges}:
-        mocker.post(url, content=text)
+    for method, url in {(exchange.method, exchange.url) for exchange in op.exchanges}:
+        mocker.register_uri(method, url, content=text)
 
 
 def _requests_mock_seen(mocker: requests_mock.Mocker) -> Seen:
@@ -299,7 +373,7 @@ def vcr_cassette(op: Operation) -> dict[str, Any]:
         "interactions": [
             {
                 "request": {
-                    "method": "POST",
+                    "method": exchange.method,
                     "uri": exchange.url,
                     "body": exchange.body.decode(),
                     "headers": {name: [value] for name, value in exchange.headers.items()},
@@ -437,7 +511,7 @@ def betamax_cassette(op: Operation) -> dict[str, Any]:
             {
                 "recorded_at": "2026-12-01T00:00:00",
                 "request": {
-                    "method": "POST",
+                    "method": exchange.method,
                     "uri": exchange.url,
                     "body": {"encoding": "utf-8", "string": exchange.body.decode()},
                     "headers": {name: [value] for name, value in exchange.headers.items()},
