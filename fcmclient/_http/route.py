@@ -53,7 +53,7 @@ def engine_address(session: requests.Session, url: str, options: Mapping[str, An
     when they must go through ``session`` (see the module documentation)."""
     if os.environ.get("FCMCLIENT_ENGINE", "").lower() in ("0", "off", "no", "false"):
         return None
-    if green_patched() or session_is_watched(session, OWN_ADAPTERS):
+    if green_patched() or session_is_watched(session, OWN_ADAPTERS) or _customised(session):
         return None
     settings = session.merge_environment_settings(
         url, options.get("proxies") or {}, True, options.get("verify"), options.get("cert")
@@ -77,12 +77,38 @@ def engine_address(session: requests.Session, url: str, options: Mapping[str, An
     return Address(parts.scheme, parts.hostname, port, tls, _authority(parts.hostname, port, https))
 
 
+def _customised(session: requests.Session) -> bool:
+    """Whether the application gave ``session`` something each request must go through:
+    response hooks, authentication or query parameters. (Not cookies: a token endpoint may
+    set one, which must not take a send off the engine; the engine sends none.)"""
+    hooks = any(session.hooks.get(event) for event in session.hooks)
+    return bool(hooks or session.auth or session.params)
+
+
 def _hashable(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-@functools.lru_cache(maxsize=16)
 def _tls_context(verify: bool | str, cert: str | tuple[str, str] | None) -> ssl.SSLContext:
+    """The TLS context for these settings, made again when one of their files changed."""
+    paths = [verify] if isinstance(verify, str) else []
+    paths += [cert] if isinstance(cert, str) else list(cert or ())
+    stamps = tuple(_stamp(path) for path in paths)
+    return _tls_context_of(verify, cert, stamps)
+
+
+def _stamp(path: str) -> tuple[int, int]:
+    try:
+        status = os.stat(path)
+    except OSError:
+        return (0, 0)
+    return (status.st_mtime_ns, status.st_size)
+
+
+@functools.lru_cache(maxsize=16)
+def _tls_context_of(
+    verify: bool | str, cert: str | tuple[str, str] | None, stamps: tuple[tuple[int, int], ...]
+) -> ssl.SSLContext:
     """A client TLS context verifying as requests would with ``verify`` and ``cert``."""
     if verify is False:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)

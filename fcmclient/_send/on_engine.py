@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -12,7 +13,7 @@ import requests
 from requests.utils import requote_uri
 
 from .._http.engine.fanout import Limits, run
-from .._http.engine.origin import Request
+from .._http.engine.origin import Headers, Request
 from .._http.executor import Plan
 from .._http.session import Reply, total_seconds
 from .._protocol.exchange import Exchange
@@ -62,6 +63,8 @@ class EngineJob:
         self._origin = "/".join(origin[:3])
         #: Per request under way: its exchange, token and log label.
         self._sent: dict[int, tuple[Exchange[Outcome], AccessToken, str]] = {}
+        #: The token fetch under way, if any (one for the whole fan-out).
+        self._fetch: asyncio.Future[tuple[AccessToken, dict[str, str]]] | None = None
 
     def run(self, count: int, plan: Plan) -> tuple[list[Outcome], BaseException | None]:
         """Every position through the engine, as :func:`~fcmclient._http.executor.execute` would."""
@@ -78,7 +81,9 @@ class EngineJob:
         ready = call.bearer.ready()
         if ready is None:
             return self._after_fetch(index)
-        token, headers = ready
+        return self._made(index, *ready)
+
+    def _made(self, index: int, token: AccessToken, headers: Headers) -> Request:
         exchange, what, target = self._describe(index)
         self._sent[index] = (exchange, token, f"{what} {prefix(target)}")
         # As requests writes it: no Content-Length for an empty GET or HEAD, 0 otherwise.
@@ -89,17 +94,32 @@ class EngineJob:
         return request_target(self._origin, url)
 
     async def _after_fetch(self, index: int) -> Request:
+        """The request for ``index`` once a token is fetched: one fetch at a time for the whole
+        fan-out, on the engine's helper thread, its token used as it comes (however short its
+        life) and its failure shared."""
         call = self._call
+        if self._fetch is None:
+            self._fetch = asyncio.ensure_future(call.here.engine().offload(call.bearer.get))
+            self._fetch.add_done_callback(self._fetched)
         try:
-            await call.here.engine().offload(call.bearer.get)
-        except requests.RequestException as exc:  # a refresh failed mid-call
-            log.warning("access token refresh failed in the middle of a send: %s", type(exc).__name__)
-            cause = Outcome.transport_error(exc).detail
-            if call.token_failure is None:
-                call.token_failure = Outcome.not_sent(f"the access token could not be fetched ({cause})")
+            token, headers = await asyncio.shield(self._fetch)
+        except requests.RequestException:
             raise _NoToken() from None
-        request = self.request(index)
-        return request if isinstance(request, Request) else await request
+        if call.token_failure is not None:
+            raise _NoToken()
+        return self._made(index, token, tuple(headers.items()))
+
+    def _fetched(self, fetch: asyncio.Future[tuple[AccessToken, dict[str, str]]]) -> None:
+        self._fetch = None
+        if fetch.cancelled():
+            return
+        exc = fetch.exception()
+        if isinstance(exc, requests.RequestException):  # a refresh failed mid-call
+            log.warning("access token refresh failed in the middle of a send: %s", type(exc).__name__)
+            call = self._call
+            if call.token_failure is None:
+                cause = Outcome.transport_error(exc).detail
+                call.token_failure = Outcome.not_sent(f"the access token could not be fetched ({cause})")
 
     def outcome(self, index: int, reply: Reply) -> Outcome:
         exchange, token, about = self._sent.pop(index)

@@ -132,9 +132,13 @@ class TokenSource:
             self._lock.release()
 
     def invalidate(self, token: AccessToken) -> None:
-        """Forget ``token`` (FCM said it expired), unless a newer one already replaced it."""
-        if not self._lock.acquire(timeout=self._wait):
-            return  # another thread's fetch, still under way, will replace it
+        """Forget ``token`` (FCM said it expired), unless a newer one already replaced it.
+
+        Never waits (the fan-out engine's loop calls it): while another thread holds the lock,
+        it is fetching a token that replaces this one, or forgetting it already.
+        """
+        if not self._lock.acquire(blocking=False):
+            return
         try:
             if self._token is token:
                 self._token = None

@@ -288,7 +288,7 @@ def engine_post(
             return exc
 
     try:
-        return engine.submit(one()).result(WAIT)
+        return engine.submit(one(), lambda: None).result(WAIT)
     finally:
         engine.close()
         session.close()

@@ -101,28 +101,38 @@ def run(
 
     Same contract as :func:`~fcmclient._http.executor.execute` (``plan.pool`` and
     ``plan.done`` unused): every position gets an outcome, not-started ones
-    :data:`~fcmclient.outcomes.NOT_SENT`, and no wait outlasts ``plan.give_up``.
+    :data:`~fcmclient.outcomes.NOT_SENT`, and no wait outlasts ``plan.give_up``. Whenever the
+    caller stops waiting (an interruption, the bound, :meth:`Engine.close`), the run is told
+    to start nothing more before it is cancelled: what it reports as not sent was not sent.
     """
     ledger: Ledger[R] = Ledger(count, plan)
     if count == 0:
         return [], None
-    done = engine.submit(_Run(ledger, origin, job, limits).main())
+    submitted: list[Future[None]] = []
+
+    def start() -> bool:
+        submitted.append(engine.submit(_Run(ledger, origin, job, limits).main(), ledger.stop.set))
+        return False
 
     def join() -> None:
-        _wait(done, plan.give_up, plan.clock)
+        if submitted:
+            _wait(submitted[0], plan.give_up, plan.clock, ledger.stop.set)
 
     def abandon() -> None:
-        done.cancel()  # the requests under way end now, their connections closed
+        ledger.stop.set()
+        if submitted:
+            submitted[0].cancel()  # the requests under way end now, their connections closed
 
-    return ledger.conclude(lambda: False, join, abandon)
+    return ledger.conclude(start, join, abandon)
 
 
-def _wait(done: Future[None], until: float, clock: Callable[[], float]) -> None:
+def _wait(done: Future[None], until: float, clock: Callable[[], float], stop: Callable[[], None]) -> None:
     left = until - clock()
     try:
         done.result(timeout=None if left == math.inf else max(left, 0.0))
     except FutureTimeout:
         log.warning("stopped waiting for the requests of a send under way: its time bound passed")
+        stop()
         done.cancel()
     except FutureCancelled:
         pass

@@ -9,6 +9,7 @@ request).
 from __future__ import annotations
 
 import asyncio
+import select
 import ssl
 
 import requests
@@ -47,6 +48,11 @@ class H1Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         waiter = self._waiter
+        if waiter is None or waiter.done():
+            # Bytes no request of this connection is waiting for (a stray answer, or the start
+            # of one): never let them reach the next request.
+            self._fail(requests.ConnectionError(f"{self.where} sent an answer nobody asked for"))
+            return
         try:
             responses = self._parser.feed(data)
         except ProtocolError as exc:
@@ -54,14 +60,12 @@ class H1Connection(asyncio.Protocol):
             return
         if not responses:
             return
-        if waiter is None or waiter.done():
-            # An answer no request of this connection is waiting for: never hand it to the next.
-            self._fail(requests.ConnectionError(f"{self.where} sent an answer nobody asked for"))
-            return
         self._waiter = None
         response = responses[0]
-        if not response.keep_alive or len(responses) > 1:
-            self.abort()  # more than one answer to one request: the connection is not trusted
+        if not response.keep_alive or len(responses) > 1 or not self._parser.at_rest:
+            # Anything after the answer to this request (a second answer, or part of one):
+            # the connection is not trusted with another request.
+            self.abort()
         waiter.set_result(response)
 
     def eof_received(self) -> bool:
@@ -94,14 +98,33 @@ class H1Connection(asyncio.Protocol):
         """Whether the connection can carry a request now."""
         return not self.closed and self._waiter is None and self._transport is not None
 
-    def exchange(self, data: bytes) -> asyncio.Future[Response]:
-        """Write one whole request; the future gets its answer, or a requests exception."""
+    def exchange(self, data: bytes, *, head: bool = False) -> asyncio.Future[Response]:
+        """Write one whole request (``head``: a ``HEAD``, answered without a body); the future
+        gets its answer, or a requests exception."""
         assert self._transport is not None
         assert self.idle
         waiter: asyncio.Future[Response] = self._loop.create_future()
         self._waiter = waiter
+        if head:
+            self._parser.head_sent()
         self._transport.write(data)
         return waiter
+
+    def bytes_waiting(self) -> bool:
+        """Whether the socket holds bytes (or an end) the loop has not read yet: a connection
+        to check again after one turn of the loop before it carries a request."""
+        transport = self._transport
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if sock is None:
+            return True
+        try:
+            if hasattr(select, "poll"):
+                poller = select.poll()
+                poller.register(sock.fileno(), select.POLLIN)
+                return bool(poller.poll(0))
+            return bool(select.select([sock], [], [], 0)[0])
+        except (OSError, ValueError):
+            return True
 
     def abort(self) -> None:
         """Close at once, discarding anything unsent or unread; the connection is done."""

@@ -17,7 +17,7 @@ import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import requests
 
@@ -110,6 +110,7 @@ class Origin:
         self._open = 0
         self._waiters: deque[asyncio.Future[H1Connection | None]] = deque()
         self._resolved: tuple[float, Sequence[tuple[int, str]]] | None = None
+        self._resolving: asyncio.Future[Sequence[tuple[int, str]]] | None = None
         self._head: tuple[str, str, Headers, bytes] | None = None
 
     @property
@@ -130,13 +131,18 @@ class Origin:
             raise requests.exceptions.InvalidHeader(str(exc)) from None
         conn = await self._acquire(deadline, connect)
         loop = self._loop
+        if loop.time() >= deadline:  # no time left to send it in: it is not sent
+            self._release(conn)
+            raise requests.ConnectTimeout(f"no connection to {self.address.where} within the time bound")
         timer = loop.call_at(min(deadline, loop.time() + read), conn.out_of_time)
         try:
-            response = await conn.exchange(request(head, req.body))
+            response = await conn.exchange(request(head, req.body), head=req.method == "HEAD")
         finally:
             timer.cancel()
             self._release(conn)
-        fields = dict(response.headers)  # names as received: decoders look them up in any case
+        fields: dict[str, str] = {}  # names as received: decoders look them up in any case
+        for name, value in response.headers:
+            fields[name] = f"{fields[name]}, {value}" if name in fields else value
         encoding = response.get("Content-Encoding")
         body = response.body if encoding is None else decode_body(encoding, response.body, self._max_body)[0]
         return Reply(response.status, fields, body)
@@ -152,25 +158,17 @@ class Origin:
 
     async def _acquire(self, deadline: float, connect_timeout: float) -> H1Connection:
         while True:
-            while self._idle:
-                conn = self._idle.pop()
-                if conn.idle:
-                    return conn
-                self._every.discard(conn)
-                self._open -= 1  # closed by the server while idle
+            conn = await self._take_idle()
+            if conn is not None:
+                return conn
             if self._open < self.limit:
                 break
-            waiter: asyncio.Future[H1Connection | None] = self._loop.create_future()
-            self._waiters.append(waiter)
-            timer = self._loop.call_at(deadline, _expire, waiter, self.address)
-            try:
-                conn_or_slot = await waiter
-            finally:
-                timer.cancel()
-            if conn_or_slot is not None:
-                return conn_or_slot
-            if self._open < self.limit:
-                break
+            handed = await self._wait_for_turn(deadline)
+            if handed is None:
+                continue  # a free place: open a connection if it is still free
+            if await self._usable(handed):
+                return handed
+            self._drop(handed)  # closed while it was being handed over
         self._open += 1
         try:
             return await self._connect(min(connect_timeout, max(deadline - self._loop.time(), 0.0)))
@@ -179,12 +177,59 @@ class Origin:
             self._wake_one(None)
             raise
 
+    async def _take_idle(self) -> H1Connection | None:
+        while self._idle:
+            conn = self._idle.pop()
+            if await self._usable(conn):
+                return conn
+            self._drop(conn)
+        return None
+
+    async def _usable(self, conn: H1Connection) -> bool:
+        """Whether ``conn``, taken by the caller, can carry a request: open, and nothing unread
+        on its socket (a server's close the loop has not seen yet is given one turn of the
+        loop to show, as urllib3 polls a pooled connection before reusing it)."""
+        if not conn.idle:
+            return False
+        if not conn.bytes_waiting():
+            return True
+        try:
+            await asyncio.sleep(0)
+        except BaseException:  # cancelled meanwhile: the connection goes back
+            self._release(conn)
+            raise
+        return conn.idle
+
+    async def _wait_for_turn(self, deadline: float) -> H1Connection | None:
+        """Wait until a connection (or a free place, ``None``) is handed over, by ``deadline``.
+
+        A waiter cancelled after something was handed to it passes that on: nothing is lost.
+        """
+        waiter: asyncio.Future[H1Connection | None] = self._loop.create_future()
+        self._waiters.append(waiter)
+        timer = self._loop.call_at(deadline, _expire, waiter, self.address)
+        try:
+            return await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                handed = waiter.result()
+                if handed is not None:
+                    self._release(handed)
+                else:
+                    self._wake_one(None)
+            raise
+        finally:
+            timer.cancel()
+
+    def _drop(self, conn: H1Connection) -> None:
+        conn.abort()
+        self._every.discard(conn)
+        self._open -= 1
+        self._wake_one(None)
+
     def _release(self, conn: H1Connection) -> None:
         if not conn.idle or self._open > self.limit:
-            conn.abort()
-            self._every.discard(conn)
-            self._open -= 1
-            self._wake_one(None)
+            self._drop(conn)
             return
         if not self._wake_one(conn):
             self._idle.append(conn)
@@ -200,9 +245,12 @@ class Origin:
 
     async def _connect(self, timeout: float) -> H1Connection:
         address = self.address
-        addresses = await self._addresses()
-        failure: requests.RequestException | None = None
         give_up = self._loop.time() + timeout
+        try:
+            addresses = await asyncio.wait_for(asyncio.shield(self._addresses()), timeout)
+        except asyncio.TimeoutError:
+            raise requests.ConnectTimeout(f"resolving {address.host} took over {timeout:g} s") from None
+        failure: requests.RequestException | None = None
         for family, ip in addresses:
             left = give_up - self._loop.time()
             if left <= 0:
@@ -235,19 +283,29 @@ class Origin:
         return conn
 
     async def _addresses(self) -> Sequence[tuple[int, str]]:
+        """The host's addresses: an IP literal as it is, a name looked up once for every
+        connection opened meanwhile, then kept for :data:`RESOLVED_FOR` seconds."""
         literal = _ip_literal(self.address.host)
         if literal is not None:
             return literal
-        now = time.monotonic()
         resolved = self._resolved
-        if resolved is not None and now - resolved[0] < RESOLVED_FOR:
+        if resolved is not None and time.monotonic() - resolved[0] < RESOLVED_FOR:
             return resolved[1]
+        if self._resolving is None:
+            self._resolving = asyncio.ensure_future(self._look_up())
+            self._resolving.add_done_callback(_retrieved)
+        return await asyncio.shield(self._resolving)
+
+    async def _look_up(self) -> Sequence[tuple[int, str]]:
+        now = time.monotonic()
         try:
             found = await self._resolve(self.address.host, self.address.port)
         except OSError as exc:
             raise requests.ConnectionError(
                 f"cannot resolve {self.address.host}: {type(exc).__name__}: {exc}"
             ) from None
+        finally:
+            self._resolving = None
         self._resolved = (now, found)
         return found
 
@@ -264,6 +322,12 @@ class Origin:
         head = request_head(req.method, req.target, self.address.authority, req.headers)
         self._head = (req.method, req.target, req.headers, head)
         return head
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    """Mark a shared lookup's failure as seen (its waiters may all have given up)."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _ip_literal(host: str) -> list[tuple[int, str]] | None:

@@ -135,6 +135,12 @@ class ResponseParser:
         self._trailers: list[tuple[str, str]] = []
         self._scan = self._line_start = self._lines = 0
 
+    @property
+    def at_rest(self) -> bool:
+        """Whether the parser holds nothing: no byte of a next answer, no error (between
+        answers, a connection that is at rest can carry the next request)."""
+        return self._state == _HEAD and not self._buf and self._error is None
+
     def head_sent(self) -> None:
         """Say the next final response answers a ``HEAD`` request: it has no body."""
         self._head_only = True

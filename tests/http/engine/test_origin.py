@@ -78,7 +78,7 @@ def send(
                 out.append(exc)
         return out
 
-    return engine.submit(run()).result(WAIT)
+    return engine.submit(run(), lambda: None).result(WAIT)
 
 
 def test_a_keep_alive_connection_carries_every_request(engine: Engine) -> None:
@@ -98,7 +98,7 @@ def test_concurrent_requests_open_at_most_the_limit(engine: Engine) -> None:
             origin = engine.origin(address)
             return await asyncio.gather(*(origin.exchange(POST, loop.time() + 5, 5, 5) for _ in range(40)))
 
-        replies = engine.submit(many()).result(WAIT)
+        replies = engine.submit(many(), lambda: None).result(WAIT)
         assert server.connections <= 4
     assert all(reply.status == 200 for reply in replies)
 
@@ -300,3 +300,124 @@ def test_tls_without_verification_warns(engine: Engine, certificate: tuple[Path,
     ):
         replies = send(engine, server.url(), POST, options={"verify": False})
     assert [name_of(reply) for reply in replies] == ["a"]
+
+
+def test_regression_part_of_a_stray_answer_left_a_kept_connection_to_the_next_request(engine: Engine) -> None:
+    """Bytes after an answer that did not make a whole answer stayed in the parser; the
+    connection was reused, and the next request's answer completed the stray one, which the
+    next request then got (review of issue 16)."""
+    stray = named("stray")
+
+    def script(sock: socket.socket, server: RawServer) -> None:
+        if server.connections > 1:
+            sock.sendall(named("second"))
+            return
+        sock.sendall(named("first") + stray[:20])
+        request = read_request(sock)
+        if request is not None:
+            server.record(request)
+            sock.sendall(stray[20:] + named("second"))
+
+    with RawServer(script) as server:
+        replies = send(engine, server.url("/v1/send"), POST, POST)
+        assert server.connections == 2
+    assert [name_of(reply) for reply in replies] == ["first", "second"]
+
+
+def test_regression_a_connection_closed_while_being_handed_over_failed_the_send(engine: Engine) -> None:
+    """A kept connection handed to a waiting request could be closed by the server in the
+    same turn of the loop; the request then used it anyway and the send raised
+    AssertionError (review of issue 16). Three requests, one connection allowed, a server
+    that closes after each answer: each gets its answer or a network error."""
+
+    def answer_then_close(sock: socket.socket, server: RawServer) -> None:
+        sock.sendall(named(f"n{server.connections}"))
+
+    with RawServer(answer_then_close) as server:
+        address = engine_address(requests.Session(), server.url("/v1/send"), {})
+        assert address is not None
+
+        async def three() -> list[Any]:
+            loop = asyncio.get_running_loop()
+            origin = engine.origin(address)
+            origin.limit = 1
+            calls = (origin.exchange(POST, loop.time() + 5, 5, 5) for _ in range(3))
+            return await asyncio.gather(*calls, return_exceptions=True)
+
+        replies = engine.submit(three(), lambda: None).result(WAIT)
+    assert all(isinstance(reply, (Reply, requests.RequestException)) for reply in replies), replies
+    assert sum(isinstance(reply, Reply) for reply in replies) >= 1
+
+
+def test_regression_a_waiter_cancelled_as_it_was_handed_a_connection_lost_it(engine: Engine) -> None:
+    """A request waiting for a connection, cancelled in the turn of the loop that handed it
+    one, kept it: the pool shrank for good (review of issue 16)."""
+    with RawServer(keep_alive(named("a"), named("b"))) as server:
+        address = engine_address(requests.Session(), server.url("/v1/send"), {})
+        assert address is not None
+
+        async def scenario() -> tuple[bool, int]:
+            loop = asyncio.get_running_loop()
+            origin = engine.origin(address)
+            origin.limit = 1
+            deadline = loop.time() + 5
+            held = await origin._acquire(deadline, 5)
+            waiting = asyncio.ensure_future(origin._acquire(deadline, 5))
+            await asyncio.sleep(0)  # it waits for the one connection
+            origin._release(held)  # handed to the waiter...
+            waiting.cancel()  # ...which is cancelled before it runs again
+            await asyncio.gather(waiting, return_exceptions=True)
+            again = await asyncio.wait_for(origin._acquire(deadline, 5), 1.0)
+            return again is held, origin.open_connections
+
+        same, open_connections = engine.submit(scenario(), lambda: None).result(WAIT)
+    assert same
+    assert open_connections == 1
+
+
+def test_a_name_is_looked_up_once_for_every_connection_opened_meanwhile(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lookups: list[str] = []
+    real = socket.getaddrinfo
+
+    def counting(host: str, *args: Any, **kwargs: Any) -> Any:
+        lookups.append(host)
+        return real("127.0.0.1", *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", counting)
+    with RawServer(keep_alive(*[named(str(i)) for i in range(20)])) as server:
+        url = f"http://fcm.invalid:{server.port}/v1/send"
+        address = engine_address(requests.Session(), url, {})
+        assert address is not None
+
+        async def many() -> list[Reply]:
+            loop = asyncio.get_running_loop()
+            origin = engine.origin(address)
+            return await asyncio.gather(*(origin.exchange(POST, loop.time() + 5, 5, 5) for _ in range(20)))
+
+        replies = engine.submit(many(), lambda: None).result(WAIT)
+    assert all(reply.status == 200 for reply in replies)
+    assert lookups == ["fcm.invalid"]
+
+
+def test_a_name_lookup_that_hangs_is_bounded_by_the_connect_timeout_and_sends_nothing(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stop = threading.Event()
+
+    def hanging(*args: Any, **kwargs: Any) -> Any:
+        stop.wait(WAIT)
+        raise OSError("no answer")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging)
+    try:
+        with RawServer(answer(named("n"))) as server:
+            started = time.monotonic()
+            (reply,) = send(engine, f"http://fcm.invalid:{server.port}/v1/send", POST, connect=0.3)
+            elapsed = time.monotonic() - started
+            assert server.requests == []
+    finally:
+        stop.set()
+    assert isinstance(reply, requests.ConnectTimeout)
+    assert elapsed < 0.3 + SLACK
