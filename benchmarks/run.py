@@ -342,7 +342,7 @@ def check_targets(
         for latency, within in ((20, 1.3), (0, 1.5)):
             for n in (500, 2000):
                 ours = _find(rows, "fcmclient-v1", scheme, latency, n)
-                floor_row = _find(rows, "physical-floor", scheme, latency, n)
+                floor_row = _find(rows, "floor", scheme, latency, n)  # issue 7's: http.client, 64 threads
                 admin = _find(rows, "firebase-admin-sync", scheme, latency, n)
                 if not (ours and floor_row and admin):
                     continue
@@ -356,15 +356,15 @@ def check_targets(
         threads = max(row["threads"] for row in ours_rows)
         verdict(threads <= 4, f"fcm-client v1 peak threads {threads} (<= 4)")
         peak = max(row["peak_open"] for row in ours_rows)
-        verdict(peak <= 256, f"fcm-client v1 peak open connections {peak} (<= max_workers, 256)")
+        verdict(peak <= 257, f"fcm-client v1 peak open connections {peak} (<= max_workers 256, + the token fetch's)")
     if big is not None:
         verdict(
             big["peak_rss_mb"] < 120,
             f"fcm-client v1, {BIG_AUDIENCE:,} tokens: peak RSS {big['peak_rss_mb']:.0f} MB (< 120)",
         )
         verdict(
-            big["peak_open"] <= 256,
-            f"fcm-client v1, {BIG_AUDIENCE:,} tokens: peak open connections {big['peak_open']} (<= 256)",
+            big["peak_open"] <= 257,
+            f"fcm-client v1, {BIG_AUDIENCE:,} tokens: peak open connections {big['peak_open']} (<= 256 + 1)",
         )
     for scheme in ("http", "https"):
         for latency in (0, 20):

@@ -75,7 +75,7 @@ def test_table_shows_the_ratio_to_the_floor(bench: ModuleType) -> None:
 
 def test_targets_pass_and_miss_with_the_measured_figures(bench: ModuleType) -> None:
     rows = [
-        row("physical-floor", 3000.0),
+        row("floor", 3000.0),
         row("fcmclient-v1", 2500.0, threads=3),
         row("firebase-admin-sync", 900.0),
     ]
