@@ -41,6 +41,7 @@ class _Running:
         #: Each run under way: its future, and what stops it from starting more requests.
         self.runs: dict[Future[Any], Callable[[], None]] = {}
         self.runs_lock = threading.Lock()
+        self.finalizer: weakref.finalize[Any, Any] | None = None
         self.connections, self.max_body = connections, max_body
         self.thread = threading.Thread(target=_run, args=(self.loop,), name="fcmclient-engine", daemon=True)
         self.thread.start()
@@ -52,8 +53,12 @@ class _Running:
 
     def stop_soon(self) -> None:
         """Shut down from any thread, without waiting (a no-op once the loop is closed)."""
-        with contextlib.suppress(RuntimeError):
-            asyncio.run_coroutine_threadsafe(self.shut_down(), self.loop)
+        if not self.loop.is_closed():
+            shutting = self.shut_down()
+            try:
+                asyncio.run_coroutine_threadsafe(shutting, self.loop)
+            except RuntimeError:  # closed meanwhile
+                shutting.close()
         self.resolver.shutdown()
         self.helper.shutdown()
 
@@ -97,7 +102,8 @@ class Engine:
             if running is None:
                 running = self._running = _Running(self._connections, self._max_body)
                 # An engine dropped without close() (an FCM never closed) stops its threads.
-                weakref.finalize(self, running.stop_soon)
+                running.finalizer = weakref.finalize(self, running.stop_soon)
+                running.finalizer.atexit = False  # at exit its daemon threads just end
             future = asyncio.run_coroutine_threadsafe(coroutine, running.loop)
             with running.runs_lock:
                 running.runs[future] = stop
@@ -134,6 +140,8 @@ class Engine:
                 return
             with running.runs_lock:
                 runs = list(running.runs.items())
+        if running.finalizer is not None:
+            running.finalizer.detach()
         for future, stop in runs:
             stop()  # before the cancel: no request starts once the caller stops waiting
             future.cancel()
