@@ -22,7 +22,9 @@ EMULATOR = ["cryptography>=41"]
 DOUBLES = ["responses>=0.23", "requests-mock>=1.11", "vcrpy>=5.0", "pytest-recording>=0.13", "betamax>=0.9"]
 # gevent and eventlet: tests/guarantees/test_green.py monkey-patches a process with each, forks included.
 GREEN = ["gevent>=24.2.1", "eventlet>=0.36.1"]
-TESTS = ["pytest>=7.2", "hypothesis>=6.0", *DOUBLES, *EMULATOR, *GREEN]
+# The wire codecs (fcmclient/_http/wire) are cross-checked against python-hyper's implementations.
+WIRE_CHECKS = ["h2>=4.1", "hpack>=4.0", "h11>=0.14"]
+TESTS = ["pytest>=7.2", "hypothesis>=6.0", *DOUBLES, *EMULATOR, *GREEN, *WIRE_CHECKS]
 # Exact versions: a newer ruff may format or lint differently and turn CI red on its own.
 CHECKS = ["ruff==0.17.6", "mypy==2.4.1", "types-requests"]
 CELERY = ["celery[redis]>=5.3"]

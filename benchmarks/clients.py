@@ -46,7 +46,8 @@ from typing import Any
 DATA = {"score": "3:1", "match": "final"}
 TITLE = "Goal!"
 BODY = "Portugal vs. Denmark"
-WORKERS = 64  # fcm-client's default max_workers; the floor uses the same
+WORKERS = 64  # the threads of the http.client floor (and of fcm-client's requests path)
+FLOOR_CONNECTIONS = 256  # the physical floor's connections: fcm-client's default max_workers
 
 
 def tokens(count: int) -> list[str]:
@@ -202,6 +203,60 @@ def floor(args: argparse.Namespace) -> Callable[[list[str]], int]:
     return send
 
 
+def physical_floor(args: argparse.Namespace) -> Callable[[list[str]], int]:
+    """Raw HTTP/1.1 over asyncio streams: 256 keep-alive connections driven by one thread.
+
+    The physical floor of one Python process: the per-message work of :func:`floor` (splice
+    the body, write the request, read status, headers and body, parse the JSON), no library,
+    no thread switches.
+    """
+    import asyncio
+
+    parts = urllib.parse.urlsplit(args.v1_url)
+    host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    context = ssl.create_default_context(cafile=args.ca) if parts.scheme == "https" else None
+    with open(args.service_account, encoding="utf-8") as handle:
+        token = google_token(json.load(handle), args.ca)
+    common = json.dumps({"data": DATA, "notification": {"title": TITLE, "body": BODY}}, separators=(",", ":"))
+    prefix, suffix = b'{"message":{"token":', b"," + common[1:].encode() + b"}"
+    head = (
+        f"POST {parts.path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
+        "Content-Type: application/json; charset=UTF-8\r\n"
+    ).encode()
+    loop = asyncio.new_event_loop()
+    streams: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def worker(
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        positions: Any,
+        targets: list[str],
+        ok: list[bool],
+    ) -> None:
+        for index in positions:  # one shared iterator: each position goes to one connection
+            body = prefix + json.dumps(targets[index]).encode() + suffix
+            writer.write(b"%sContent-Length: %d\r\n\r\n%s" % (head, len(body), body))
+            answer = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in answer.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            document = json.loads(await reader.readexactly(length))
+            ok[index] = answer[9:12] == b"200" and "name" in document
+
+    async def fan(targets: list[str]) -> int:
+        need = min(FLOOR_CONNECTIONS, len(targets))
+        while len(streams) < need:
+            streams.append(await asyncio.open_connection(host, port, ssl=context))
+        positions = iter(range(len(targets)))
+        ok = [False] * len(targets)
+        await asyncio.gather(*(worker(r, w, positions, targets, ok) for r, w in streams[:need]))
+        return sum(ok)
+
+    return lambda targets: loop.run_until_complete(fan(targets))
+
+
 def google_token(info: dict[str, str], ca: str | None) -> str:
     from google.auth.transport.requests import Request
     from google.oauth2 import service_account
@@ -214,10 +269,13 @@ def google_token(info: dict[str, str], ca: str | None) -> str:
 
 
 def fcmclient_v1(args: argparse.Namespace) -> Callable[[list[str]], int]:
-    """fcm-client (this checkout): one send() of all targets, default max_workers (64)."""
+    """fcm-client (this checkout): one send() of all targets, default max_workers (256)."""
     from fcmclient import FCM, JSONMessage
 
-    options = {"verify": args.ca} if args.ca else {}
+    options: dict[str, Any] = {"verify": args.ca} if args.ca else {}
+    if args.client == "fcmclient-v1-threads":  # requests' path, as under a test double or a proxy
+        os.environ["FCMCLIENT_ENGINE"] = "off"
+        options["max_workers"] = WORKERS
     fcm = FCM.from_service_account(args.service_account, url=args.v1_url, **options)
 
     def send(targets: list[str]) -> int:
@@ -402,7 +460,9 @@ def pyfcm_async(args: argparse.Namespace) -> Callable[[list[str]], int]:
 
 CLIENTS: dict[str, Callable[[argparse.Namespace], Callable[[list[str]], int]]] = {
     "floor": floor,
+    "physical-floor": physical_floor,
     "fcmclient-v1": fcmclient_v1,
+    "fcmclient-v1-threads": fcmclient_v1,
     "fcmclient-each": fcmclient_each,
     "fcmclient-each-stream": fcmclient_each_stream,
     "fcmclient-subscribe": fcmclient_subscribe,

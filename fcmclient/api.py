@@ -58,8 +58,9 @@ __all__ = [
     "FCMUnsupportedError",
 ]
 
-#: Concurrent HTTP v1 requests per :class:`FCM` when ``max_workers`` is not given.
-DEFAULT_MAX_WORKERS = 64
+#: Concurrent HTTP v1 requests per :class:`FCM` when ``max_workers`` is not given: the knee
+#: of the measured throughput at a 20 ms round trip (``docs/architecture.rst``).
+DEFAULT_MAX_WORKERS = 256
 
 #: Seconds after which an HTTP v1 multicast starts no new request (see ``send_timeout``).
 DEFAULT_SEND_TIMEOUT = 120.0
@@ -80,7 +81,8 @@ class FCM:
     :param backoff: the initial backoff in milliseconds, for :meth:`Result.delay`.
     :param credentials: google-auth credentials, for HTTP v1.
     :param project_id: the Firebase project (v1); defaults to the credentials' project.
-    :param max_workers: at most this many requests of one v1 send in flight (default 64).
+    :param max_workers: at most this many requests of one v1 send in flight (default 256; on
+        requests' path, under a test double, a proxy or gevent, at most 64 threads).
     :param send_timeout: seconds after which a v1 send starts no new request (default 120);
         the targets not sent by then are in :meth:`Result.retry`.
     :param options: requests options: ``timeout`` (seconds or a ``(connect, read)`` pair;

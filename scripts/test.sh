@@ -7,6 +7,8 @@
 #                                   # each declared range allows (on Python 3.10 if present)
 #   bash scripts/test.sh -k legacy  # extra arguments go to pytest (both runs)
 #   LOWEST=0 bash scripts/test.sh   # skip the run on the lowest versions
+#   (the guarantees and API suites, or the tests named in the arguments, run a second time
+#   with FCMCLIENT_ENGINE=off: the requests path)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,6 +56,14 @@ if ! bash scripts/ensure-redis.sh; then
 fi
 echo "== pytest (newest releases)"
 "$VENV/bin/python" -m pytest "$@"
+# The fan-out has two ways (docs/architecture.rst): the engine, and requests' path that test
+# doubles, proxies and gevent get. The guarantees and the API suites run on requests' path too.
+echo "== pytest (newest releases, requests' path: FCMCLIENT_ENGINE=off)"
+if [ "$#" -eq 0 ]; then
+    FCMCLIENT_ENGINE=off "$VENV/bin/python" -m pytest tests/guarantees tests/api
+else
+    FCMCLIENT_ENGINE=off "$VENV/bin/python" -m pytest "$@"
+fi
 
 if [ "${LOWEST:-1}" != 0 ]; then
     make_venv "$LOWEST_VENV" "$(oldest_python)"

@@ -24,15 +24,24 @@ def bench() -> ModuleType:
     return module
 
 
-def row(client: str, rate: float, *, scheme: str = "http", latency: int = 20, n: int = 500) -> dict[str, Any]:
+def row(
+    client: str,
+    rate: float,
+    *,
+    scheme: str = "http",
+    latency: int = 20,
+    n: int = 500,
+    cpu: float = 150.0,
+    threads: int = 64,
+) -> dict[str, Any]:
     return {
         "scheme": scheme,
         "latency_ms": latency,
         "n": n,
         "client": client,
         "msgs_per_s": rate,
-        "cpu_us_per_msg": 150.0,
-        "threads": 64,
+        "cpu_us_per_msg": cpu,
+        "threads": threads,
         "peak_open": 64,
         "new_connections": 0,
         "peak_rss_mb": 50.0,
@@ -52,7 +61,7 @@ def test_quick_mode_and_defaults(bench: ModuleType) -> None:
 
 
 def test_table_shows_the_ratio_to_the_floor(bench: ModuleType) -> None:
-    rows = [row("floor", 3000.0), row("fcmclient-v1", 2500.0), row("firebase-admin-sync", 750.0)]
+    rows = [row("physical-floor", 3000.0), row("fcmclient-v1", 2500.0), row("firebase-admin-sync", 750.0)]
     table = bench.format_table(rows)
     lines = table.splitlines()
     assert "msgs/s" in lines[0]
@@ -65,11 +74,32 @@ def test_table_shows_the_ratio_to_the_floor(bench: ModuleType) -> None:
 
 
 def test_targets_pass_and_miss_with_the_measured_figures(bench: ModuleType) -> None:
-    rows = [row("floor", 3000.0), row("fcmclient-v1", 2500.0), row("firebase-admin-sync", 900.0)]
+    rows = [
+        row("floor", 3000.0),
+        row("fcmclient-v1", 2500.0, threads=3),
+        row("firebase-admin-sync", 900.0),
+    ]
     verdicts = bench.check_targets(rows, None, []).splitlines()
     assert "MISS  http  20 ms N=500   fcm-client / firebase-admin sync = 2.78x (>= 3x)" in verdicts
     assert "PASS  http  20 ms N=500   floor / fcm-client = 1.20x (<= 1.3x)" in verdicts
-    assert "PASS  fcm-client v1 peak threads 64 (<= 64)" in verdicts
+    assert "PASS  fcm-client v1 peak threads 3 (<= 4)" in verdicts
+
+
+def test_engine_targets_compare_with_the_physical_floor_and_requests_path(bench: ModuleType) -> None:
+    rows = [
+        row("physical-floor", 10000.0, n=2000, cpu=40.0),
+        row("fcmclient-v1", 7000.0, n=2000, cpu=130.0),
+        row("physical-floor", 10000.0, n=10000, cpu=40.0),
+        row("fcmclient-v1", 5000.0, n=10000, cpu=100.0),
+        row("fcmclient-v1", 7500.0, scheme="https", n=2000),
+        row("fcmclient-v1-threads", 2500.0, scheme="https", n=2000),
+    ]
+    verdicts = bench.check_engine_targets(rows).splitlines()
+    assert "PASS  http  20 ms N=2000  fcm-client / physical floor msgs/s = 0.70x (>= 0.6x)" in verdicts
+    assert "MISS  http  20 ms N=2000  fcm-client / physical floor CPU per msg = 3.25x (<= 3x)" in verdicts
+    assert "MISS  http  20 ms N=10000 fcm-client / physical floor msgs/s = 0.50x (>= 0.6x)" in verdicts
+    assert "PASS  http  20 ms N=10000 fcm-client / physical floor CPU per msg = 2.50x (<= 3x)" in verdicts
+    assert "PASS  https 20 ms N=2000  engine / requests' path msgs/s = 3.00x (>= 3x)" in verdicts
 
 
 def test_the_topic_row_is_reported_next_to_the_v1_send_of_the_same_run(bench: ModuleType) -> None:

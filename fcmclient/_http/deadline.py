@@ -38,11 +38,13 @@ class Deadline:
     :param seconds: how long from now.
     """
 
-    __slots__ = ("at",)
+    __slots__ = ("at", "made_in")
 
     def __init__(self, seconds: float) -> None:
         #: The moment it passes, on the monotonic clock.
         self.at = time.monotonic() + seconds
+        #: The forks stamp of the process whose request this is (:func:`~.process.forks`).
+        self.made_in = forks()
 
     def remaining(self) -> float:
         """Seconds left (negative once passed)."""
@@ -179,7 +181,14 @@ _OPENED: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def _connect_here(conn: Any, connect: Any) -> None:
-    """``connect()`` ``conn`` within the current deadline, for this process only."""
+    """``connect()`` ``conn`` within the current deadline, for this process only.
+
+    A request a green thread began before a fork never connects in the child (gevent carries
+    green threads into it): its parent sends it, or already did.
+    """
+    until: Deadline | None = getattr(_local, "deadline", None)
+    if until is not None and until.made_in != forks():
+        raise ConnectionError("this process was forked from the one that made this request")
     _connect_within_deadline(conn)
     started = forks()
     connect()
@@ -209,24 +218,40 @@ def close_inherited() -> None:
             conn.close()
 
 
-def _of_this_process(conn: Any) -> Any:
-    """``conn``, closed first if another process opened it (it came through a fork).
+class _ThisProcess:
+    """The ``sock`` of a connection, seen only by the process that opened it.
 
-    Closing drops this process's copy of the socket only (never a shutdown, which would cut
-    the parent's connection); the connection then connects anew when used, so an answer is
-    only ever read by the process that sent the request.
+    Before lending a kept connection, urllib3 checks whether it was dropped by reading its
+    ``sock`` (``is_connection_dropped`` in 1.26, ``is_connected`` in 2.x). In a forked child
+    the inherited socket reads as gone: the child's copy of the descriptor is closed (never
+    shut down, which would cut the parent's connection) and the pool connects afresh, so an
+    answer is only ever read by the process that sent the request.
     """
-    opened_in: ProcessGuard | None = getattr(conn, "opened_in", None)
-    if opened_in is not None and not opened_in.owned():
-        conn.close()
-        conn.opened_in = None
-    return conn
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._key = "_fcm_" + name
+
+    def __get__(self, conn: Any, owner: type | None = None) -> Any:
+        if conn is None:
+            return self
+        sock = conn.__dict__.get(self._key)
+        opened_in: ProcessGuard | None = conn.__dict__.get("opened_in")
+        if sock is not None and opened_in is not None and not opened_in.owned():
+            conn.__dict__["opened_in"] = None
+            conn.__dict__[self._key] = None
+            sock.close()  # this process's copy only
+            return None
+        return sock
+
+    def __set__(self, conn: Any, sock: Any) -> None:
+        conn.__dict__[self._key] = sock
 
 
 class HTTPConnection(connection.HTTPConnection):
     """urllib3's connection, connecting and reading within the current deadline."""
 
     response_class = _DeadlineResponse
+    sock = _ThisProcess()
     #: The process that opened the socket (``None`` until connected).
     opened_in: ProcessGuard | None = None
 
@@ -238,6 +263,7 @@ class HTTPSConnection(connection.HTTPSConnection):
     """urllib3's TLS connection, connecting and reading within the current deadline."""
 
     response_class = _DeadlineResponse
+    sock = _ThisProcess()
     #: The process that opened the socket (``None`` until connected).
     opened_in: ProcessGuard | None = None
 
@@ -245,28 +271,16 @@ class HTTPSConnection(connection.HTTPSConnection):
         _connect_here(self, super().connect)
 
 
-# A pool lends a kept connection only to the process that opened it. ``_get_conn`` is the
-# one place every request takes a connection from (urlopen, and the channel's direct path,
-# which relies on it already); urllib3 2's public ``is_connected`` would do, but 1.26 has no
-# such hook. tests/http/test_process.py fails if the pool stops calling it.
-
-
 class HTTPConnectionPool(connectionpool.HTTPConnectionPool):
-    """urllib3's pool of :class:`HTTPConnection`, each used only by the process that opened it."""
+    """urllib3's pool of :class:`HTTPConnection`."""
 
     ConnectionCls = HTTPConnection
 
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        return _of_this_process(super()._get_conn(timeout))
-
 
 class HTTPSConnectionPool(connectionpool.HTTPSConnectionPool):
-    """urllib3's pool of :class:`HTTPSConnection`, each used only by the process that opened it."""
+    """urllib3's pool of :class:`HTTPSConnection`."""
 
     ConnectionCls = HTTPSConnection
-
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        return _of_this_process(super()._get_conn(timeout))
 
 
 _POOLS = {"http": HTTPConnectionPool, "https": HTTPSConnectionPool}

@@ -27,7 +27,7 @@ from .process import forks
 
 log = logging.getLogger("fcmclient")
 
-__all__ = ["Plan", "Pool", "abandon_on", "execute", "positions"]
+__all__ = ["UNDER_WAY", "Ledger", "Plan", "Pool", "abandon_on", "execute", "positions"]
 
 T = TypeVar("T")
 Item = TypeVar("Item")
@@ -112,9 +112,77 @@ def positions(count: int) -> Callable[[], int]:
 
 #: What a target's outcome is while its work is under way: what it stays if the fan-out
 #: stops waiting for that work.
-_UNDER_WAY = Outcome.interrupted()
+UNDER_WAY = Outcome.interrupted()
 _MISSING = Outcome.not_sent("the send stopped before this target (see its exception)")
 _LATE = Outcome.not_sent("send_timeout passed before this target was sent")
+
+
+class Ledger(Generic[R]):
+    """The targets of one fan-out: which is next, each one's outcome, and the stop signal.
+
+    Shared by every loop working on the run, on threads (:func:`execute`) or on the engine's
+    event loop (:mod:`fcmclient._http.engine.fanout`).
+    """
+
+    def __init__(self, count: int, plan: Plan) -> None:
+        self.plan = plan
+        self.count = count
+        self.outcomes: list[R | Outcome | None] = [None] * count
+        self.claim = positions(count)
+        self.stop = threading.Event()
+        self.errors: list[BaseException] = []
+        self.made_in = forks()  # a green thread that a fork carried into a child starts nothing there
+        self.abandoned = getattr(_scope, "event", None) or _NEVER
+
+    def take(self) -> int | None:
+        """The next position to work on (its outcome set to :data:`UNDER_WAY`), or ``None``
+        when the loop asking should end: no target left, or the run stopped."""
+        plan, outcomes = self.plan, self.outcomes
+        while True:
+            index = self.claim()
+            if index >= self.count:
+                return None
+            outcomes[index] = UNDER_WAY  # before the check: a wait abandoned later sees it
+            if self.stop.is_set() or self.abandoned.is_set() or forks() != self.made_in:
+                outcomes[index] = None
+                return None
+            if plan.clock() < plan.start_by:
+                return index
+            outcomes[index] = _LATE
+
+    def failed(self, index: int, exc: BaseException) -> None:
+        """The work on ``index`` raised ``exc``: it is handed to the caller, and the run stops."""
+        self.outcomes[index] = self.plan.on_error(exc)
+        self.errors.append(exc)
+        self.stop.set()
+
+    def settled(self) -> list[R | Outcome]:
+        """The outcomes as they stand (a copy: work still under way may write more)."""
+        return [outcome or _MISSING for outcome in list(self.outcomes)]
+
+    def conclude(
+        self, here: Callable[[], bool], join: Callable[[], None], abandon: Callable[[], None] = _nothing
+    ) -> tuple[list[R | Outcome], BaseException | None]:
+        """Run ``here`` (the calling thread's own share; whether its work raised), then
+        ``join`` (wait for the others, until ``plan.give_up`` at most), with :func:`execute`'s
+        promises about interruptions; ``abandon`` lets go of work still under way when the
+        caller stops waiting for it."""
+        stopped = False
+        try:
+            stopped = here()
+            join()
+        except BaseException as exc:  # interrupted while waiting: let the work under way finish
+            self.stop.set()
+            if stopped:
+                abandon()
+                return self.settled(), exc
+            self.errors.insert(0, exc)
+            try:
+                join()
+            except BaseException as again:  # interrupted again: stop waiting
+                abandon()
+                return self.settled(), again
+        return self.settled(), (self.errors[0] if self.errors else None)
 
 
 def _join(helpers: list[Future[bool]], until: float, clock: Callable[[], float]) -> None:
@@ -138,56 +206,35 @@ def _join(helpers: list[Future[bool]], until: float, clock: Callable[[], float])
 
 
 class _Run(Generic[Item, R]):
-    """One :func:`execute` call: the shared counter, the outcomes, and the loops' stop signal."""
+    """One :func:`execute` call on threads: its ledger, and what each loop does."""
 
     def __init__(self, items: Sequence[Item], work: Callable[[Item], R | Outcome], plan: Plan) -> None:
         self.items, self.work, self.plan = items, work, plan
-        self.count = len(items)
-        self.outcomes: list[R | Outcome | None] = [None] * self.count
-        self.claim = positions(self.count)
-        self.stop = threading.Event()
-        self.errors: list[BaseException] = []
-        self.made_in = forks()  # a green thread that a fork carried into a child starts nothing there
-        self.abandoned = getattr(_scope, "event", None) or _NEVER
+        self.ledger: Ledger[R] = Ledger(len(items), plan)
 
     def loop(self) -> bool:
         """Work on targets until none is left or the run stops; whether ``work`` raised."""
-        plan, outcomes = self.plan, self.outcomes
+        ledger, outcomes, items, work = self.ledger, self.ledger.outcomes, self.items, self.work
         try:
-            while True:
-                index = self.claim()
-                if index >= self.count:
-                    return False
-                outcomes[index] = _UNDER_WAY  # before the check: a wait abandoned later sees it
-                if self.stop.is_set() or self.abandoned.is_set() or forks() != self.made_in:
-                    outcomes[index] = None
-                    return False
-                if plan.clock() >= plan.start_by:
-                    outcomes[index] = _LATE
-                    continue
+            while (index := ledger.take()) is not None:
                 try:
-                    outcomes[index] = self.work(self.items[index])
+                    outcomes[index] = work(items[index])
                 except BaseException as exc:  # handed to the caller, never swallowed
-                    outcomes[index] = plan.on_error(exc)
-                    self.errors.append(exc)
-                    self.stop.set()
+                    ledger.failed(index, exc)
                     return True
+            return False
         finally:
-            plan.done()
+            self.plan.done()
 
     def start_helpers(self) -> list[Future[bool]]:
         pool, futures = self.plan.pool, []
         if pool is not None:
-            for _ in range(min(self.plan.workers, self.count) - 1):
+            for _ in range(min(self.plan.workers, self.ledger.count) - 1):
                 try:
                     futures.append(pool.submit(self.loop))
                 except RuntimeError:  # the pool was shut down (FCM.close() from another thread)
                     break  # the threads started so far, and the calling one, do the work
         return futures
-
-    def settled(self) -> list[R | Outcome]:
-        """The outcomes as they stand (a copy: work still under way may write more)."""
-        return [outcome or _MISSING for outcome in list(self.outcomes)]
 
 
 def execute(
@@ -210,17 +257,4 @@ def execute(
     """
     run = _Run(items, work, plan)
     helpers = run.start_helpers()
-    stopped = False  # whether the calling thread was stopped once already
-    try:
-        stopped = run.loop()
-        _join(helpers, plan.give_up, plan.clock)
-    except BaseException as exc:  # interrupted while waiting: let the work under way finish
-        run.stop.set()
-        if stopped:
-            return run.settled(), exc
-        run.errors.insert(0, exc)
-        try:
-            _join(helpers, plan.give_up, plan.clock)
-        except BaseException as again:  # interrupted again: stop waiting
-            return run.settled(), again
-    return run.settled(), (run.errors[0] if run.errors else None)
+    return run.ledger.conclude(run.loop, lambda: _join(helpers, plan.give_up, plan.clock))

@@ -12,20 +12,23 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import requests
 
 from .._http.channel import Channel
-from .._http.executor import Plan
+from .._http.engine.origin import Headers
+from .._http.executor import Plan, execute
+from .._http.route import engine_address
 from .._http.session import Reply, Timeout, total_seconds
 from .._protocol.exchange import Exchange
 from ..errors import FCMAuthenticationError, FCMError
 from ..outcomes import ACCESS_TOKEN_EXPIRED, Outcome
 from .each import stopped
 from .legacy import prefix
-from .resources import Resources
+from .on_engine import EngineJob
+from .resources import MAX_THREADS, Resources
 from .tokens import AccessToken, TokenSource
 
 __all__ = ["Call", "attach_result"]
@@ -64,14 +67,26 @@ class _Bearer:
     def __init__(self, channel: Channel, tokens: TokenSource) -> None:
         self._channel = channel
         self._tokens = tokens
-        self._current: tuple[AccessToken, dict[str, str]] | None = None
+        self._current: tuple[AccessToken, dict[str, str], Headers] | None = None
 
     def get(self) -> tuple[AccessToken, dict[str, str]]:
-        """A valid token and the full request headers carrying it."""
-        token = self._tokens.get()
+        """A valid token and the full request headers carrying it (may fetch a token)."""
+        current = self._headers(self._tokens.get())
+        return current[0], current[1]
+
+    def ready(self) -> tuple[AccessToken, Headers] | None:
+        """A valid token and the headers as pairs, if a token is at hand (never blocks)."""
+        token = self._tokens.fresh()
+        if token is None:
+            return None
+        current = self._headers(token)
+        return current[0], current[2]
+
+    def _headers(self, token: AccessToken) -> tuple[AccessToken, dict[str, str], Headers]:
         current = self._current
         if current is None or current[0] is not token:
-            current = (token, self._channel.headers({"Authorization": "Bearer " + token.value}))
+            headers = self._channel.headers({"Authorization": "Bearer " + token.value})
+            current = (token, headers, tuple(headers.items()))
             self._current = current
         return current
 
@@ -102,22 +117,48 @@ class Call:
         self.bearer = _Bearer(self.channel, tokens)
         #: Once set, the access token could not be fetched: the requests left are not made.
         self.token_failure: Outcome | None = None
+        #: Where the engine sends, or None: requests' path (a test double, a proxy, gevent).
+        self.address = engine_address(here.session, url, options)
+        self.url = url
+
+    def fan_out(
+        self,
+        count: int,
+        exchange: Callable[[int], tuple[Exchange[Outcome], str, str]],
+        workers: int,
+        send_timeout: float,
+    ) -> tuple[list[Outcome], BaseException | None]:
+        """Make the ``count`` requests ``exchange(i)`` describes (with what each does and to
+        whom, for the log), ``workers`` at a time, none started after ``send_timeout`` from the
+        call's start: on the engine, or on requests' path from at most 64 threads.
+
+        :returns: each request's outcome, and what stopped the fan-out, if anything.
+        """
+        plan = self.plan(count, workers, send_timeout)
+        if self.address is not None:
+            return EngineJob(self, exchange).run(count, plan)
+
+        def one(position: int) -> Outcome:
+            return self.outcome(*exchange(position))
+
+        return execute(range(count), one, plan)
 
     def plan(self, count: int, workers: int, send_timeout: float) -> Plan:
-        """How a fan-out of ``count`` requests runs: ``workers`` at a time, none started after
+        """How a fan-out of ``count`` requests runs: ``workers`` at a time (on requests' path at
+        most :data:`~fcmclient._send.resources.MAX_THREADS`), none started after
         ``send_timeout`` from the call's start, no wait past the documented bound."""
         start_by = self.started + send_timeout
         # The documented bound: a request started just before send_timeout may need a token
         # refresh first. No wait for the helper threads outlasts it (a broken pool included).
         give_up = start_by + 2 * total_seconds(self.timeout)
-        pool = self.here.worker_pool() if count > 1 else None
+        threads = self.address is None
+        pool = self.here.worker_pool() if threads and count > 1 else None
         return Plan(
-            workers=workers,
+            workers=min(workers, MAX_THREADS) if threads else workers,
             pool=pool,
             start_by=start_by,
             give_up=give_up,
             on_error=stopped,
-            done=self.channel.release,
         )
 
     def outcome(self, exchange: Exchange[Outcome], what: str, target: str) -> Outcome:
@@ -143,7 +184,7 @@ class Call:
         except requests.RequestException as exc:
             log.debug("v1 %s %s failed in transport: %s", what, prefix(target), type(exc).__name__)
             return Outcome.transport_error(exc)
-        return self._read(exchange, reply, token, f"{what} {prefix(target)}")
+        return self.read(exchange, reply, token, f"{what} {prefix(target)}")
 
     def answer(self, exchange: Exchange[R], what: str, target: str) -> R | Outcome:
         """Make ``exchange`` about ``target``, and decode its answer.
@@ -154,9 +195,13 @@ class Call:
         """
         token, headers = self.bearer.get()
         reply = self.channel.request(exchange.method, exchange.url, exchange.body, headers)
-        return self._read(exchange, reply, token, f"{what} {prefix(target)}")
+        return self.read(exchange, reply, token, f"{what} {prefix(target)}")
 
-    def _read(self, exchange: Exchange[R], reply: Reply, token: AccessToken, about: str) -> R | Outcome:
+    def read(self, exchange: Exchange[R], reply: Reply, token: AccessToken, about: str) -> R | Outcome:
+        """The decoded answer to ``exchange``, sent with ``token``; an expired token is dropped.
+
+        :raises FCMAuthenticationError: FCM refused a token fetched during this call as expired.
+        """
         decoded = exchange.decode(reply.status, reply.headers, reply.body, time.time())
         outcome = decoded if isinstance(decoded, Outcome) else None
         if log.isEnabledFor(logging.DEBUG):

@@ -131,9 +131,6 @@ class LegacySender:
         log.debug("legacy send to %d target(s), first %s", len(targets), prefix(targets[0]))
         headers = {"Authorization": f"key={self._api_key}", "Content-Type": content_type}
         channel = Channel(here.session, self.url, headers, self._timeout, self._options)
-        try:
-            reply = channel.post(body, channel.headers({}))
-        finally:
-            channel.release()
+        reply = channel.post(body, channel.headers({}))
         log.debug("legacy answer HTTP %d for %d target(s)", reply.status, len(targets))
         return legacy.decode(message, reply.status, reply.headers, reply.body, time.time())

@@ -19,13 +19,19 @@ from dataclasses import dataclass, field
 from requests.adapters import BaseAdapter
 
 from .._http.deadline import close_inherited
+from .._http.engine.loop import Engine
+from .._http.engine.origin import close_inherited as close_inherited_engine_sockets
 from .._http.process import ProcessLocal
-from .._http.session import make_session
+from .._http.session import MAX_RESPONSE_BYTES, make_session
 from .._http.workers import Workers
 from .auth import Grant
 from .tokens import AccessToken, TokenSource
 
-__all__ = ["Inherited", "Resources", "per_process"]
+__all__ = ["MAX_THREADS", "Inherited", "Resources", "per_process"]
+
+#: The most threads a fan-out on requests' path uses (a test double, a proxy, gevent):
+#: more only contend for the GIL (``docs/architecture.rst``).
+MAX_THREADS = 64
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,16 @@ class Resources:
     :param inherited: what a forked child keeps from its parent's (nothing the first time).
     """
 
-    __slots__ = ("_max_workers", "_own_adapters", "_pool", "_pool_lock", "rng", "session", "tokens")
+    __slots__ = (
+        "_engine",
+        "_max_workers",
+        "_own_adapters",
+        "_pool",
+        "_pool_lock",
+        "rng",
+        "session",
+        "tokens",
+    )
 
     def __init__(
         self, max_workers: int, grant: Grant | None, wait: float, inherited: Inherited | None
@@ -71,22 +86,34 @@ class Resources:
         self.rng = random.Random()
         self._pool: Workers | None = None
         self._pool_lock = threading.Lock()
+        self._engine: Engine | None = None
+
+    def engine(self) -> Engine:
+        """The fan-out engine of this process (its threads start on first use)."""
+        with self._pool_lock:
+            if self._engine is None:
+                self._engine = Engine(self._max_workers, MAX_RESPONSE_BYTES)
+            return self._engine
 
     def worker_pool(self) -> Workers | None:
-        """The helper threads of v1 multicasts, started on first use (``None`` for one worker)."""
+        """The helper threads of fan-outs on requests' path, started on first use (``None``
+        for one worker): at most :data:`MAX_THREADS` of them."""
         if self._max_workers < 2:
             return None
         with self._pool_lock:
             if self._pool is None:
-                self._pool = Workers(self._max_workers - 1, "fcmclient")
+                self._pool = Workers(min(self._max_workers, MAX_THREADS) - 1, "fcmclient")
             return self._pool
 
     def close(self) -> None:
         """Stop the helper threads and close the pooled connections (they reopen on use)."""
         with self._pool_lock:
             pool, self._pool = self._pool, None
+            engine, self._engine = self._engine, None
         if pool is not None:
             pool.shutdown()
+        if engine is not None:
+            engine.close()
         self.session.close()
 
 
@@ -101,11 +128,14 @@ def _inherited(resources: Resources) -> Inherited:
 
 
 def _held_pool(resources: Resources) -> object:
-    return resources._pool
+    # The parent's engine is never touched in a child: its loop's selector is shared with the
+    # parent (an epoll instance survives fork), so even closing a transport would change it.
+    return (resources._pool, resources._engine)
 
 
 def _close_copies(resources: Resources) -> None:
     close_inherited()  # every inherited connection: this value's among them
+    close_inherited_engine_sockets()
 
 
 def per_process(max_workers: int, grant: Grant | None, wait: float) -> ProcessLocal[Resources, Inherited]:

@@ -77,6 +77,11 @@ class TokenSource:
         """The token held now, fresh or not (read without the lock)."""
         return self._token
 
+    def fresh(self) -> AccessToken | None:
+        """The cached token if :meth:`get` would return it at once, else ``None`` (never blocks)."""
+        token = self._token
+        return token if self._fresh(token) else None
+
     def _acquire(self) -> None:
         if not self._lock.acquire(timeout=self._wait):
             raise requests.Timeout(f"another thread's access-token fetch took over {self._wait:g} s")
@@ -127,9 +132,13 @@ class TokenSource:
             self._lock.release()
 
     def invalidate(self, token: AccessToken) -> None:
-        """Forget ``token`` (FCM said it expired), unless a newer one already replaced it."""
-        if not self._lock.acquire(timeout=self._wait):
-            return  # another thread's fetch, still under way, will replace it
+        """Forget ``token`` (FCM said it expired), unless a newer one already replaced it.
+
+        Never waits (the fan-out engine's loop calls it): while another thread holds the lock,
+        it is fetching a token that replaces this one, or forgetting it already.
+        """
+        if not self._lock.acquire(blocking=False):
+            return
         try:
             if self._token is token:
                 self._token = None

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 import requests
 
 from .._content import check_token
-from .._http.executor import execute
 from .._protocol import topics
+from .._protocol.exchange import Exchange
 from ..errors import FCMRequestError, FCMResponseError, FCMUnsupportedError
 from ..outcomes import ACCESS_TOKEN_EXPIRED, Outcome
 from ..result import TopicResult
@@ -77,12 +77,12 @@ class TopicSender:
         make = topics.subscribe if operation == "subscribe" else topics.unsubscribe
         call = Call(here, base, self._sender.timeout, self._sender.options)
 
-        def one(token: str) -> Outcome:
-            return call.outcome(make(base, token, name), operation, token)
+        def one(position: int) -> tuple[Exchange[Outcome], str, str]:
+            token = targets[position]
+            return make(base, token, name), operation, token
 
         sender = self._sender
-        plan = call.plan(len(targets), sender.max_workers, sender.send_timeout)
-        outcomes, error = execute(targets, one, plan)
+        outcomes, error = call.fan_out(len(targets), one, sender.max_workers, sender.send_timeout)
         outcome_of = dict(zip(targets, outcomes, strict=True))
         result = TopicResult(name, outcome_of, operation=operation, backoff=sender.backoff, rng=here.rng)
         if error is not None:
@@ -104,10 +104,7 @@ class TopicSender:
         base = self._base()
         token = check_token(token, "the registration token")
         call = Call(here, base, self._sender.timeout, self._sender.options)
-        try:
-            return self._pages(call, base, token)
-        finally:
-            call.channel.release()  # the connection this thread borrowed, back to the pool
+        return self._pages(call, base, token)
 
     def _pages(self, call: Call, base: str, token: str) -> list[str]:
         found: list[str] = []

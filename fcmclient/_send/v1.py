@@ -7,9 +7,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from .._http.executor import execute
 from .._http.session import Timeout
 from .._protocol import v1
+from .._protocol.exchange import Exchange
 from ..messages import Message
 from ..outcomes import Outcome
 from ..result import Result
@@ -69,13 +69,12 @@ class V1Sender:
         for some in targets:
             offsets.append(offsets[-1] + len(some))
 
-        def one(position: int) -> Outcome:
+        def one(position: int) -> tuple[Exchange[Outcome], str, str]:
             index = bisect.bisect_right(offsets, position) - 1
             target = targets[index][position - offsets[index]]
-            return call.outcome(translations[index].exchange(self.url, target), "send to", target)
+            return translations[index].exchange(self.url, target), "send to", target
 
-        plan = call.plan(offsets[-1], self.max_workers, self.send_timeout)
-        outcomes, error = execute(range(offsets[-1]), one, plan)
+        outcomes, error = call.fan_out(offsets[-1], one, self.max_workers, self.send_timeout)
         rng = call.here.rng
         slices = (outcomes[offsets[i] : offsets[i + 1]] for i in range(len(messages)))
         return [

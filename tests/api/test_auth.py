@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import pathlib
 import threading
+import time
 import urllib.parse
 from typing import Any
 
@@ -396,3 +397,30 @@ def test_no_thread_waits_for_another_threads_fetch_longer_than_wait() -> None:
         first.join(5.0)
     assert source.get().value == "late"
     assert source.fetches == 1
+
+
+def test_regression_forgetting_an_expired_token_waited_for_another_threads_fetch() -> None:
+    """invalidate() waited for the lock while another thread fetched a token; on the
+    fan-out engine's loop that stalled every send of the FCM (review of issue 16). It now
+    returns at once: the fetch under way replaces the token anyway."""
+    fetching = threading.Event()
+    release = threading.Event()
+
+    def slow_fetch() -> tuple[str, float]:
+        fetching.set()
+        release.wait(5.0)
+        return "new", 3600.0
+
+    source = TokenSource(slow_fetch, wait=5.0)
+    first = threading.Thread(target=source.get)
+    first.start()
+    try:
+        assert fetching.wait(5.0)
+        started = time.monotonic()
+        source.invalidate(AccessToken("old", 0.0, 0.0))
+        assert time.monotonic() - started < 0.5
+        assert not release.is_set()
+    finally:
+        release.set()
+        first.join(5.0)
+    assert source.get().value == "new"

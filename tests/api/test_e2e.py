@@ -281,10 +281,12 @@ def test_v1_expired_token_is_refreshed_on_the_next_send(fcm_emulator: FCMEmulato
     fcm_emulator.expire_access_tokens()
     result = v1.send(JSONMessage(["b", "c"]))
     retry = result.retry()
+    # The first request goes out with the refused token; one started after that answer may
+    # already carry the new one (how the two overlap depends on the machine's timing).
     assert retry is not None
-    assert retry.targets == ["b", "c"]
+    assert set(retry.targets) | set(result.success) == {"b", "c"}
     assert result.delay() == 0.0
-    assert set(v1.send(retry).success) == {"b", "c"}
+    assert set(v1.send(retry).success) == set(retry.targets)
     assert v1.token_fetches == 2
 
 

@@ -28,7 +28,6 @@ else:
 
 TASKS = 8
 BOUND = 10.0 + 2 * total_seconds(2.0)  # fork_app's send_timeout and timeout
-WORKERS = 64  # FCM's default max_workers: 63 helper threads
 
 
 def test_a_prefork_worker_sends_with_the_fcm_its_main_process_used_before_forking(
@@ -46,7 +45,7 @@ def test_a_prefork_worker_sends_with_the_fcm_its_main_process_used_before_forkin
         for _, dead in plans:
             for token in dead:
                 emu.set_outcome(token, "unregistered")
-        emu.latency = 0.05  # the main process's send keeps every helper busy: all threads start
+        emu.latency = 0.05  # the main process's send keeps its connections busy: all are opened
         worker = start_worker(env, app="tests.celery.fork_app")
         emu.latency = 0.0
         producer = celery.Celery(broker=redis_url, backend=redis_url)
@@ -63,7 +62,7 @@ def test_a_prefork_worker_sends_with_the_fcm_its_main_process_used_before_forkin
 
     main = reports[0]["used_before_fork"]
     assert main["delivered"] == 100
-    assert main["threads"] == WORKERS - 1  # the pool's threads were all live at the fork
+    assert main["threads"] >= 1  # the engine's loop thread was live at the fork
     for (tokens, dead), report in zip(plans, reports, strict=True):
         assert report["used_before_fork"] == main  # in memory before this child was forked
         assert report["ppid"] == main["pid"] != report["pid"]

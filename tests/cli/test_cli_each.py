@@ -67,7 +67,8 @@ def test_messages_are_read_from_standard_input(fcm_emulator: FCMEmulator, accoun
     done = run(*v1_args(fcm_emulator, account_file), "--messages-file", "-", stdin=text)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("300 target(s): 300 sent,")
-    assert [fcm_emulator.inbox(f"tok-{n}")[0]["data"] for n in (0, 299)] == [{"n": "0"}, {"n": "299"}]
+    for n in (0, 299):  # (the emulator is shared: a send another test left under way may land too)
+        assert {"n": str(n)} in [message.get("data") for message in fcm_emulator.inbox(f"tok-{n}")]
 
 
 @pytest.mark.parametrize(

@@ -205,7 +205,7 @@ def test_v1_fan_out_uses_at_most_max_workers_connections_and_keeps_them(
         opened = fcm_emulator.stats.connections_opened
         second = client.send(JSONMessage(tokens))
     assert set(first.success) == set(second.success) == set(tokens)
-    assert 2 <= opened <= 4  # concurrent, but never more requests in flight than max_workers
+    assert 2 <= opened <= 4 + 1  # never more in flight than max_workers; and the token fetch
     assert fcm_emulator.stats.connections_opened == opened  # the pool, sized to match, kept them
     assert [record.getMessage() for record in caplog.records] == []  # no "Connection pool is full"
 

@@ -1,4 +1,4 @@
-"""The direct path is taken only while every piece of requests it skips is the original."""
+"""The engine is taken only while every piece of requests it skips is the original."""
 
 from __future__ import annotations
 
@@ -13,17 +13,18 @@ import urllib3.connection
 import urllib3.connectionpool
 from requests.adapters import HTTPAdapter
 
-from fcmclient._http.channel import Channel
 from fcmclient._http.intercept import connections_are_replaced, urllib3_is_watched
+from fcmclient._http.route import engine_address
 from fcmclient._http.session import make_session
 
 URL = "https://fcm.googleapis.com/v1/projects/p/messages:send"
 
 
-def channel_is_direct(session: requests.Session | None = None) -> bool:
+def engine_is_taken(session: requests.Session | None = None) -> bool:
+    """Whether a fan-out to ``URL`` through ``session`` takes the engine (skipping requests)."""
     session = session or make_session(4)
     try:
-        return Channel(session, URL, {}, 5.0, {}).direct
+        return engine_address(session, URL, {}) is not None
     finally:
         session.close()
 
@@ -61,8 +62,8 @@ PIECES = {
 }
 
 
-def test_nothing_replaced_means_the_direct_path() -> None:
-    assert channel_is_direct()
+def test_nothing_replaced_means_the_engine() -> None:
+    assert engine_is_taken()
     assert not urllib3_is_watched()
     assert not connections_are_replaced()
 
@@ -70,8 +71,8 @@ def test_nothing_replaced_means_the_direct_path() -> None:
 @pytest.mark.parametrize("piece", list(PIECES))
 def test_any_replaced_piece_means_the_ordinary_path(piece: str) -> None:
     with PIECES[piece]():
-        assert not channel_is_direct()
-    assert channel_is_direct()  # put back: the direct path again
+        assert not engine_is_taken()
+    assert engine_is_taken()  # put back: the engine again
 
 
 @pytest.mark.parametrize("piece", ["HTTPSConnectionPool.ConnectionCls", "urllib3.connection.HTTPSConnection"])
@@ -84,7 +85,7 @@ def test_replaced_connection_classes_are_recognised(piece: str) -> None:
 def test_a_method_replaced_on_the_session_itself_means_the_ordinary_path() -> None:
     session = make_session(4)
     with mock.patch.object(session, "send", session.send):
-        assert not channel_is_direct(session)
+        assert not engine_is_taken(session)
 
 
 def test_a_mounted_adapter_of_another_kind_means_the_ordinary_path() -> None:
@@ -93,11 +94,11 @@ def test_a_mounted_adapter_of_another_kind_means_the_ordinary_path() -> None:
 
     session = make_session(4)
     session.mount("http://", Mine())  # even for the other scheme: it says someone is watching
-    assert not channel_is_direct(session)
+    assert not engine_is_taken(session)
 
 
 def test_a_patched_send_on_the_mounted_adapter_means_the_ordinary_path() -> None:
     session = make_session(4)
     adapter = session.get_adapter(URL)
     with mock.patch.object(adapter, "send", adapter.send):
-        assert not channel_is_direct(session)
+        assert not engine_is_taken(session)

@@ -166,15 +166,12 @@ def test_regression_a_child_sent_on_its_parents_keep_alive_connection(echo: Echo
     ``adapter.send`` alike; the child's copy is closed, never shut down."""
     session = make_session(4)
     channel = Channel(session, echo.url, {}, TIMEOUT, {})
-    assert channel.direct
     assert ask(channel, "parent:0") == "parent:0"
-    channel.release()  # kept alive in the pool
 
     def child() -> list[str]:
         answers = [post(session, echo.url, b"child:adapter", {}, TIMEOUT, {}).body.decode()]
         theirs = Channel(session, echo.url, {}, TIMEOUT, {})
         answers += [ask(theirs, f"child:{i}") for i in range(3)]
-        theirs.release()
         return answers
 
     forked = Forked(child)
@@ -184,7 +181,6 @@ def test_regression_a_child_sent_on_its_parents_keep_alive_connection(echo: Echo
         forked.kill()
     channel = Channel(session, echo.url, {}, TIMEOUT, {})
     assert ask(channel, "parent:1") == "parent:1"
-    channel.release()
     session.close()
 
     processes: dict[int, set[str]] = {}

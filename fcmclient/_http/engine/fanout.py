@@ -1,0 +1,138 @@
+"""Many requests on the engine with the executor's promises: nothing lost, every wait bounded.
+
+A run is ``workers`` coroutines on the engine's loop taking positions from one
+:class:`~fcmclient._http.executor.Ledger`; the calling thread only waits, and a first
+interruption lets the requests under way finish while no new one starts, a second returns at
+once. Requests still under way when the caller stops waiting are cancelled, and their
+connections closed: an answer can never reach a later request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from concurrent.futures import CancelledError as FutureCancelled
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+import requests
+
+from ...outcomes import Outcome
+from ..executor import Ledger, Plan
+from ..session import Reply
+from .loop import Engine
+from .origin import Origin, Request
+
+__all__ = ["Job", "Limits", "run"]
+
+log = logging.getLogger("fcmclient")
+
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+
+
+class Job(Protocol[R_co]):
+    """What one fan-out asks of the engine, position by position (called on the loop's thread)."""
+
+    def request(self, index: int) -> Awaitable[Request] | Request:
+        """The request for ``index`` (awaitable when it has to wait, e.g. for an access token).
+
+        :raises requests.RequestException: it cannot be made; :meth:`failure` judges it.
+        """
+
+    def outcome(self, index: int, reply: Reply) -> R_co | Outcome:
+        """What the answer means; raising stops the run and hands the exception to the caller."""
+
+    def failure(self, index: int, exc: requests.RequestException) -> R_co | Outcome:
+        """What a request that failed in the network (or could not be made) means."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per request, in seconds: to connect, for the whole answer once the request is written,
+    and in all (requests' ``(connect, read)`` timeout and fcm-client's total bound)."""
+
+    connect: float
+    read: float
+    total: float
+
+
+class _Run(Generic[R]):
+    def __init__(self, ledger: Ledger[R], origin: Callable[[], Origin], job: Job[R], limits: Limits) -> None:
+        self.ledger, self.origin, self.job, self.limits = ledger, origin, job, limits
+
+    async def main(self) -> None:
+        origin = self.origin()
+        count = min(self.ledger.plan.workers, self.ledger.count)
+        await asyncio.gather(*(self._worker(origin) for _ in range(count)))
+
+    async def _worker(self, origin: Origin) -> None:
+        ledger, job, limits = self.ledger, self.job, self.limits
+        outcomes = ledger.outcomes
+        loop = asyncio.get_running_loop()
+        while (index := ledger.take()) is not None:
+            try:
+                try:
+                    request = job.request(index)
+                    if not isinstance(request, Request):
+                        request = await request
+                    reply = await origin.exchange(
+                        request, loop.time() + limits.total, limits.connect, limits.read
+                    )
+                except requests.RequestException as exc:
+                    outcomes[index] = job.failure(index, exc)
+                else:
+                    outcomes[index] = job.outcome(index, reply)
+            except asyncio.CancelledError:
+                raise  # the caller stopped waiting: the outcome stays that of work under way
+            except BaseException as exc:  # handed to the caller, never swallowed
+                ledger.failed(index, exc)
+                return
+
+
+def run(
+    engine: Engine, count: int, origin: Callable[[], Origin], job: Job[R], limits: Limits, plan: Plan
+) -> tuple[list[R | Outcome], BaseException | None]:
+    """Send ``count`` requests made by ``job`` to ``origin()``, at most ``plan.workers`` at a time.
+
+    Same contract as :func:`~fcmclient._http.executor.execute` (``plan.pool`` and
+    ``plan.done`` unused): every position gets an outcome, not-started ones
+    :data:`~fcmclient.outcomes.NOT_SENT`, and no wait outlasts ``plan.give_up``. Whenever the
+    caller stops waiting (an interruption, the bound, :meth:`Engine.close`), the run is told
+    to start nothing more before it is cancelled: what it reports as not sent was not sent.
+    """
+    ledger: Ledger[R] = Ledger(count, plan)
+    if count == 0:
+        return [], None
+    submitted: list[Future[None]] = []
+
+    def start() -> bool:
+        submitted.append(engine.submit(_Run(ledger, origin, job, limits).main(), ledger.stop.set))
+        return False
+
+    def join() -> None:
+        if submitted:
+            _wait(submitted[0], plan.give_up, plan.clock, ledger.stop.set)
+
+    def abandon() -> None:
+        ledger.stop.set()
+        if submitted:
+            submitted[0].cancel()  # the requests under way end now, their connections closed
+
+    return ledger.conclude(start, join, abandon)
+
+
+def _wait(done: Future[None], until: float, clock: Callable[[], float], stop: Callable[[], None]) -> None:
+    left = until - clock()
+    try:
+        done.result(timeout=None if left == math.inf else max(left, 0.0))
+    except FutureTimeout:
+        log.warning("stopped waiting for the requests of a send under way: its time bound passed")
+        stop()
+        done.cancel()
+    except FutureCancelled:
+        pass
