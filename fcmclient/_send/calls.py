@@ -175,16 +175,22 @@ class Call:
         try:
             token, headers = self.bearer.get()
         except requests.RequestException as exc:  # a refresh failed mid-call
-            log.warning("access token refresh failed in the middle of a send: %s", type(exc).__name__)
-            cause = Outcome.transport_error(exc).detail
-            self.token_failure = Outcome.not_sent(f"the access token could not be fetched ({cause})")
-            return self.token_failure
+            return self.token_failed(exc)
         try:
             reply = self.channel.request(exchange.method, exchange.url, exchange.body, headers)
         except requests.RequestException as exc:
             log.debug("v1 %s %s failed in transport: %s", what, prefix(target), type(exc).__name__)
             return Outcome.transport_error(exc)
         return self.read(exchange, reply, token, f"{what} {prefix(target)}")
+
+    def token_failed(self, exc: requests.RequestException) -> Outcome:
+        """A token refresh failed mid-call with ``exc``: the outcome of every request left
+        (``NOT_SENT``), kept as :attr:`token_failure` (the first failure's, if several)."""
+        if self.token_failure is None:
+            log.warning("access token refresh failed in the middle of a send: %s", type(exc).__name__)
+            cause = Outcome.transport_error(exc).detail
+            self.token_failure = Outcome.not_sent(f"the access token could not be fetched ({cause})")
+        return self.token_failure
 
     def answer(self, exchange: Exchange[R], what: str, target: str) -> R | Outcome:
         """Make ``exchange`` about ``target``, and decode its answer.

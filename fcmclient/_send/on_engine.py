@@ -115,11 +115,7 @@ class EngineJob:
             return
         exc = fetch.exception()
         if isinstance(exc, requests.RequestException):  # a refresh failed mid-call
-            log.warning("access token refresh failed in the middle of a send: %s", type(exc).__name__)
-            call = self._call
-            if call.token_failure is None:
-                cause = Outcome.transport_error(exc).detail
-                call.token_failure = Outcome.not_sent(f"the access token could not be fetched ({cause})")
+            self._call.token_failed(exc)
 
     def outcome(self, index: int, reply: Reply) -> Outcome:
         exchange, token, about = self._sent.pop(index)

@@ -86,11 +86,6 @@ class Engine:
         self._lock = threading.Lock()
         self._running: _Running | None = None
 
-    @property
-    def running(self) -> bool:
-        """Whether the loop's thread was started and not closed."""
-        return self._running is not None
-
     def submit(self, coroutine: Coroutine[Any, Any, T], stop: Callable[[], None]) -> Future[T]:
         """Run ``coroutine`` on the loop (started if need be).
 
