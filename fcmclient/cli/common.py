@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import stat
 import threading
 from collections.abc import Iterator
 from types import FrameType
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 from .._args import UsageError
 
 __all__ = [
+    "open_input",
     "EXIT_AUTH",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
@@ -68,3 +71,23 @@ class StopRequest:
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+
+
+def open_input(path: str, stdin: BinaryIO, name: str, error: type[Exception]) -> tuple[BinaryIO, int | None]:
+    """The input ``path`` names (``-``: ``stdin``), and the bytes left in it when it is a
+    regular file (``None``: a pipe or a terminal, whose size is unknown).
+
+    :raises error: the file cannot be opened (the message says ``cannot read {name}``).
+    """
+    if path == "-":
+        handle = stdin
+    else:
+        try:
+            handle = open(path, "rb")  # the caller closes it
+        except OSError as exc:
+            raise error(f"cannot read {name}: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(handle.fileno())
+    except (OSError, ValueError):
+        return handle, None
+    return handle, max(info.st_size - handle.tell(), 0) if stat.S_ISREG(info.st_mode) else None

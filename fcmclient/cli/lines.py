@@ -12,13 +12,12 @@ skipped. The file is read a line at a time and never held whole.
 from __future__ import annotations
 
 import json
-import os
-import stat
 from collections.abc import Iterator, Mapping
 from types import TracebackType
 from typing import Any, BinaryIO
 
 from ..messages import JSONMessage, Message, TopicMessage
+from .common import open_input
 
 __all__ = ["FIELDS", "MessageFileError", "MessageLines"]
 
@@ -57,20 +56,8 @@ class MessageLines:
         return "standard input" if self._path == "-" else f"messages file {self._path!r}"
 
     def __enter__(self) -> MessageLines:
-        if self._path == "-":
-            self._handle = self._stdin
-        else:
-            try:
-                self._handle = open(self._path, "rb")  # closed by __exit__
-            except OSError as exc:
-                raise MessageFileError(f"cannot read {self.name}: {exc.strerror or exc}") from None
-        try:
-            info = os.fstat(self._handle.fileno())
-        except (OSError, ValueError):
-            return self
-        if stat.S_ISREG(info.st_mode):
-            self._size = max(info.st_size - self._handle.tell(), 0)
-        return self
+        self._handle, self._size = open_input(self._path, self._stdin, self.name, MessageFileError)
+        return self  # the handle is closed by __exit__
 
     def __exit__(
         self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None

@@ -8,11 +8,11 @@ never held whole: only a 16-byte digest per token is kept, to send each token on
 from __future__ import annotations
 
 import hashlib
-import os
-import stat
 from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import BinaryIO
+
+from .common import open_input
 
 __all__ = ["TokenSource", "TokenFileError"]
 
@@ -60,20 +60,8 @@ class TokenSource:
     def __enter__(self) -> TokenSource:
         if self._path is None:
             return self
-        if self._path == "-":
-            self._handle = self._stdin
-        else:
-            try:
-                self._handle = open(self._path, "rb")  # closed by __exit__
-            except OSError as exc:
-                raise TokenFileError(f"cannot read {self.name}: {exc.strerror or exc}") from None
-        try:
-            info = os.fstat(self._handle.fileno())
-        except (OSError, ValueError):
-            return self
-        if stat.S_ISREG(info.st_mode):
-            self._size = max(info.st_size - self._handle.tell(), 0)
-        return self
+        self._handle, self._size = open_input(self._path, self._stdin, self.name, TokenFileError)
+        return self  # the handle is closed by __exit__
 
     def __exit__(
         self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
