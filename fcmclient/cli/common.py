@@ -83,7 +83,7 @@ def open_input(path: str, stdin: BinaryIO, name: str, error: type[Exception]) ->
         handle = stdin
     else:
         try:
-            handle = open(path, "rb")  # the caller closes it
+            handle = open(path, "rb")  # noqa: SIM115  # the caller closes it
         except OSError as exc:
             raise error(f"cannot read {name}: {exc.strerror or exc}") from None
     try:
