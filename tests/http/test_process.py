@@ -186,7 +186,10 @@ def test_regression_a_child_sent_on_its_parents_keep_alive_connection(echo: Echo
     processes: dict[int, set[str]] = {}
     for port, body in echo.seen:
         processes.setdefault(port, set()).add(body.split(":")[0])
-    assert sorted(map(sorted, processes.values())) == [["child"], ["parent"]]  # one process each
+    # One process per connection (the child may open more than one: its copy of the parent's
+    # connection reads as dropped, and a kept connection can be closed by the server).
+    assert all(len(who) == 1 for who in processes.values())
+    assert {"child", "parent"} == set().union(*processes.values())
     parent = [port for port, body in echo.seen if body.startswith("parent")]
     assert parent[0] == parent[1]  # the parent's connection survived the child
 
