@@ -179,6 +179,9 @@ def _connect_within_deadline(conn: connection.HTTPConnection) -> None:
 #: Every connection these classes opened, in this process or (after a fork) in a parent.
 _OPENED: weakref.WeakSet[Any] = weakref.WeakSet()
 
+#: Where a connection keeps its socket (behind :class:`_ThisProcess`).
+_SOCK = "_fcm_sock"
+
 
 def _connect_here(conn: Any, connect: Any) -> None:
     """``connect()`` ``conn`` within the current deadline, for this process only.
@@ -191,6 +194,7 @@ def _connect_here(conn: Any, connect: Any) -> None:
         raise ConnectionError("this process was forked from the one that made this request")
     _connect_within_deadline(conn)
     started = forks()
+    conn.opened_in = None  # while it connects, close_inherited() leaves its socket alone
     connect()
     if forks() != started:  # forked while connecting (a green thread survives a fork): the parent's
         conn.close()
@@ -200,10 +204,12 @@ def _connect_here(conn: Any, connect: Any) -> None:
 
 
 def close_inherited() -> None:
-    """Close this process's copies of the connections another process opened (a forked child's).
+    """Close this process's copies of the sockets another process opened (a forked child's).
 
-    Only the copy of each descriptor is closed, never shut down: the parent's connections
-    stay open. It takes no lock, so a lock a parent thread held at the fork cannot block it.
+    Only each inherited socket object is closed, never shut down (the parent's connections
+    stay open), and never the connection holding it: a thread of this process may be reusing
+    that connection already, on a socket of its own. It takes no lock, so a lock a parent
+    thread held at the fork cannot block it.
     """
     while True:
         try:
@@ -212,10 +218,12 @@ def close_inherited() -> None:
         except RuntimeError:  # another thread connected meanwhile: look again
             continue
     for conn in connections:
-        opened_in: ProcessGuard | None = getattr(conn, "opened_in", None)
-        if opened_in is not None and not opened_in.owned():
-            conn.opened_in = None
-            conn.close()
+        # The socket first, then its owner: a connection reconnecting in this process sets
+        # ``opened_in`` to None before its new socket, and its own guard after it.
+        sock = conn.__dict__.get(_SOCK)
+        opened_in: ProcessGuard | None = conn.__dict__.get("opened_in")
+        if sock is not None and opened_in is not None and not opened_in.owned():
+            sock.close()  # this process's copy only; the connection's ``sock`` reads as gone
 
 
 class _ThisProcess:
@@ -228,23 +236,20 @@ class _ThisProcess:
     answer is only ever read by the process that sent the request.
     """
 
-    def __set_name__(self, owner: type, name: str) -> None:
-        self._key = "_fcm_" + name
-
     def __get__(self, conn: Any, owner: type | None = None) -> Any:
         if conn is None:
             return self
-        sock = conn.__dict__.get(self._key)
+        sock = conn.__dict__.get(_SOCK)
         opened_in: ProcessGuard | None = conn.__dict__.get("opened_in")
         if sock is not None and opened_in is not None and not opened_in.owned():
             conn.__dict__["opened_in"] = None
-            conn.__dict__[self._key] = None
+            conn.__dict__[_SOCK] = None
             sock.close()  # this process's copy only
             return None
         return sock
 
     def __set__(self, conn: Any, sock: Any) -> None:
-        conn.__dict__[self._key] = sock
+        conn.__dict__[_SOCK] = sock
 
 
 class HTTPConnection(connection.HTTPConnection):

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from fcmclient._http.channel import Channel
+from fcmclient._http.deadline import close_inherited
 from fcmclient._http.executor import Plan, execute
 from fcmclient._http.process import ProcessGuard, ProcessLocal
 from fcmclient._http.session import make_session, post
@@ -192,6 +193,48 @@ def test_regression_a_child_sent_on_its_parents_keep_alive_connection(echo: Echo
     assert {"child", "parent"} == set().union(*processes.values())
     parent = [port for port, body in echo.seen if body.startswith("parent")]
     assert parent[0] == parent[1]  # the parent's connection survived the child
+
+
+def test_regression_the_childs_release_thread_closed_a_connection_the_child_had_reopened(
+    echo: EchoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a child, the daemon thread that closes the inherited sockets could find a pooled
+    connection still the parent's, then close the connection itself after the child's own
+    request had reopened it: the child's request failed (``ResponseNotReady``, seen in a full run)
+    or lost its connection. The thread now closes only the inherited socket object. Here it
+    is held between looking and closing until the child's first request is over."""
+    session = make_session(4)
+    assert post(session, echo.url, b"parent:0", {}, TIMEOUT, {}).body == b"parent:0"
+
+    def child() -> list[str]:
+        first_done = threading.Event()
+        really_owned = ProcessGuard.owned
+
+        def owned(guard: ProcessGuard) -> bool:
+            answer = really_owned(guard)
+            if threading.current_thread().name == "release":
+                first_done.wait(WAIT)  # looked; closes once the child's request is over
+            return answer
+
+        monkeypatch.setattr(ProcessGuard, "owned", owned)
+        release = threading.Thread(target=close_inherited, name="release")
+        release.start()
+        answers = [post(session, echo.url, b"child:0", {}, TIMEOUT, {}).body.decode()]
+        first_done.set()
+        release.join(WAIT)
+        answers.append(post(session, echo.url, b"child:1", {}, TIMEOUT, {}).body.decode())
+        return answers
+
+    forked = Forked(child)
+    try:
+        assert forked.report(time.monotonic() + WAIT) == ["child:0", "child:1"]
+    finally:
+        forked.kill()
+    assert post(session, echo.url, b"parent:1", {}, TIMEOUT, {}).body == b"parent:1"
+    session.close()
+    ports = {body: port for port, body in echo.seen}
+    assert ports["child:0"] == ports["child:1"]  # the child kept the connection it opened
+    assert ports["parent:0"] == ports["parent:1"] != ports["child:0"]
 
 
 def test_a_pool_whose_threads_a_fork_left_behind_costs_a_send_nothing() -> None:
