@@ -10,9 +10,11 @@ import copy
 import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ._protocol.encoding import dumps
+
+T = TypeVar("T")
 
 __all__ = [
     "LEGACY_OPTIONS",
@@ -21,6 +23,7 @@ __all__ = [
     "Content",
     "check_mapping",
     "check_token",
+    "copy_plain",
     "parameters",
     "upgrade_state",
 ]
@@ -49,6 +52,31 @@ LEGACY_OPTIONS = (
 V1_FIELDS = ("android", "apns", "webpush", "fcm_options")
 
 _TARGET_KEYS = ("registration_ids", "registration_id", "to", "condition", "topic")
+
+
+#: The types :func:`copy_plain` shares instead of copying: immutable, and all JSON has.
+_SHARED = frozenset({str, int, float, bool, type(None)})
+
+
+def copy_plain(value: T) -> T:
+    """A deep copy of ``value`` sharing nothing mutable with it, fast for plain JSON values.
+
+    Dicts and lists are rebuilt, strings, numbers, booleans and ``None`` shared (they cannot
+    change); anything else (a tuple, a subclass of dict) goes through :func:`copy.deepcopy`.
+
+    >>> original = {"a": [1, {"b": "c"}], "d": None}
+    >>> copied = copy_plain(original)
+    >>> copied == original, copied["a"] is original["a"], copied["a"][1] is original["a"][1]
+    (True, False, False)
+    """
+    kind = type(value)
+    if kind is dict:
+        return {key: copy_plain(item) for key, item in value.items()}  # type: ignore[attr-defined,return-value]
+    if kind is list:
+        return [copy_plain(item) for item in value]  # type: ignore[attr-defined,return-value]
+    if kind in _SHARED:
+        return value
+    return copy.deepcopy(value)
 
 
 def check_token(token: object, what: str) -> str:
@@ -133,7 +161,7 @@ class Content:
         """
         state: dict[str, Any] = {}
         if self.data is not None:
-            state["data"] = copy.deepcopy(self.data)
+            state["data"] = copy_plain(self.data)
         notification = dict(self.notification or {})
         title = notification.pop("title", None)
         body = notification.pop("body", None)
@@ -143,9 +171,9 @@ class Content:
             state["message_body"] = body
         payload: dict[str, Any] = {}
         if notification:
-            payload["notification"] = copy.deepcopy(notification)
+            payload["notification"] = copy_plain(notification)
         for key, value in self.options.items():
-            (payload if key in constructor else state)[key] = copy.deepcopy(value)
+            (payload if key in constructor else state)[key] = copy_plain(value)
         if payload:
             state["payload"] = payload
         return state
@@ -166,7 +194,7 @@ class Content:
                 "bytes allowed (FCM itself accepts about 4 KB)"
             )
         # Plain JSON values, so copies share nothing with the caller.
-        return Content(*copy.deepcopy((self.data, self.notification, self.options)))
+        return Content(copy_plain(self.data), copy_plain(self.notification), copy_plain(self.options))
 
 
 _PARAMETERS: dict[type, frozenset[str]] = {}

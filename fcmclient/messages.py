@@ -9,7 +9,6 @@ keyword arguments, JSON-serialisable, which is how messages travel through Celer
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -19,6 +18,7 @@ from ._content import (
     V1_FIELDS,
     Content,
     check_token,
+    copy_plain,
     parameters,
     upgrade_state,
 )
@@ -70,12 +70,12 @@ class Message:
     @property
     def data(self) -> dict[str, Any] | None:
         """The ``data`` payload, or ``None``."""
-        return copy.deepcopy(self._data)
+        return copy_plain(self._data)
 
     @property
     def notification(self) -> dict[str, Any] | None:
         """The notification (``title``, ``body`` and any extra keys), or ``None``."""
-        return copy.deepcopy(self._notification)
+        return copy_plain(self._notification)
 
     @property
     def message_title(self) -> str | None:
@@ -90,19 +90,19 @@ class Message:
     @property
     def options(self) -> dict[str, Any]:
         """Every option given (known, unknown and v1 fields), without ``None`` values."""
-        return copy.deepcopy(self._options)
+        return copy_plain(self._options)
 
     @property
     def payload(self) -> dict[str, Any]:
         """The legacy HTTP JSON body for this message (a fresh copy each time)."""
         body = self._legacy_target()
         if self._data is not None:
-            body["data"] = copy.deepcopy(self._data)
+            body["data"] = copy_plain(self._data)
         if self._notification is not None:
-            body["notification"] = copy.deepcopy(self._notification)
+            body["notification"] = copy_plain(self._notification)
         for key, value in self._options.items():
             if key not in V1_FIELDS:
-                body[key] = copy.deepcopy(value)
+                body[key] = copy_plain(value)
         return body
 
     def _content_state(self) -> dict[str, Any]:

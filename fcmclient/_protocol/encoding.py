@@ -11,9 +11,18 @@ __all__ = ["dumps", "loads", "stringify", "snippet", "header", "check_credential
 _SNIPPET = 300
 
 
+#: One encoder for every call (it keeps no state between calls): making one per call, as
+#: ``json.dumps`` with options does, costs as much as encoding a small message.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def dumps(value: Any) -> bytes:
-    """Compact UTF-8 JSON, as sent on the wire."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    """Compact UTF-8 JSON, as sent on the wire.
+
+    >>> dumps({"a": ["é", 1.5, None]})
+    b'{"a":["\\xc3\\xa9",1.5,null]}'
+    """
+    return _ENCODER.encode(value).encode()
 
 
 def loads(body: bytes) -> Any:

@@ -206,6 +206,12 @@ def translate(message: Message, now: float) -> tuple[dict[str, Any], bool]:
     return body, bool(options.get("dry_run", False))
 
 
+#: The start of a request body, up to its target's value, for each kind of target.
+_PREFIXES = {
+    field: b'{"message":{"' + field.encode() + b'":' for field in ("token", "topic", "condition", "fid")
+}
+
+
 def _target_field(message: Message) -> str:
     if isinstance(message, TopicMessage):
         return "topic" if message.topic is not None else "condition"
@@ -237,7 +243,7 @@ class Translation:
         content, validate_only = translate(message, now)
         self._field = _target_field(message)
         rest = dumps(content)[1:]  # drop the opening brace: the target goes first
-        self._prefix = b'{"message":{' + dumps(self._field) + b":"
+        self._prefix = _PREFIXES[self._field]
         if rest == b"}":
             self._suffix = b"}"
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import inspect
 import json
 import math
@@ -190,6 +191,26 @@ def test_regression_message_shared_nested_values_with_the_caller() -> None:
     }
     assert msg.notification == {"icon": "ball"}
     assert msg.__getstate__() == before
+
+
+def test_content_of_any_json_shape_is_copied_whole_both_ways() -> None:
+    """Content is copied on the way in and on the way out, nested lists, tuples and dict
+    subclasses included (a copy made for plain JSON, with copy.deepcopy for the rest)."""
+    ordered = collections.OrderedDict(b=[1, {"c": "d"}])
+    data = {"list": [{"k": ["v"]}], "tuple": ([1],), "ordered": ordered}
+    msg = JSONMessage(["a"], data)
+    data["list"][0]["k"].append("changed")
+    data["tuple"][0].append("changed")
+    ordered["b"][1]["c"] = "changed"
+    expected = {"list": [{"k": ["v"]}], "tuple": ([1],), "ordered": {"b": [1, {"c": "d"}]}}
+    assert msg.data == expected
+    out = msg.data
+    assert out is not None
+    assert type(out["ordered"]) is collections.OrderedDict
+    assert type(out["tuple"]) is tuple
+    out["list"][0]["k"].append("changed")
+    out["tuple"][0].append("changed")
+    assert msg.data == expected
 
 
 # -- registration ids ---------------------------------------------------------------------------
