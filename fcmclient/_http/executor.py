@@ -226,15 +226,21 @@ class _Run(Generic[Item, R]):
         finally:
             self.plan.done()
 
-    def start_helpers(self) -> list[Future[bool]]:
-        pool, futures = self.plan.pool, []
+    def start_helpers(self, futures: list[Future[bool]]) -> None:
+        """Start the helper loops, each one's future in ``futures`` as soon as it exists
+        (starting a thread waits for it: an interruption may land there)."""
+        pool = self.plan.pool
         if pool is not None:
             for _ in range(min(self.plan.workers, self.ledger.count) - 1):
                 try:
                     futures.append(pool.submit(self.loop))
                 except RuntimeError:  # the pool was shut down (FCM.close() from another thread)
                     break  # the threads started so far, and the calling one, do the work
-        return futures
+
+    def here(self, helpers: list[Future[bool]]) -> bool:
+        """The calling thread's share: start the helpers, then work; whether its work raised."""
+        self.start_helpers(helpers)
+        return self.loop()
 
 
 def execute(
@@ -256,5 +262,5 @@ def execute(
         last one when the wait was abandoned): interruptions are returned, not raised.
     """
     run = _Run(items, work, plan)
-    helpers = run.start_helpers()
-    return run.ledger.conclude(run.loop, lambda: _join(helpers, plan.give_up, plan.clock))
+    helpers: list[Future[bool]] = []
+    return run.ledger.conclude(lambda: run.here(helpers), lambda: _join(helpers, plan.give_up, plan.clock))

@@ -7,6 +7,7 @@ never holds the interpreter at exit, and ``shutdown`` never waits for one.
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 from collections.abc import Callable
@@ -34,6 +35,7 @@ class Workers:
         self._idle = 0
         self._lock = threading.Lock()
         self._closed = False
+        self._made = itertools.count()
 
     def submit(self, work: Callable[[], T]) -> Future[T]:
         """Run ``work`` on one of the threads; its future can be cancelled until it starts.
@@ -47,10 +49,13 @@ class Workers:
             self._jobs.put((future, work))
             if self._idle:
                 self._idle -= 1
-            elif len(self._threads) < self._count:
-                thread = threading.Thread(
-                    target=self._run, name=f"{self._name}_{len(self._threads)}", daemon=True
-                )
+                return future
+            # A thread whose start an interruption cut short may have died before its first
+            # job (Thread.start is not safe against asynchronous exceptions): not counted.
+            self._threads = [thread for thread in self._threads if thread.is_alive()]
+            if len(self._threads) < self._count:
+                name = f"{self._name}_{next(self._made)}"
+                thread = threading.Thread(target=self._run, name=name, daemon=True)
                 self._threads.append(thread)
                 thread.start()
         return future

@@ -234,6 +234,44 @@ def test_an_interruption_while_waiting_stops_new_work_and_waits_for_work_under_w
     assert set(done) <= set(sent)
 
 
+def test_regression_an_interruption_while_starting_helpers_escaped_and_they_sent_on() -> None:
+    """An interruption can land while the calling thread starts the helpers (Thread.start
+    waits for the new thread): it escaped ``execute`` without the outcomes, and the helpers
+    already started went on sending after the caller had its exception. Now it is handled
+    as while waiting: nothing new starts, the work under way ends, every target is there."""
+    started: list[Future[Any]] = []
+    done: list[str] = []
+    lock = threading.Lock()
+    gate = threading.Event()
+
+    class StartingPool(ThreadPoolExecutor):
+        def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+            if len(started) == 2:  # the third helper's start is interrupted
+                gate.set()
+                raise Interrupted
+            future = super().submit(fn, *args, **kwargs)
+            started.append(future)
+            return future
+
+    def work(target: str) -> Outcome:
+        gate.wait(5)
+        with lock:
+            done.append(target)
+        return Outcome.success(target)
+
+    targets = [f"t{i}" for i in range(200)]
+    with StartingPool(3) as pool:
+        outcomes, error = execute(targets, work, Plan(workers=4, pool=pool, clock=lambda: 0.0))
+        finished = len(done)
+    assert isinstance(error, Interrupted)
+    assert len(done) == finished  # nothing ran after execute returned
+    assert 1 <= finished <= 2  # each started helper finished the one it had, then stopped
+    sent = [t for t, o in zip(targets, outcomes, strict=True) if o.bucket is Bucket.SUCCESS]
+    not_sent = [t for t, o in zip(targets, outcomes, strict=True) if o.error == NOT_SENT]
+    assert len(sent) + len(not_sent) == len(targets)
+    assert set(done) == set(sent)
+
+
 def test_regression_a_second_interruption_did_not_stop_the_wait_when_the_first_hit_the_callers_work() -> None:
     """The calling thread is a worker too, so an interruption most often lands in its own
     request; the wait that follows must then end at the next interruption, as documented,
