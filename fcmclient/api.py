@@ -214,7 +214,8 @@ class FCM:
 
         Mount a transport adapter on it, or hand it to a recorder (``Betamax(fcm.session)``),
         and every request goes through that adapter; a forked child's session keeps the
-        adapters mounted on its parent's. Changing its headers or settings is not supported.
+        adapters mounted on its parent's. Changing its headers or settings is not supported;
+        it keeps no cookie.
         """
         return self._resources.get().session
 

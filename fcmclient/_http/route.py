@@ -79,8 +79,8 @@ def engine_address(session: requests.Session, url: str, options: Mapping[str, An
 
 def _customised(session: requests.Session) -> bool:
     """Whether the application gave ``session`` something each request must go through:
-    response hooks, authentication or query parameters. (Not cookies: a token endpoint may
-    set one, which must not take a send off the engine; the engine sends none.)"""
+    response hooks, authentication or query parameters. (Not cookies: its jar keeps none,
+    :class:`~fcmclient._http.session.NoCookies`.)"""
     hooks = any(session.hooks.get(event) for event in session.hooks)
     return bool(hooks or session.auth or session.params)
 

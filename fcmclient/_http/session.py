@@ -12,6 +12,7 @@ from typing import Any
 
 import requests
 import urllib3
+from requests.cookies import RequestsCookieJar
 
 from .._checks import seconds
 from .._version import __version__
@@ -21,6 +22,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "MAX_RESPONSE_BYTES",
     "MAX_TIMEOUT",
+    "NoCookies",
     "REQUEST_OPTIONS",
     "Reply",
     "Timeout",
@@ -109,9 +111,30 @@ def split_options(options: Mapping[str, Any]) -> tuple[Timeout, dict[str, Any]]:
     return normalize_timeout(options.get("timeout")), rest
 
 
+class NoCookies(RequestsCookieJar):
+    """A session's cookie jar that keeps none, and so takes no lock for each request.
+
+    FCM's APIs need no cookie. ``http.cookiejar`` takes its lock outside the ``try`` that
+    releases it: an interruption landing there (a Celery soft time limit, in the calling
+    thread that sends its share on requests' path) would leave every jar-sharing thread
+    waiting for ever (docs/guarantees.rst). Cookies set on it are dropped.
+    """
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        """Keep nothing of an answer's ``Set-Cookie``."""
+
+    def add_cookie_header(self, request: Any) -> None:
+        """Add no ``Cookie`` header."""
+
+    def set_cookie(self, cookie: Any, *args: Any, **kwargs: Any) -> None:
+        """Keep no cookie."""
+
+
 def make_session(pool_size: int) -> requests.Session:
-    """A session whose pool keeps up to ``pool_size`` connections per host, never retrying."""
+    """A session whose pool keeps up to ``pool_size`` connections per host, never retrying,
+    and no cookie (:class:`NoCookies`)."""
     session = requests.Session()
+    session.cookies = NoCookies()
     adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)

@@ -248,3 +248,41 @@ def test_an_interrupted_subscription_keeps_its_result_and_subscribes_nothing_aft
     subscribed = set(fcm_emulator.subscribers("news")) - {"warm-up"}
     assert set(result.success) <= subscribed  # what the result calls done was done
     assert subscribed - set(result.success) <= {t for t in retry if result.outcomes[t].error == "INTERRUPTED"}
+
+
+@pytest.mark.parametrize("engine", ["on", "off"])
+def test_regression_a_cookie_jar_left_locked_by_an_interruption_stalled_every_helper(
+    fcm_emulator: FCMEmulator, monkeypatch: pytest.MonkeyPatch, engine: str
+) -> None:
+    """``http.cookiejar`` takes its lock outside the ``try`` that releases it: an interruption
+    landing there in the calling thread (which sends its share on requests' path) left the
+    session's jar locked for good, and every request of every thread waited on it for ever.
+    The session keeps no cookie now, so no request takes that lock. Here another thread
+    holds it, as such an interruption would leave it."""
+    monkeypatch.setenv("FCMCLIENT_ENGINE", engine)
+    tokens = [f"t{n:03d}" for n in range(64)]
+    results: list[Result] = []
+    with each_v1_client(fcm_emulator, max_workers=8) as fcm:
+        fcm.send(JSONMessage(["warm-up"]))
+        lock = fcm.session.cookies._cookies_lock  # what http.cookiejar takes; fails loudly if renamed
+        held, release = threading.Event(), threading.Event()
+
+        def hold() -> None:
+            with lock:
+                held.set()
+                release.wait(WAIT)
+
+        holder = threading.Thread(target=hold, daemon=True)
+        holder.start()
+        held.wait(WAIT)
+        try:
+            sender = threading.Thread(
+                target=lambda: results.append(fcm.send(JSONMessage(tokens))), daemon=True
+            )
+            sender.start()
+            sender.join(WAIT)
+            assert not sender.is_alive(), "the send waited on the session's cookie jar"
+        finally:
+            release.set()
+            holder.join(WAIT)
+    assert sorted(results[0].success) == tokens
