@@ -10,7 +10,8 @@ milliseconds into each call (as a Celery soft time limit does). After each call 
 thread tries the handler's lock: the first round that leaves it held is printed. Before
 Python 3.13, ``logging.Handler.handle`` takes the lock outside the ``try`` that releases it
 (docs/guarantees.rst). ``--postpone`` delays the signal while the main thread is inside
-``logging``, as tests/guarantees/test_interruptions.py does.
+``logging`` or holds a lock in ``threading``'s own Python code (``Condition.__enter__``,
+``Thread.start``), as tests/guarantees/test_interruptions.py does.
 """
 
 from __future__ import annotations
@@ -38,12 +39,19 @@ class Handler(logging.Handler):
         time.sleep(0.0002)
 
 
-def inside_logging(frame: types.FrameType | None) -> bool:
+def fragile(frame: types.FrameType | None) -> bool:
+    """Inside ``logging``, or where ``threading`` holds a lock outside its ``try``/``with``."""
     while frame is not None:
-        if frame.f_code.co_filename == logging.__file__:
+        code = frame.f_code
+        if code.co_filename == logging.__file__:
+            return True
+        if code.co_filename == threading.__file__ and code.co_name in _THREADING:
             return True
         frame = frame.f_back
     return False
+
+
+_THREADING = {"start", "_bootstrap_inner", "__enter__", "__exit__"}
 
 
 def main() -> None:
@@ -55,7 +63,7 @@ def main() -> None:
     logger.setLevel(logging.DEBUG)
 
     def interrupt(signum: int, frame: types.FrameType | None) -> None:
-        if postpone and inside_logging(frame):
+        if postpone and fragile(frame):
             signal.setitimer(signal.ITIMER_REAL, 0.001)
             return
         raise TimeLimitError

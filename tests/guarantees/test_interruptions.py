@@ -31,17 +31,25 @@ class TimeLimitError(Exception):
 
 
 #: Where an exception raised by a signal handler breaks Python itself rather than the code
-#: under test: before Python 3.13, ``logging.Handler.handle`` takes the handler's lock outside its
-#: ``try`` (an exception there leaves the lock held, and every other thread that logs waits
-#: for ever), and ``threading.Thread.start`` loses track of the thread it started.
-_FRAGILE = {(logging.__file__, None), (threading.__file__, "start"), (threading.__file__, "_bootstrap_inner")}
+#: under test, because a lock was taken outside the ``try`` or ``with`` that releases it:
+#: before Python 3.13, ``logging.Handler.handle`` (every other thread that logs then waits
+#: for ever); ``threading.Condition.__enter__`` and ``__exit__``, Python code around the lock
+#: (urllib3's pool queue and every ``Event`` use them); ``threading.Thread.start``, which then
+#: loses track of the thread it started. (None = anywhere in the module.)
+_FRAGILE = {
+    (logging.__file__, None),
+    (threading.__file__, "start"),
+    (threading.__file__, "_bootstrap_inner"),
+    (threading.__file__, "__enter__"),
+    (threading.__file__, "__exit__"),
+}
 
 
 def in_pythons_own_bookkeeping(frame: types.FrameType | None) -> bool:
     """Whether ``frame`` (where a signal handler runs) is inside one of :data:`_FRAGILE`.
 
     A Celery soft time limit can land there too; that is a hazard of Python's, for every
-    program that logs while such limits are armed, and not what these tests are about.
+    program interrupted that way (docs/guarantees.rst), and not what these tests are about.
     """
     while frame is not None:
         code = frame.f_code
