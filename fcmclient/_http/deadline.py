@@ -203,6 +203,16 @@ def _connect_here(conn: Any, connect: Any) -> None:
     _OPENED.add(conn)
 
 
+def _foreign(conn: Any) -> bool:
+    """Whether another process (a forked child's parent) opened ``conn``'s socket.
+
+    Read its socket before asking: a connection reconnecting in this process sets
+    ``opened_in`` to None before its new socket, and its own guard after it.
+    """
+    opened_in: ProcessGuard | None = conn.__dict__.get("opened_in")
+    return opened_in is not None and not opened_in.owned()
+
+
 def close_inherited() -> None:
     """Close this process's copies of the sockets another process opened (a forked child's).
 
@@ -218,11 +228,8 @@ def close_inherited() -> None:
         except RuntimeError:  # another thread connected meanwhile: look again
             continue
     for conn in connections:
-        # The socket first, then its owner: a connection reconnecting in this process sets
-        # ``opened_in`` to None before its new socket, and its own guard after it.
         sock = conn.__dict__.get(_SOCK)
-        opened_in: ProcessGuard | None = conn.__dict__.get("opened_in")
-        if sock is not None and opened_in is not None and not opened_in.owned():
+        if sock is not None and _foreign(conn):
             sock.close()  # this process's copy only; the connection's ``sock`` reads as gone
 
 
@@ -240,8 +247,7 @@ class _ThisProcess:
         if conn is None:
             return self
         sock = conn.__dict__.get(_SOCK)
-        opened_in: ProcessGuard | None = conn.__dict__.get("opened_in")
-        if sock is not None and opened_in is not None and not opened_in.owned():
+        if sock is not None and _foreign(conn):
             conn.__dict__["opened_in"] = None
             conn.__dict__[_SOCK] = None
             sock.close()  # this process's copy only

@@ -236,14 +236,13 @@ class Translation:
     :param now: the current POSIX time.
     """
 
-    __slots__ = ("_field", "_message", "_prefix", "_suffix")
+    __slots__ = ("_message", "_prefix", "_suffix")
 
     def __init__(self, message: Message, now: float) -> None:
         self._message = message
         content, validate_only = translate(message, now)
-        self._field = _target_field(message)
         rest = dumps(content)[1:]  # drop the opening brace: the target goes first
-        self._prefix = _PREFIXES[self._field]
+        self._prefix = _PREFIXES[_target_field(message)]
         if rest == b"}":
             self._suffix = b"}"
         else:
