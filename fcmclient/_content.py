@@ -23,6 +23,7 @@ __all__ = [
     "Content",
     "check_mapping",
     "check_token",
+    "checked_content",
     "copy_plain",
     "parameters",
     "upgrade_state",
@@ -71,6 +72,8 @@ def copy_plain(value: T) -> T:
     """
     kind = type(value)
     if kind is dict:
+        if _SHARED.issuperset(map(type, value.values())):  # type: ignore[attr-defined]
+            return value.copy()  # type: ignore[attr-defined,no-any-return]  # flat: copied in C
         return {key: copy_plain(item) for key, item in value.items()}  # type: ignore[attr-defined,return-value]
     if kind is list:
         return [copy_plain(item) for item in value]  # type: ignore[attr-defined,return-value]
@@ -185,7 +188,7 @@ class Content:
         :raises ValueError: too large.
         """
         try:
-            size = len(dumps(self.state(constructor)))
+            size = len(dumps((self.data, self.notification, self.options)))
         except (TypeError, ValueError) as exc:
             raise TypeError(f"message content must be JSON-serialisable: {exc}") from None
         if size > MAX_CONTENT_BYTES:
@@ -195,6 +198,46 @@ class Content:
             )
         # Plain JSON values, so copies share nothing with the caller.
         return Content(copy_plain(self.data), copy_plain(self.notification), copy_plain(self.options))
+
+
+def checked_content(
+    data: Mapping[str, Any] | None,
+    message_title: str | None,
+    message_body: str | None,
+    payload: Mapping[str, Any] | None,
+    options: Mapping[str, Any],
+    constructor: frozenset[str],
+) -> Content:
+    """``Content.of(...).checked(constructor)``: what a message constructor keeps, checked.
+
+    The usual message (a dict of str ``data``, a str title and body, nothing else) short
+    enough that its JSON cannot reach :data:`MAX_CONTENT_BYTES` is kept without encoding it.
+    """
+    if payload is None and not options and (data is None or type(data) is dict):
+        texts = (message_title, message_body)
+        if _plain_text(data, texts):
+            notification = {k: v for k, v in zip(("title", "body"), texts, strict=True) if v is not None}
+            return Content(None if data is None else dict(data), notification or None, {})
+    return Content.of(data, message_title, message_body, payload, options).checked(constructor)
+
+
+def _plain_text(data: dict[Any, Any] | None, texts: tuple[object, ...]) -> bool:
+    """Whether ``data`` and ``texts`` are str keys and values (or ``None`` texts) whose JSON
+    is surely within :data:`MAX_CONTENT_BYTES`: at most 6 bytes a character (an escape),
+    6 more an entry (quotes, colon, comma)."""
+    chars = entries = 0
+    for key, value in (data or {}).items():
+        if type(key) is not str or type(value) is not str:
+            return False
+        chars += len(key) + len(value)
+        entries += 1
+    for text in texts:
+        if text is not None:
+            if type(text) is not str:
+                return False
+            chars += len(text)
+            entries += 1
+    return 6 * (chars + entries) + 64 <= MAX_CONTENT_BYTES
 
 
 _PARAMETERS: dict[type, frozenset[str]] = {}

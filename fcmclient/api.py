@@ -277,9 +277,11 @@ class FCM:
         :raises requests.RequestException: v1, the first access token could not be fetched.
 
         Once sending has started, any exception that stops it (the credentials rejected, a
-        mistake in an iterable, an interruption) carries ``results``: one result per message
-        read, in input order (the targets not sent in ``retry()`` as ``NOT_SENT``, those cut
-        in flight as ``INTERRUPTED``); a list's or tuple's messages all have one.
+        mistake in an iterable, an exception the iterable raises, an interruption) carries
+        ``results``: one result per message read, in input order (the targets not sent in
+        ``retry()`` as ``NOT_SENT``, those cut in flight as ``INTERRUPTED``); a list's or
+        tuple's messages all have one. The requests under way when the iterable raises are
+        waited for, as on a first interruption.
         """
         collected: list[Result] = []
         run = Each(self._sender, messages, self._resources.get())
@@ -293,8 +295,10 @@ class FCM:
 
     def send_each_iter(self, messages: Iterable[Message]) -> Iterator[Result]:
         """:meth:`send_each`, yielding each message's result in input order as its window of
-        messages is done, in bounded memory: one window (``64 * max_workers`` targets, 4,096
-        by default) of messages at a time, a generator never read ahead of that.
+        messages is done, in bounded memory: one window (``64 * max_workers`` targets, 16,384
+        by default) of messages at a time, a generator never read ahead of that. On the
+        fan-out engine a window's first requests leave once ``max_workers`` targets of it
+        are read, the rest joining them as they are read.
 
         Raises as :meth:`send_each`; an exception's ``results`` then holds the results not
         yet yielded.

@@ -18,6 +18,7 @@ from ._content import (
     V1_FIELDS,
     Content,
     check_token,
+    checked_content,
     copy_plain,
     parameters,
     upgrade_state,
@@ -57,9 +58,7 @@ class Message:
         payload: Mapping[str, Any] | None,
         options: Mapping[str, Any],
     ) -> None:
-        content = Content.of(data, message_title, message_body, payload, options).checked(
-            parameters(type(self))
-        )
+        content = checked_content(data, message_title, message_body, payload, options, parameters(type(self)))
         self._data, self._notification, self._options = content.data, content.notification, content.options
 
     @property

@@ -188,7 +188,7 @@ class Result(_Sorted):
         self, message: Message, count: int, backoff: int, multicast_id: int | None, rng: random.Random | None
     ) -> None:
         """What every result holds besides its buckets; ``count`` outcomes for ``message``."""
-        targets = message.targets
+        targets = message._targets
         if count != len(targets):
             raise ValueError(f"{count} outcomes for {len(targets)} targets")
         self.message = message
@@ -206,7 +206,7 @@ class Result(_Sorted):
         rng: random.Random | None,
     ) -> None:
         self._start(message, len(outcomes), backoff, multicast_id, rng)
-        self._sort(dict(zip(message.targets, outcomes, strict=True)))
+        self._sort(dict(zip(message._targets, outcomes, strict=True)))
 
     @property
     def success(self) -> dict[str, str]:

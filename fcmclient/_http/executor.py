@@ -110,6 +110,20 @@ def positions(count: int) -> Callable[[], int]:
     return locked
 
 
+class _Growing:
+    """Positions ``0 .. count - 1`` for a run whose ``count`` grows, claimed from one thread
+    (the engine's loop): each given out once, then ``count`` until it grows."""
+
+    def __init__(self, count: int) -> None:
+        self.taken, self.count = 0, count
+
+    def __call__(self) -> int:
+        if self.taken >= self.count:
+            return self.count
+        self.taken += 1
+        return self.taken - 1
+
+
 #: What a target's outcome is while its work is under way: what it stays if the fan-out
 #: stops waiting for that work.
 UNDER_WAY = Outcome.interrupted()
@@ -122,13 +136,17 @@ class Ledger(Generic[R]):
 
     Shared by every loop working on the run, on threads (:func:`execute`) or on the engine's
     event loop (:mod:`fcmclient._http.engine.fanout`).
+
+    :param growing: more positions may be added as the run goes (:meth:`grow`); then every
+        position is taken, and added, on one thread.
     """
 
-    def __init__(self, count: int, plan: Plan) -> None:
+    def __init__(self, count: int, plan: Plan, *, growing: bool = False) -> None:
         self.plan = plan
         self.count = count
         self.outcomes: list[R | Outcome | None] = [None] * count
-        self.claim = positions(count)
+        self._growing = _Growing(count) if growing else None
+        self.claim = self._growing or positions(count)
         self.stop = threading.Event()
         self.errors: list[BaseException] = []
         self.made_in = forks()  # a green thread that a fork carried into a child starts nothing there
@@ -149,6 +167,13 @@ class Ledger(Generic[R]):
             if plan.clock() < plan.start_by:
                 return index
             outcomes[index] = _LATE
+
+    def grow(self, count: int) -> None:
+        """Positions up to ``count`` exist now (a growing ledger, on the thread that takes)."""
+        assert self._growing is not None, "only a growing ledger grows"
+        if count > self.count:
+            self.outcomes.extend([None] * (count - self.count))
+            self.count = self._growing.count = count
 
     def failed(self, index: int, exc: BaseException) -> None:
         """The work on ``index`` raised ``exc``: it is handed to the caller, and the run stops."""

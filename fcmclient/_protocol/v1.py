@@ -41,6 +41,7 @@ RETRY_CODES = frozenset({"UNAVAILABLE", "INTERNAL", "QUOTA_EXCEEDED"})
 
 _DEAD_TOKEN_CODES = frozenset({"UNREGISTERED"})
 _NOTIFICATION_FIELDS = ("title", "body", "image")
+_COMMON = frozenset(_NOTIFICATION_FIELDS)
 _ANDROID_NOTIFICATION_NAMES = {"android_channel_id": "channel_id"}
 #: Legacy notification keys iOS read, copied to ``apns.payload.aps`` (``sound`` also stays
 #: in ``android.notification``; ``badge`` is iOS only and Android would reject it).
@@ -179,7 +180,7 @@ def _assemble(common: dict[str, Any], parts: _Parts) -> dict[str, Any]:
 def check(message: Message) -> None:
     """:raises TypeError: :func:`translate` would, for ``message`` (a ``time_to_live`` that is
     not an int): for checking a batch before any of it is sent."""
-    ttl = message.options.get("time_to_live")
+    ttl = message._options.get("time_to_live")
     if ttl is not None:
         _ttl_seconds(ttl)
 
@@ -191,11 +192,32 @@ def translate(message: Message, now: float) -> tuple[dict[str, Any], bool]:
     :param now: the current POSIX time (``apns-expiration`` is absolute: now + ttl).
     :raises TypeError: ``time_to_live`` is not an int.
     """
+    # Read in place, not through the properties' copies: nothing here changes them.
+    notification, options, data = message._notification, message._options, message._data
+    if not options and (notification is None or _COMMON.issuperset(notification)):
+        return common_only(data, notification), False
+    return translated(data, notification, options, now)
+
+
+def common_only(data: Mapping[str, Any] | None, notification: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What :func:`translated` makes of content with no option and only the notification
+    fields every platform shares (the usual personalised message), made directly."""
+    body = {"data": {key: stringify(value) for key, value in data.items()}} if data else {}
+    if notification:
+        body["notification"] = {key: notification[key] for key in _NOTIFICATION_FIELDS if key in notification}
+    return body
+
+
+def translated(
+    data: Mapping[str, Any] | None,
+    notification: Mapping[str, Any] | None,
+    options: Mapping[str, Any],
+    now: float,
+) -> tuple[dict[str, Any], bool]:
+    """The v1 message object for any content (see :func:`translate`)."""
     parts = _Parts()
-    common = _notification(message.notification or {}, parts)
-    options = message.options
+    common = _notification(notification or {}, parts)
     _options(options, now, parts)
-    data = message.data
     body = {"data": {key: stringify(value) for key, value in data.items()}} if data else {}
     body.update(_assemble(common, parts))
     for key, value in options.items():

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import requests
@@ -127,16 +127,22 @@ class Call:
         exchange: Callable[[int], tuple[Exchange[Outcome], str, str]],
         workers: int,
         send_timeout: float,
+        more: Iterator[int] | None = None,
     ) -> tuple[list[Outcome], BaseException | None]:
         """Make the ``count`` requests ``exchange(i)`` describes (with what each does and to
         whom, for the log), ``workers`` at a time, none started after ``send_timeout`` from the
         call's start: on the engine, or on requests' path from at most 64 threads.
 
+        :param more: each ``next()`` makes more requests describable and gives their new
+            count: the engine starts with the first ``count`` and takes the others as they
+            come; requests' path reads it to its end first.
         :returns: each request's outcome, and what stopped the fan-out, if anything.
         """
-        plan = self.plan(count, workers, send_timeout)
         if self.address is not None:
-            return EngineJob(self, exchange).run(count, plan)
+            plan = self.plan(count, workers, send_timeout)
+            return EngineJob(self, exchange).run(count, plan, more)
+        count = max([count, *(more or ())])  # requests' path: every request known first
+        plan = self.plan(count, workers, send_timeout)
 
         def one(position: int) -> Outcome:
             return self.outcome(*exchange(position))

@@ -5,15 +5,17 @@ memory whole), each translated once; every target of a window goes through one f
 most ``max_workers`` in flight, none started after the call's ``send_timeout``; each
 message's :class:`~fcmclient.Result` is built as ``send`` builds it. A window is the
 messages that together hold :func:`window_targets` targets (one message at least), so a
-window's last answers cost a fraction of the fan-out's concurrency, not more.
+window's last answers cost a fraction of the fan-out's concurrency, not more. On the engine
+a window's first requests leave once ``max_workers`` targets are read, the rest joining the
+fan-out as they are read; requests' path reads the whole window first.
 """
 
 from __future__ import annotations
 
 import contextlib
 import random
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Protocol
+from collections.abc import Generator, Iterable, Iterator, Sequence
+from typing import Any, Protocol, cast
 
 from ..errors import FCMError
 from ..messages import Message
@@ -21,7 +23,16 @@ from ..outcomes import Outcome
 from ..result import Result
 from .resources import Resources
 
-__all__ = ["Each", "Sender", "attach_results", "replace_results", "results_of", "stopped", "window_targets"]
+__all__ = [
+    "NEVER_ADDED",
+    "Each",
+    "Sender",
+    "attach_results",
+    "replace_results",
+    "results_of",
+    "stopped",
+    "window_targets",
+]
 
 
 class Sender(Protocol):
@@ -40,13 +51,18 @@ class Sender(Protocol):
         """Start a call (fetching what every request needs, such as an access token)."""
 
     def window(
-        self, call: Any, messages: Sequence[Message], prepared: Sequence[Any]
+        self, call: Any, messages: Sequence[Message], prepared: Sequence[Any], more: Iterator[None]
     ) -> tuple[list[Result], BaseException | None]:
-        """Send ``messages``; their results, and the exception that stopped the window."""
+        """Send ``messages``, which each ``next(more)`` extends (with ``prepared``) until it
+        ends: the results of the messages it took in, and the exception that stopped it."""
+
+
+#: The outcome of a target whose message was read but never handed to the fan-out.
+NEVER_ADDED = Outcome.not_sent("the send stopped before this message")
 
 
 def window_targets(max_workers: int) -> int:
-    """How many targets a window holds: 64 rounds of ``max_workers`` (4,096 by default)."""
+    """How many targets a window holds: 64 rounds of ``max_workers`` (16,384 by default)."""
     return max(64 * max_workers, 1024)
 
 
@@ -121,8 +137,10 @@ class Each:
                 _checked(item, sender)
         self._input = iter(messages)
         self._read = 0  # messages taken from the input
+        self._ended = False  # the input was read to its end
         self._window: list[Message] = []  # taken, their results not yet handed out
-        self._results: list[Result] = []  # the stopped window's results
+        self._prepared: list[Any] = []  # what the sender made of each
+        self._results: list[Result] = []  # the window's results, once it is done or stopped
         self._handed = 0  # of the window's results, handed out
         self._call: Any = None
         self._mistake: Exception | None = None  # a non-message read: raised once what came before is sent
@@ -132,19 +150,25 @@ class Each:
     def results(self) -> Iterator[Result]:
         """Send; yield each result once its window is done. Exceptions carry ``results``."""
         try:
-            while self._fill() or self._mistake is not None:
-                if not self._window:  # an iterable's mistake, after every message before it
-                    assert self._mistake is not None
-                    raise self._mistake
+            while True:
+                more = self._reading()
+                next(more, None)  # the window's first messages
+                if not self._window:
+                    if self._mistake is not None:  # an iterable's, after every message before it
+                        raise self._mistake
+                    return
                 if self._call is None:
                     self._call = self._sender.call(self._here)
-                self._results, error = self._sender.window(self._call, self._window, self._prepared)
+                self._results, error = self._sender.window(self._call, self._window, self._prepared, more)
+                more.close()
+                never = self._window[len(self._results) :]  # read, not handed to the fan-out
+                self._results += [_not_sent(m, self._sender, self._here, _STOPPED) for m in never]
                 if error is not None:
                     raise error
                 for result in self._results:
                     self._handed += 1
                     yield result
-                self._window, self._results, self._handed = [], [], 0
+                self._window, self._prepared, self._results, self._handed = [], [], [], 0
         except GeneratorExit:
             raise
         except BaseException as exc:
@@ -152,25 +176,38 @@ class Each:
             attach_results(exc, self.unaccounted())
             raise
 
-    def _fill(self) -> bool:
-        """Take the next window from the input, each message prepared once; whether it holds any."""
-        budget, count = window_targets(self._sender.max_workers), 0
-        self._prepared: list[Any] = []
-        while count < budget and self._mistake is None:
+    def _reading(self) -> Generator[None, None, None]:
+        """Read the next window from the input, each message checked and prepared once;
+        yield each time ``max_workers`` targets more were read, and after the last ones. It
+        ends at the window's targets, the input's end or a mistake (kept for later)."""
+        sender = self._sender
+        budget, step = (
+            window_targets(sender.max_workers),
+            sender.max_workers,
+        )
+        count = unannounced = 0
+        while count < budget and self._mistake is None and not self._ended:
             item = next(self._input, _END)
             if item is _END:
+                self._ended = True
                 break
             self._read += 1
             try:
-                message = _checked(item, self._sender)
-                prepared = self._sender.prepare(message)
+                message = cast(Message, item) if self._listed is not None else _checked(item, sender)
+                prepared = sender.prepare(message)
             except (TypeError, ValueError) as exc:  # the call stops here, once the window is sent
                 self._mistake = exc
                 break
             self._prepared.append(prepared)
             self._window.append(message)
-            count += len(message.targets)
-        return bool(self._window)
+            targets = len(message._targets)
+            count += targets
+            unannounced += targets
+            if unannounced >= step:
+                unannounced = 0
+                yield
+        if unannounced:
+            yield
 
     def unaccounted(self) -> list[Result]:
         """The results not yet handed out, in input order (see the class)."""
@@ -178,11 +215,11 @@ class Each:
         if self._results:
             rest = self._results[self._handed :]
         else:
-            rest = [_not_sent(m, sender, here, "the send stopped before this message") for m in self._window]
+            rest = [_not_sent(m, sender, here, _STOPPED) for m in self._window]
         if self._listed is not None:
-            after = self._listed[self._read :]
-            rest += [_not_sent(m, sender, here, "the send stopped before this message") for m in after]
+            rest += [_not_sent(m, sender, here, _STOPPED) for m in self._listed[self._read :]]
         return rest
 
 
 _END = object()
+_STOPPED = "the send stopped before this message"

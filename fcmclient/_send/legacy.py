@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import requests
@@ -95,10 +95,13 @@ class LegacySender:
         """Nothing: the body is made as the request is sent."""
 
     def window(
-        self, call: _Call, messages: Sequence[Message], prepared: Sequence[object]
+        self, call: _Call, messages: Sequence[Message], prepared: Sequence[object], more: Iterator[None]
     ) -> tuple[list[Result], BaseException | None]:
-        """One request per message, ``max_workers`` at a time: their results, and what stopped
-        them (a request failing as a whole is its targets' outcome, see :func:`failure_outcome`)."""
+        """One request per message, ``max_workers`` at a time, once ``more`` has added every
+        message of the window: their results, and what stopped them (a request failing as a
+        whole is its targets' outcome, see :func:`failure_outcome`)."""
+        for _ in more:
+            pass
 
         def one(message: Message) -> legacy.Decoded | Outcome:
             try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import requests
@@ -61,18 +61,22 @@ class EngineJob:
         self._address = address
         origin = call.url.split("/", 3)  # scheme:, "", host[:port], path
         self._origin = "/".join(origin[:3])
+        self._url = self._quoted = ""
         #: Per request under way: its exchange, token and log label.
         self._sent: dict[int, tuple[Exchange[Outcome], AccessToken, str]] = {}
         #: The token fetch under way, if any (one for the whole fan-out).
         self._fetch: asyncio.Future[tuple[AccessToken, dict[str, str]]] | None = None
 
-    def run(self, count: int, plan: Plan) -> tuple[list[Outcome], BaseException | None]:
-        """Every position through the engine, as :func:`~fcmclient._http.executor.execute` would."""
+    def run(
+        self, count: int, plan: Plan, more: Iterator[int] | None = None
+    ) -> tuple[list[Outcome], BaseException | None]:
+        """Every position through the engine, as :func:`~fcmclient._http.executor.execute`
+        would; ``more`` adds positions as they go (see :func:`~fcmclient._http.engine.fanout.run`)."""
         call, timeout = self._call, self._call.timeout
         engine, address = call.here.engine(), self._address
         connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
         limits = Limits(connect=float(connect), read=float(read), total=total_seconds(timeout))
-        return run(engine, count, lambda: engine.origin(address), self, limits, plan)
+        return run(engine, count, lambda: engine.origin(address), self, limits, plan, more)
 
     def request(self, index: int) -> Request | Awaitable[Request]:
         call = self._call
@@ -91,7 +95,9 @@ class EngineJob:
         return Request(exchange.method, self._target(exchange.url), headers, body)
 
     def _target(self, url: str) -> str:
-        return request_target(self._origin, url)
+        if url != self._url:  # every request of a send goes to one URL: quoted once
+            self._url, self._quoted = url, request_target(self._origin, url)
+        return self._quoted
 
     async def _after_fetch(self, index: int) -> Request:
         """The request for ``index`` once a token is fetched: one fetch at a time for the whole

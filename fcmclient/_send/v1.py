@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .._http.session import Timeout
@@ -14,7 +14,7 @@ from ..messages import Message
 from ..outcomes import Outcome
 from ..result import Result
 from .calls import Call, attach_result
-from .each import results_of
+from .each import NEVER_ADDED, results_of
 from .resources import Resources
 
 __all__ = ["V1Sender", "attach_result"]
@@ -61,22 +61,39 @@ class V1Sender:
         return results[0]
 
     def window(
-        self, call: Call, messages: Sequence[Message], translations: Sequence[v1.Translation]
+        self,
+        call: Call,
+        messages: Sequence[Message],
+        translations: Sequence[v1.Translation],
+        more: Iterator[None] | None = None,
     ) -> tuple[list[Result], BaseException | None]:
-        """Every target of ``messages`` in one fan-out: their results, and what stopped it."""
-        targets = [message.targets for message in messages]
+        """Every target of ``messages`` in one fan-out: their results, and what stopped it.
+
+        With ``more``, each ``next(more)`` appends messages (and their translations) to the
+        lists given; their targets join the fan-out under way. The results are those of the
+        messages appended when it ended (those never started ``NOT_SENT``).
+        """
+        targets: list[Sequence[str]] = []
         offsets = [0]
-        for some in targets:
-            offsets.append(offsets[-1] + len(some))
+
+        def known() -> int:
+            """Take in the messages appended so far; how many targets they hold in all."""
+            for message in messages[len(targets) :]:
+                some = message._targets
+                targets.append(some)
+                offsets.append(offsets[-1] + len(some))
+            return offsets[-1]
 
         def one(position: int) -> tuple[Exchange[Outcome], str, str]:
             index = bisect.bisect_right(offsets, position) - 1
             target = targets[index][position - offsets[index]]
             return translations[index].exchange(self.url, target), "send to", target
 
-        outcomes, error = call.fan_out(offsets[-1], one, self.max_workers, self.send_timeout)
+        count = known()
+        growing = None if more is None else (known() for _ in more)
+        outcomes, error = call.fan_out(count, one, self.max_workers, self.send_timeout, growing)
+        outcomes += [NEVER_ADDED] * (offsets[-1] - len(outcomes))  # known, never in the fan-out
         rng = call.here.rng
-        slices = (outcomes[offsets[i] : offsets[i + 1]] for i in range(len(messages)))
-        return [
-            results_of(m, some, self.backoff, rng) for m, some in zip(messages, slices, strict=True)
-        ], error
+        sent = messages[: len(targets)]
+        slices = (outcomes[offsets[i] : offsets[i + 1]] for i in range(len(sent)))
+        return [results_of(m, some, self.backoff, rng) for m, some in zip(sent, slices, strict=True)], error

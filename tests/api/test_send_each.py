@@ -150,6 +150,7 @@ class CountingServer(http.server.ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.latency, self.lock = latency, threading.Lock()
         self.now = self.peak = self.total = 0
+        self.first = threading.Event()  # set once a first send (or subscription) arrived
 
     @property
     def url(self) -> str:
@@ -169,6 +170,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self.server.now += 1
                 self.server.total += 1
                 self.server.peak = max(self.server.peak, self.server.now)
+            self.server.first.set()
             time.sleep(self.server.latency)  # the server's latency, not the test waiting
             with self.server.lock:
                 self.server.now -= 1
@@ -211,6 +213,70 @@ def test_every_target_of_every_message_shares_one_bound_on_requests_in_flight(
     assert server.total == 90
     assert server.peak == 5  # never more than max_workers at once, all messages together
     assert [len(r.success) for r in results] == [3] * 30
+
+
+def send_url(server: CountingServer) -> str:
+    return server.url + "/v1/projects/p/messages:send"
+
+
+@pytest.mark.parametrize("engine", ["on", "off"])
+def test_on_the_engine_a_windows_first_requests_leave_while_the_rest_is_read(
+    counting: tuple[CountingServer, dict[str, Any]], monkeypatch: pytest.MonkeyPatch, engine: str
+) -> None:
+    monkeypatch.setenv("FCMCLIENT_ENGINE", engine)
+    server, info = counting
+    seen: list[bool] = []
+
+    def messages() -> Iterator[Message]:
+        for n in range(12):  # one window (1,024 targets), read max_workers (4) targets at a time
+            if n == 8:
+                # The engine sends the first 4 while the rest is read; requests' path reads
+                # the whole window first, so nothing can have been sent yet.
+                seen.append(server.first.wait(10) if engine == "on" else server.first.is_set())
+            yield JSONMessage([f"t{n}"], {"n": str(n)})
+
+    with FCM.from_service_account(info, url=send_url(server), max_workers=4) as fcm:
+        results = fcm.send_each(messages())
+    assert seen == [engine == "on"]
+    assert [r.message.targets for r in results] == [[f"t{n}"] for n in range(12)]
+    assert all(r.success == {f"t{n}": f"projects/p/messages/t{n}"} for n, r in enumerate(results))
+    assert server.total == 12
+
+
+@pytest.mark.parametrize("engine", ["on", "off"])
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, RuntimeError])
+def test_a_generator_raising_mid_window_hands_back_every_message_it_gave(
+    counting: tuple[CountingServer, dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    engine: str,
+    stop: type[BaseException],
+) -> None:
+    monkeypatch.setenv("FCMCLIENT_ENGINE", engine)
+    server, info = counting
+    given: list[Message] = []
+
+    def messages() -> Iterator[Message]:
+        for n in range(12):
+            if n == 8:
+                if engine == "on":
+                    assert server.first.wait(10)  # requests of this window are under way
+                raise stop("the generator stops")
+            given.append(JSONMessage([f"t{n}"]))
+            yield given[-1]
+
+    with FCM.from_service_account(info, url=send_url(server), max_workers=4) as fcm:
+        with pytest.raises(stop) as raised:
+            fcm.send_each(messages())
+        sent = server.total
+    results: list[Result] = raised.value.results  # type: ignore[attr-defined]
+    assert [r.message for r in results] == given  # every message read, in input order
+    delivered = sum(len(r.success) for r in results)
+    for result in results:
+        retry = result.retry()
+        if retry is not None:  # never started: the requests under way were waited for
+            assert [result.outcomes[t].error for t in retry.targets] == ["NOT_SENT"]
+    assert delivered == sent  # every request the server saw is in the results, and no other
+    assert (delivered > 0) == (engine == "on")  # requests' path sends nothing of a window unread
 
 
 def test_send_timeout_bounds_the_whole_call(fcm_emulator: FCMEmulator) -> None:

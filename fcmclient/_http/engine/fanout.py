@@ -10,9 +10,10 @@ connections closed: an answer can never reach a later request.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import CancelledError as FutureCancelled
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -62,19 +63,73 @@ class Limits:
 
 
 class _Run(Generic[R]):
-    def __init__(self, ledger: Ledger[R], origin: Callable[[], Origin], job: Job[R], limits: Limits) -> None:
+    """One fan-out on the loop: at most ``plan.workers`` coroutines taking positions from the
+    ledger, more started as positions are added (:meth:`grow`) until :meth:`close`."""
+
+    def __init__(
+        self, ledger: Ledger[R], origin: Callable[[], Origin], job: Job[R], limits: Limits, closed: bool
+    ) -> None:
         self.ledger, self.origin, self.job, self.limits = ledger, origin, job, limits
+        self.closed = closed
+        self._tasks: set[asyncio.Task[None]] = set()
+        #: Each worker not yet started, and the position it was given.
+        self._unstarted: dict[asyncio.Task[None], int] = {}
+        self._origin: Origin | None = None
+        self._finished: asyncio.Future[None] | None = None
 
     async def main(self) -> None:
-        origin = self.origin()
-        count = min(self.ledger.plan.workers, self.ledger.count)
-        await asyncio.gather(*(self._worker(origin) for _ in range(count)))
+        self._origin = self.origin()
+        self._finished = asyncio.get_running_loop().create_future()
+        self._spawn()
+        try:
+            await self._finished
+        except asyncio.CancelledError:  # the caller stopped waiting: so do the requests under way
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            raise
 
-    async def _worker(self, origin: Origin) -> None:
+    def grow(self, count: int) -> None:
+        """Positions up to ``count`` are ready (on the loop's thread)."""
+        self.ledger.grow(count)
+        self._spawn()
+
+    def close(self) -> None:
+        """No position is added any more (on the loop's thread)."""
+        self.closed = True
+        self._spawn()
+
+    def _spawn(self) -> None:
+        """A worker for each position ready, up to ``plan.workers`` in all, each given its
+        first position here; the run ends once it is closed and no worker is left."""
+        if self._origin is None or self._finished is None:  # not started yet: main() spawns
+            return
+        ledger = self.ledger
+        while len(self._tasks) < ledger.plan.workers and (index := ledger.take()) is not None:
+            task = asyncio.ensure_future(self._worker(self._origin, index))
+            self._tasks.add(task)
+            self._unstarted[task] = index
+            task.add_done_callback(self._ended)
+        if self.closed and not self._tasks and not self._finished.done():
+            self._finished.set_result(None)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        index = self._unstarted.pop(task, None)
+        if index is not None:  # cancelled before it started: its position was not sent
+            self.ledger.outcomes[index] = None
+        if self._finished is not None and not self._finished.done():
+            self._spawn()
+
+    async def _worker(self, origin: Origin, index: int | None) -> None:
+        """Send ``index``, then each position the ledger gives, until it gives none."""
         ledger, job, limits = self.ledger, self.job, self.limits
         outcomes = ledger.outcomes
         loop = asyncio.get_running_loop()
-        while (index := ledger.take()) is not None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._unstarted.pop(task, None)
+        while index is not None:
             try:
                 try:
                     request = job.request(index)
@@ -92,12 +147,24 @@ class _Run(Generic[R]):
             except BaseException as exc:  # handed to the caller, never swallowed
                 ledger.failed(index, exc)
                 return
+            index = ledger.take()
 
 
 def run(
-    engine: Engine, count: int, origin: Callable[[], Origin], job: Job[R], limits: Limits, plan: Plan
+    engine: Engine,
+    count: int,
+    origin: Callable[[], Origin],
+    job: Job[R],
+    limits: Limits,
+    plan: Plan,
+    more: Iterator[int] | None = None,
 ) -> tuple[list[R | Outcome], BaseException | None]:
     """Send ``count`` requests made by ``job`` to ``origin()``, at most ``plan.workers`` at a time.
+
+    With ``more``, the calling thread adds requests while the first ones are under way: each
+    ``next(more)`` makes ``job`` ready for more positions and gives their new count, until it
+    ends (or raises: that stops the run as an interruption would). It is not read on once
+    the run stopped.
 
     Same contract as :func:`~fcmclient._http.executor.execute` (``plan.pool`` and
     ``plan.done`` unused): every position gets an outcome, not-started ones
@@ -105,13 +172,23 @@ def run(
     caller stops waiting (an interruption, the bound, :meth:`Engine.close`), the run is told
     to start nothing more before it is cancelled: what it reports as not sent was not sent.
     """
-    ledger: Ledger[R] = Ledger(count, plan)
+    ledger: Ledger[R] = Ledger(count, plan, growing=more is not None)
     if count == 0:
         return [], None
     submitted: list[Future[None]] = []
 
     def start() -> bool:
-        submitted.append(engine.submit(_Run(ledger, origin, job, limits).main(), ledger.stop.set))
+        fan_out = _Run(ledger, origin, job, limits, closed=more is None)
+        future = engine.submit(fan_out.main(), ledger.stop.set)
+        submitted.append(future)
+        if more is not None:
+            try:
+                for total in more:
+                    if ledger.stop.is_set():
+                        break
+                    engine.call_soon(future, functools.partial(fan_out.grow, total))
+            finally:
+                engine.call_soon(future, fan_out.close)
         return False
 
     def join() -> None:

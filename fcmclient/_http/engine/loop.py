@@ -105,6 +105,18 @@ class Engine:
         future.add_done_callback(functools.partial(_forget, running))
         return future
 
+    def call_soon(self, run: Future[Any], callback: Callable[[], object]) -> None:
+        """Call ``callback`` soon on the loop's thread (from any thread), for the run
+        :meth:`submit` gave ``run`` for; nothing once that run is over or the engine closed."""
+        running = self._running
+        if running is None:
+            return
+        with running.runs_lock:
+            if run not in running.runs:
+                return
+        with contextlib.suppress(RuntimeError):  # closed meanwhile
+            running.loop.call_soon_threadsafe(callback)
+
     def origin(self, address: Address) -> Origin:
         """The connections to ``address`` (on the loop's thread only, inside a run).
 
