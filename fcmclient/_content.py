@@ -222,22 +222,34 @@ def checked_content(
 
 
 def _plain_text(data: dict[Any, Any] | None, texts: tuple[object, ...]) -> bool:
-    """Whether ``data`` and ``texts`` are str keys and values (or ``None`` texts) whose JSON
-    is surely within :data:`MAX_CONTENT_BYTES`: at most 6 bytes a character (an escape),
-    6 more an entry (quotes, colon, comma)."""
+    """Whether ``data`` and ``texts`` are str keys and values (or ``None`` texts), each one
+    UTF-8 can encode (no lone surrogate), whose JSON is surely within
+    :data:`MAX_CONTENT_BYTES`: at most 6 bytes a character (an escape), 6 more an entry
+    (quotes, colon, comma)."""
     chars = entries = 0
     for key, value in (data or {}).items():
-        if type(key) is not str or type(value) is not str:
+        if type(key) is not str or type(value) is not str or not (_utf8(key) and _utf8(value)):
             return False
         chars += len(key) + len(value)
         entries += 1
     for text in texts:
         if text is not None:
-            if type(text) is not str:
+            if type(text) is not str or not _utf8(text):
                 return False
             chars += len(text)
             entries += 1
     return 6 * (chars + entries) + 64 <= MAX_CONTENT_BYTES
+
+
+def _utf8(text: str) -> bool:
+    """Whether UTF-8 can encode ``text`` (a lone surrogate it cannot)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 _PARAMETERS: dict[type, frozenset[str]] = {}

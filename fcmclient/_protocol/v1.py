@@ -188,6 +188,8 @@ def check(message: Message) -> None:
 def translate(message: Message, now: float) -> tuple[dict[str, Any], bool]:
     """The v1 ``message`` object for ``message``, without its target, and ``validate_only``.
 
+    The object may share values with the message itself: encode it, never change it.
+
     :param message: any fcmclient message.
     :param now: the current POSIX time (``apns-expiration`` is absolute: now + ttl).
     :raises TypeError: ``time_to_live`` is not an int.

@@ -26,6 +26,7 @@ from .resources import Resources
 __all__ = [
     "NEVER_ADDED",
     "Each",
+    "Settled",
     "Sender",
     "attach_results",
     "replace_results",
@@ -52,9 +53,19 @@ class Sender(Protocol):
 
     def window(
         self, call: Any, messages: Sequence[Message], prepared: Sequence[Any], more: Iterator[None]
-    ) -> tuple[list[Result], BaseException | None]:
+    ) -> tuple[Settled, BaseException | None]:
         """Send ``messages``, which each ``next(more)`` extends (with ``prepared``) until it
-        ends: the results of the messages it took in, and the exception that stopped it."""
+        ends: what it settled of the messages it took in, and the exception that stopped it."""
+
+
+class Settled(Protocol):
+    """What a window settled, message by message: the first ``len()`` messages of it."""
+
+    def __len__(self) -> int:
+        """How many messages it covers."""
+
+    def of(self, index: int) -> tuple[Sequence[Outcome], int | None]:
+        """Message ``index``'s outcomes in target order, and its multicast id (legacy)."""
 
 
 #: The outcome of a target whose message was read but never handed to the fan-out.
@@ -136,11 +147,11 @@ class Each:
             for item in self._listed:
                 _checked(item, sender)
         self._input = iter(messages)
-        self._read = 0  # messages taken from the input
+        self._before = 0  # messages of the windows before this one
         self._ended = False  # the input was read to its end
         self._window: list[Message] = []  # taken, their results not yet handed out
         self._prepared: list[Any] = []  # what the sender made of each
-        self._results: list[Result] = []  # the window's results, once it is done or stopped
+        self._settled: Settled | None = None  # what the window's fan-out settled, once it did
         self._handed = 0  # of the window's results, handed out
         self._call: Any = None
         self._mistake: Exception | None = None  # a non-message read: raised once what came before is sent
@@ -159,16 +170,22 @@ class Each:
                     return
                 if self._call is None:
                     self._call = self._sender.call(self._here)
-                self._results, error = self._sender.window(self._call, self._window, self._prepared, more)
+                self._settled, error = self._sender.window(self._call, self._window, self._prepared, more)
                 more.close()
-                never = self._window[len(self._results) :]  # read, not handed to the fan-out
-                self._results += [_not_sent(m, self._sender, self._here, _STOPPED) for m in never]
                 if error is not None:
                     raise error
-                for result in self._results:
+                while self._handed < len(self._window):
+                    result = self._result(self._handed)
                     self._handed += 1
                     yield result
-                self._window, self._prepared, self._results, self._handed = [], [], [], 0
+                before = self._before + len(self._window)
+                self._window, self._prepared, self._settled, self._handed, self._before = (
+                    [],
+                    [],
+                    None,
+                    0,
+                    before,
+                )
         except GeneratorExit:
             raise
         except BaseException as exc:
@@ -179,27 +196,23 @@ class Each:
     def _reading(self) -> Generator[None, None, None]:
         """Read the next window from the input, each message checked and prepared once;
         yield each time ``max_workers`` targets more were read, and after the last ones. It
-        ends at the window's targets, the input's end or a mistake (kept for later)."""
+        ends at the window's targets, the input's end or a mistake (kept for later). A
+        message is in the window before it is prepared."""
         sender = self._sender
-        budget, step = (
-            window_targets(sender.max_workers),
-            sender.max_workers,
-        )
+        budget, step = window_targets(sender.max_workers), sender.max_workers
         count = unannounced = 0
         while count < budget and self._mistake is None and not self._ended:
             item = next(self._input, _END)
             if item is _END:
                 self._ended = True
                 break
-            self._read += 1
             try:
                 message = cast(Message, item) if self._listed is not None else _checked(item, sender)
-                prepared = sender.prepare(message)
             except (TypeError, ValueError) as exc:  # the call stops here, once the window is sent
                 self._mistake = exc
                 break
-            self._prepared.append(prepared)
-            self._window.append(message)
+            self._window.append(message)  # accounted for from here on
+            self._prepared.append(sender.prepare(message))
             targets = len(message._targets)
             count += targets
             unannounced += targets
@@ -209,15 +222,21 @@ class Each:
         if unannounced:
             yield
 
+    def _result(self, index: int) -> Result:
+        """The result of the window's message ``index`` (``NOT_SENT`` unless settled)."""
+        message, settled = self._window[index], self._settled
+        if settled is None or index >= len(settled):  # read, never handed to the fan-out
+            return _not_sent(message, self._sender, self._here, _STOPPED)
+        outcomes, multicast_id = settled.of(index)
+        return results_of(message, outcomes, self._sender.backoff, self._here.rng, multicast_id)
+
     def unaccounted(self) -> list[Result]:
         """The results not yet handed out, in input order (see the class)."""
-        sender, here = self._sender, self._here
-        if self._results:
-            rest = self._results[self._handed :]
-        else:
-            rest = [_not_sent(m, sender, here, _STOPPED) for m in self._window]
+        rest = [self._result(index) for index in range(self._handed, len(self._window))]
         if self._listed is not None:
-            rest += [_not_sent(m, sender, here, _STOPPED) for m in self._listed[self._read :]]
+            sender, here = self._sender, self._here
+            after = self._listed[self._before + len(self._window) :]
+            rest += [_not_sent(m, sender, here, _STOPPED) for m in after]
         return rest
 
 

@@ -17,10 +17,10 @@ from ..errors import FCMRequestError, FCMResponseError
 from ..messages import InstallationMessage, Message
 from ..outcomes import INVALID_RESPONSE, Outcome
 from ..result import Result
-from .each import results_of, stopped
+from .each import stopped
 from .resources import Resources
 
-__all__ = ["LegacySender", "failure_outcome", "prefix"]
+__all__ = ["Answers", "LegacySender", "failure_outcome", "prefix"]
 
 log = logging.getLogger("fcmclient")
 
@@ -96,9 +96,9 @@ class LegacySender:
 
     def window(
         self, call: _Call, messages: Sequence[Message], prepared: Sequence[object], more: Iterator[None]
-    ) -> tuple[list[Result], BaseException | None]:
+    ) -> tuple[Answers, BaseException | None]:
         """One request per message, ``max_workers`` at a time, once ``more`` has added every
-        message of the window: their results, and what stopped them (a request failing as a
+        message of the window: their answers, and what stopped them (a request failing as a
         whole is its targets' outcome, see :func:`failure_outcome`)."""
         for _ in more:
             pass
@@ -119,14 +119,9 @@ class LegacySender:
             give_up=start_by + total_seconds(self._timeout),
             on_error=stopped,
         )
-        answers, error = execute(messages, one, plan)
-        here = call.here
-        return [self._result(m, answer, here) for m, answer in zip(messages, answers, strict=True)], error
-
-    def _result(self, message: Message, answer: legacy.Decoded | Outcome, here: Resources) -> Result:
-        if isinstance(answer, Outcome):  # the request failed, or was not sent, as a whole
-            return results_of(message, [answer] * len(message.targets), self.backoff, here.rng)
-        return results_of(message, answer.outcomes, self.backoff, here.rng, answer.multicast_id)
+        answers = Answers(messages)
+        answers.answers, error = execute(messages, one, plan)
+        return answers, error
 
     def _exchange(self, message: Message, here: Resources) -> legacy.Decoded:
         content_type, body = legacy.encode(message)
@@ -137,3 +132,25 @@ class LegacySender:
         reply = channel.post(body, channel.headers({}))
         log.debug("legacy answer HTTP %d for %d target(s)", reply.status, len(targets))
         return legacy.decode(message, reply.status, reply.headers, reply.body, time.time())
+
+
+class Answers:
+    """What a legacy window settled: one answer per message (its decoded answer, or the
+    outcome of all its targets when the request failed or was not sent as a whole)."""
+
+    __slots__ = ("answers", "messages")
+
+    def __init__(self, messages: Sequence[Message]) -> None:
+        self.messages = messages
+        self.answers: list[legacy.Decoded | Outcome] = []
+
+    def __len__(self) -> int:
+        """How many messages it covers."""
+        return len(self.answers)
+
+    def of(self, index: int) -> tuple[Sequence[Outcome], int | None]:
+        """Message ``index``'s outcomes in target order, and its multicast id."""
+        answer = self.answers[index]
+        if isinstance(answer, Outcome):
+            return [answer] * len(self.messages[index]._targets), None
+        return answer.outcomes, answer.multicast_id

@@ -17,7 +17,7 @@ from .calls import Call, attach_result
 from .each import NEVER_ADDED, results_of
 from .resources import Resources
 
-__all__ = ["V1Sender", "attach_result"]
+__all__ = ["V1Sender", "WindowOutcomes", "attach_result"]
 
 
 class V1Sender:
@@ -53,12 +53,13 @@ class V1Sender:
 
     def send(self, message: Message, here: Resources) -> Result:
         """One request per target of ``message``, through this process's ``here`` resources."""
-        translations = [self.prepare(message)]
-        results, error = self.window(self.call(here), [message], translations)
+        settled, error = self.window(self.call(here), [message], [self.prepare(message)])
+        outcomes, _ = settled.of(0)
+        result = results_of(message, outcomes, self.backoff, here.rng)
         if error is not None:
-            attach_result(error, results[0])
+            attach_result(error, result)
             raise error
-        return results[0]
+        return result
 
     def window(
         self,
@@ -66,22 +67,22 @@ class V1Sender:
         messages: Sequence[Message],
         translations: Sequence[v1.Translation],
         more: Iterator[None] | None = None,
-    ) -> tuple[list[Result], BaseException | None]:
-        """Every target of ``messages`` in one fan-out: their results, and what stopped it.
+    ) -> tuple[WindowOutcomes, BaseException | None]:
+        """Every target of ``messages`` in one fan-out: what it settled, and what stopped it.
 
-        With ``more``, each ``next(more)`` appends messages (and their translations) to the
-        lists given; their targets join the fan-out under way. The results are those of the
-        messages appended when it ended (those never started ``NOT_SENT``).
+        With ``more``, each ``next(more)`` appends messages (each with its translation) to the
+        lists given; their targets join the fan-out under way. What it settled covers the
+        messages it took in (their targets never started ``NOT_SENT``).
         """
-        targets: list[Sequence[str]] = []
-        offsets = [0]
+        settled = WindowOutcomes()
+        offsets, targets = settled.offsets, settled.targets
 
         def known() -> int:
-            """Take in the messages appended so far; how many targets they hold in all."""
-            for message in messages[len(targets) :]:
-                some = message._targets
-                targets.append(some)
+            """Take in the messages translated so far; how many targets they hold in all."""
+            while len(targets) < len(translations):
+                some = messages[len(targets)]._targets
                 offsets.append(offsets[-1] + len(some))
+                targets.append(some)
             return offsets[-1]
 
         def one(position: int) -> tuple[Exchange[Outcome], str, str]:
@@ -91,9 +92,29 @@ class V1Sender:
 
         count = known()
         growing = None if more is None else (known() for _ in more)
-        outcomes, error = call.fan_out(count, one, self.max_workers, self.send_timeout, growing)
-        outcomes += [NEVER_ADDED] * (offsets[-1] - len(outcomes))  # known, never in the fan-out
-        rng = call.here.rng
-        sent = messages[: len(targets)]
-        slices = (outcomes[offsets[i] : offsets[i + 1]] for i in range(len(sent)))
-        return [results_of(m, some, self.backoff, rng) for m, some in zip(sent, slices, strict=True)], error
+        settled.outcomes, error = call.fan_out(count, one, self.max_workers, self.send_timeout, growing)
+        return settled, error
+
+
+class WindowOutcomes:
+    """What a v1 fan-out settled: message ``i``'s targets are positions ``offsets[i]`` to
+    ``offsets[i + 1]`` of ``outcomes``. Filled by :meth:`V1Sender.window`; read by ``send_each``
+    only once it is (a window stopped before has none)."""
+
+    __slots__ = ("offsets", "outcomes", "targets")
+
+    def __init__(self) -> None:
+        self.offsets = [0]
+        self.targets: list[Sequence[str]] = []
+        self.outcomes: list[Outcome] = []
+
+    def __len__(self) -> int:
+        """How many messages it covers."""
+        return len(self.offsets) - 1
+
+    def of(self, index: int) -> tuple[list[Outcome], None]:
+        """Message ``index``'s outcomes in target order (those never added to the fan-out
+        ``NOT_SENT``), and no multicast id."""
+        start, end = self.offsets[index], self.offsets[index + 1]
+        some = self.outcomes[start:end]
+        return some + [NEVER_ADDED] * (end - start - len(some)), None

@@ -279,6 +279,30 @@ def test_a_generator_raising_mid_window_hands_back_every_message_it_gave(
     assert (delivered > 0) == (engine == "on")  # requests' path sends nothing of a window unread
 
 
+@pytest.mark.parametrize("engine", ["on", "off"])
+def test_closing_the_fcm_while_a_window_is_read_leaves_every_message_accounted_for(
+    counting: tuple[CountingServer, dict[str, Any]], monkeypatch: pytest.MonkeyPatch, engine: str
+) -> None:
+    monkeypatch.setenv("FCMCLIENT_ENGINE", engine)
+    server, info = counting
+    fcm = FCM.from_service_account(info, url=send_url(server), max_workers=4)
+
+    def messages() -> Iterator[Message]:
+        for n in range(12):
+            if n == 8:
+                fcm.close()  # as another thread could: the run under way stops
+            yield JSONMessage([f"t{n}"])
+
+    results = fcm.send_each(messages())
+    fcm.close()
+    assert [r.message.targets for r in results] == [[f"t{n}"] for n in range(12)]
+    delivered = sum(len(r.success) for r in results)
+    errors = [o.error for r in results for o in r.outcomes.values() if o.error is not None]
+    assert set(errors) <= {"NOT_SENT", "INTERRUPTED"}
+    # Every request the server saw is a success, or was cut by the close (INTERRUPTED).
+    assert delivered <= server.total <= delivered + errors.count("INTERRUPTED")
+
+
 def test_send_timeout_bounds_the_whole_call(fcm_emulator: FCMEmulator) -> None:
     fcm_emulator.latency = 0.1
     timeout, send_timeout = 0.5, 0.3

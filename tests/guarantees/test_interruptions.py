@@ -232,6 +232,40 @@ def test_an_interruption_of_the_iterator_hands_back_the_results_not_yet_yielded(
     assert [r.message for r in [*yielded, *rest]] == messages
 
 
+@pytest.mark.parametrize("engine", ["on", "off"])
+def test_an_interruption_while_a_slow_iterable_is_read_ends_the_call_with_every_message_read(
+    fcm_emulator: FCMEmulator, monkeypatch: pytest.MonkeyPatch, engine: str
+) -> None:
+    monkeypatch.setenv("FCMCLIENT_ENGINE", engine)
+    fcm_emulator.latency = 0.05
+    given: list[JSONMessage] = []
+    source_stalls = threading.Event()  # never set: the source (a slow database, say) stalls
+
+    def messages() -> Iterator[JSONMessage]:
+        for n in range(12):
+            if n == 8:  # two steps of max_workers read; on the engine, the first are under way
+                source_stalls.wait(10)
+            given.append(JSONMessage([f"t{n:02d}"]))
+            yield given[-1]
+
+    with each_v1_client(fcm_emulator, max_workers=4) as fcm:
+        fcm.send(JSONMessage(["warm-up"]))
+        sent_before = fcm_emulator.stats.v1_requests
+        started = time.monotonic()
+        with time_limits(0.3), pytest.raises(TimeLimitError) as raised:
+            fcm.send_each(messages())
+        elapsed = time.monotonic() - started
+        sent = fcm_emulator.stats.v1_requests - sent_before
+    assert elapsed < 0.3 + 1 + SLACK  # the requests under way finish; nothing waits for the source
+    results: list[Result] = raised.value.results  # type: ignore[attr-defined]
+    assert [r.message for r in results] == given  # every message read, in input order
+    delivered = sum(len(r.success) for r in results)
+    assert delivered == sent  # each request sent is a success here; nothing else was sent
+    for result in results:
+        retry = result.retry()
+        assert retry is None or [result.outcomes[t].error for t in retry.targets] == ["NOT_SENT"]
+
+
 # -- topic operations --------------------------------------------------------------------------------
 
 

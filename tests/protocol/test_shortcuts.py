@@ -16,12 +16,20 @@ from fcmclient._protocol.encoding import dumps
 
 CONSTRUCTOR = parameters(JSONMessage)
 
-texts = st.text(max_size=40)  # any characters: escapes, non-ASCII, surrogate-free
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | texts,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
-    max_leaves=6,
-)
+# Any characters: escapes, non-ASCII, and lone surrogates (which UTF-8 cannot encode).
+texts = st.text(st.characters(exclude_categories=()), max_size=40)
+valid_texts = st.text(max_size=40)  # what a message can hold: no lone surrogate
+
+
+def json_of(strings: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
+    return st.recursive(
+        st.none() | st.booleans() | st.integers() | strings,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(strings, inner, max_size=3),
+        max_leaves=6,
+    )
+
+
+json_values = json_of(texts)
 
 
 def general(*args: Any) -> Content | BaseException:
@@ -66,6 +74,16 @@ def test_content_at_the_size_limit_is_judged_alike_on_both_ways(extra: int) -> N
         assert same(shortcut(data, "t", "b", None, {}), general(data, "t", "b", None, {}))
 
 
+@pytest.mark.parametrize("where", ["key", "value", "title", "body"])
+def test_a_lone_surrogate_is_refused_whichever_way(where: str) -> None:
+    bad = "ok \ud800"
+    data = {bad if where == "key" else "k": bad if where == "value" else "v"}
+    title, body = (bad if where == "title" else "t"), (bad if where == "body" else "b")
+    with pytest.raises(TypeError, match="JSON-serialisable"):
+        JSONMessage(["tok"], data, message_title=title, message_body=body)
+    assert same(shortcut(data, title, body, None, {}), general(data, title, body, None, {}))
+
+
 def test_the_short_way_shares_nothing_with_the_caller() -> None:
     data = {"k": "v"}
     content = checked_content(data, "t", None, None, {}, CONSTRUCTOR)
@@ -85,9 +103,9 @@ def test_a_flat_dict_is_copied_whole_and_a_nested_one_deeply() -> None:
 
 
 @given(
-    data=st.none() | st.dictionaries(texts, json_values, max_size=4),
+    data=st.none() | st.dictionaries(valid_texts, json_of(valid_texts), max_size=4),
     notification=st.none()
-    | st.fixed_dictionaries({}, optional={"title": texts, "body": texts, "image": texts}),
+    | st.fixed_dictionaries({}, optional={"title": valid_texts, "body": valid_texts, "image": valid_texts}),
 )
 def test_a_message_of_shared_fields_translates_the_short_way_as_the_general_way(
     data: dict[str, Any] | None, notification: dict[str, Any] | None

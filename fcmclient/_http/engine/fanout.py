@@ -1,10 +1,11 @@
 """Many requests on the engine with the executor's promises: nothing lost, every wait bounded.
 
 A run is ``workers`` coroutines on the engine's loop taking positions from one
-:class:`~fcmclient._http.executor.Ledger`; the calling thread only waits, and a first
-interruption lets the requests under way finish while no new one starts, a second returns at
-once. Requests still under way when the caller stops waiting are cancelled, and their
-connections closed: an answer can never reach a later request.
+:class:`~fcmclient._http.executor.Ledger`; the calling thread only waits (once it has added
+the positions of a ``send_each`` window as it read them), and a first interruption lets the
+requests under way finish while no new one starts, a second returns at once. Requests still
+under way when the caller stops waiting are cancelled, and their connections closed: an
+answer can never reach a later request.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ class Limits:
 
 class _Run(Generic[R]):
     """One fan-out on the loop: at most ``plan.workers`` coroutines taking positions from the
-    ledger, more started as positions are added (:meth:`grow`) until :meth:`close`."""
+    ledger, more started as positions are added (:meth:`grow`). It ends once no worker is
+    left and either no position will be added (:meth:`close`) or the ledger stopped."""
 
     def __init__(
         self, ledger: Ledger[R], origin: Callable[[], Origin], job: Job[R], limits: Limits, closed: bool
@@ -72,8 +74,8 @@ class _Run(Generic[R]):
         self.ledger, self.origin, self.job, self.limits = ledger, origin, job, limits
         self.closed = closed
         self._tasks: set[asyncio.Task[None]] = set()
-        #: Each worker not yet started, and the position it was given.
-        self._unstarted: dict[asyncio.Task[None], int] = {}
+        #: The positions given to workers that have not started yet.
+        self._unstarted: set[int] = set()
         self._origin: Origin | None = None
         self._finished: asyncio.Future[None] | None = None
 
@@ -95,40 +97,38 @@ class _Run(Generic[R]):
         self._spawn()
 
     def close(self) -> None:
-        """No position is added any more (on the loop's thread)."""
+        """No position is added any more (on the loop's thread; again is harmless)."""
         self.closed = True
         self._spawn()
 
     def _spawn(self) -> None:
         """A worker for each position ready, up to ``plan.workers`` in all, each given its
-        first position here; the run ends once it is closed and no worker is left."""
-        if self._origin is None or self._finished is None:  # not started yet: main() spawns
+        first position here; the end of the run once it is over (see the class)."""
+        finished, origin, ledger = self._finished, self._origin, self.ledger
+        if finished is None or origin is None or finished.done():  # not started, or over
             return
-        ledger = self.ledger
         while len(self._tasks) < ledger.plan.workers and (index := ledger.take()) is not None:
-            task = asyncio.ensure_future(self._worker(self._origin, index))
+            self._unstarted.add(index)  # before the task exists: it may start at once
+            task = asyncio.ensure_future(self._worker(origin, index))
             self._tasks.add(task)
-            self._unstarted[task] = index
-            task.add_done_callback(self._ended)
-        if self.closed and not self._tasks and not self._finished.done():
-            self._finished.set_result(None)
+            task.add_done_callback(functools.partial(self._ended, index))
+        if (self.closed or ledger.stop.is_set()) and not self._tasks:
+            finished.set_result(None)
 
-    def _ended(self, task: asyncio.Task[None]) -> None:
+    def _ended(self, first: int, task: asyncio.Task[None]) -> None:
+        """A worker ended: if it never started, its first position was not sent."""
         self._tasks.discard(task)
-        index = self._unstarted.pop(task, None)
-        if index is not None:  # cancelled before it started: its position was not sent
-            self.ledger.outcomes[index] = None
-        if self._finished is not None and not self._finished.done():
-            self._spawn()
+        if first in self._unstarted:
+            self._unstarted.discard(first)
+            self.ledger.outcomes[first] = None
+        self._spawn()
 
     async def _worker(self, origin: Origin, index: int | None) -> None:
         """Send ``index``, then each position the ledger gives, until it gives none."""
         ledger, job, limits = self.ledger, self.job, self.limits
         outcomes = ledger.outcomes
         loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        assert task is not None
-        self._unstarted.pop(task, None)
+        self._unstarted.discard(index)
         while index is not None:
             try:
                 try:
@@ -175,13 +175,14 @@ def run(
     ledger: Ledger[R] = Ledger(count, plan, growing=more is not None)
     if count == 0:
         return [], None
+    fan_out = _Run(ledger, origin, job, limits, closed=more is None)
     submitted: list[Future[None]] = []
 
     def start() -> bool:
-        fan_out = _Run(ledger, origin, job, limits, closed=more is None)
         future = engine.submit(fan_out.main(), ledger.stop.set)
         submitted.append(future)
         if more is not None:
+            future.add_done_callback(lambda _: ledger.stop.set())  # over, however: read no more
             try:
                 for total in more:
                     if ledger.stop.is_set():
@@ -192,6 +193,11 @@ def run(
         return False
 
     def join() -> None:
+        if more is not None:  # an interruption may have cut start() before it closed the run
+            if submitted:
+                engine.call_soon(submitted[0], fan_out.close)
+            else:  # cut before it kept the future: the run ends with its last worker
+                fan_out.closed = True
         if submitted:
             _wait(submitted[0], plan.give_up, plan.clock, ledger.stop.set)
 

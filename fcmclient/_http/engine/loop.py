@@ -4,7 +4,8 @@ All are daemons, started on first use, and belong to the process that started th
 forked child makes its own engine, see :mod:`fcmclient._send.resources`). Nothing here blocks
 the loop: a name lookup runs on a resolver thread, anything else that blocks (an
 access-token fetch) on a second helper, through :meth:`Engine.offload`. At most four threads
-serve a send: the caller's (which only waits), the loop's and these two.
+serve a send: the caller's (which waits, or reads the rest of a ``send_each`` window), the
+loop's and these two.
 """
 
 from __future__ import annotations
