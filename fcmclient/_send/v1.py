@@ -53,7 +53,8 @@ class V1Sender:
 
     def send(self, message: Message, here: Resources) -> Result:
         """One request per target of ``message``, through this process's ``here`` resources."""
-        settled, error = self.window(self.call(here), [message], [self.prepare(message)])
+        translation = self.prepare(message)  # a message v1 cannot translate: before any request
+        settled, error = self.window(self.call(here), [message], [translation])
         outcomes, _ = settled.of(0)
         result = results_of(message, outcomes, self.backoff, here.rng)
         if error is not None:
