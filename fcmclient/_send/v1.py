@@ -56,7 +56,11 @@ class V1Sender:
         translation = self.prepare(message)  # a message v1 cannot translate: before any request
         settled, error = self.window(self.call(here), [message], [translation])
         outcomes, _ = settled.of(0)
-        result = results_of(message, outcomes, self.backoff, here.rng)
+        try:
+            result = results_of(message, outcomes, self.backoff, here.rng)
+        except BaseException as exc:  # interrupted while it was built: it still goes with the exception
+            attach_result(exc, results_of(message, outcomes, self.backoff, here.rng))
+            raise
         if error is not None:
             attach_result(error, result)
             raise error

@@ -16,8 +16,11 @@ from fcmclient._protocol.encoding import dumps
 
 CONSTRUCTOR = parameters(JSONMessage)
 
-# Any characters: escapes, non-ASCII, and lone surrogates (which UTF-8 cannot encode).
-texts = st.text(st.characters(exclude_categories=()), max_size=40)
+# Any characters (escapes, non-ASCII), some texts with a lone surrogate (UTF-8 cannot
+# encode one; hypothesis leaves them out of text() unless told, which its oldest supported
+# release cannot be).
+surrogates = st.sampled_from(["\ud800", "\udbff", "\udc00", "\udfff"])
+texts = st.text(max_size=40) | st.tuples(st.text(max_size=20), surrogates, st.text(max_size=20)).map("".join)
 valid_texts = st.text(max_size=40)  # what a message can hold: no lone surrogate
 
 
