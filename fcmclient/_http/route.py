@@ -6,6 +6,7 @@ double or custom adapter watches requests (:mod:`~fcmclient._http.intercept`), n
 to the URL, and neither gevent nor eventlet has patched the process. Otherwise every request
 goes through ``Session.request`` on the executor's threads. Both ways give the same outcomes;
 the tests run the guarantees suite on each (``FCMCLIENT_ENGINE=off`` forces requests' path).
+Over TLS the engine offers HTTP/2 and HTTP/1.1 (ALPN); ``FCMCLIENT_HTTP2=off`` offers HTTP/1.1 only.
 """
 
 from __future__ import annotations
@@ -48,10 +49,14 @@ def green_patched() -> bool:
     )
 
 
+def _off(variable: str) -> bool:
+    return os.environ.get(variable, "").lower() in ("0", "off", "no", "false")
+
+
 def engine_address(session: requests.Session, url: str, options: Mapping[str, Any]) -> Address | None:
     """Where the engine sends ``url``'s requests (with ``options``' TLS settings), or ``None``
     when they must go through ``session`` (see the module documentation)."""
-    if os.environ.get("FCMCLIENT_ENGINE", "").lower() in ("0", "off", "no", "false"):
+    if _off("FCMCLIENT_ENGINE"):
         return None
     if green_patched() or session_is_watched(session, OWN_ADAPTERS) or _customised(session):
         return None
@@ -94,7 +99,7 @@ def _tls_context(verify: bool | str, cert: str | tuple[str, str] | None) -> ssl.
     paths = [verify] if isinstance(verify, str) else []
     paths += [cert] if isinstance(cert, str) else list(cert or ())
     stamps = tuple(_stamp(path) for path in paths)
-    return _tls_context_of(verify, cert, stamps)
+    return _tls_context_of(verify, cert, stamps, not _off("FCMCLIENT_HTTP2"))
 
 
 def _stamp(path: str) -> tuple[int, int]:
@@ -107,9 +112,10 @@ def _stamp(path: str) -> tuple[int, int]:
 
 @functools.lru_cache(maxsize=16)
 def _tls_context_of(
-    verify: bool | str, cert: str | tuple[str, str] | None, stamps: tuple[tuple[int, int], ...]
+    verify: bool | str, cert: str | tuple[str, str] | None, stamps: tuple[tuple[int, int], ...], http2: bool
 ) -> ssl.SSLContext:
-    """A client TLS context verifying as requests would with ``verify`` and ``cert``."""
+    """A client TLS context verifying as requests would with ``verify`` and ``cert``, offering
+    HTTP/2 (if ``http2``) and HTTP/1.1."""
     if verify is False:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
@@ -125,7 +131,7 @@ def _tls_context_of(
             context.load_cert_chain(cert[0], cert[1])
         else:
             context.load_cert_chain(cert)
-    context.set_alpn_protocols(["http/1.1"])
+    context.set_alpn_protocols(["h2", "http/1.1"] if http2 else ["http/1.1"])
     return context
 
 

@@ -13,6 +13,7 @@ import requests
 from requests.utils import requote_uri
 
 from .._http.engine.fanout import Limits, run
+from .._http.engine.h2 import NotProcessed
 from .._http.engine.origin import Headers, Request
 from .._http.executor import Plan
 from .._http.session import Reply, total_seconds
@@ -136,4 +137,6 @@ class EngineJob:
             return failure
         _, _, about = self._sent.pop(index, (None, None, "to ?"))
         log.debug("v1 %s failed in transport: %s", about, type(exc).__name__)
+        if isinstance(exc, NotProcessed):  # the server says so: certainly not delivered
+            return Outcome.not_sent(str(exc))
         return Outcome.transport_error(exc)

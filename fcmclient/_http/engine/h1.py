@@ -17,7 +17,7 @@ import requests
 from ..wire.errors import ProtocolError
 from ..wire.h1 import Response, ResponseParser
 
-__all__ = ["H1Connection"]
+__all__ = ["H1Connection", "lost"]
 
 
 class H1Connection(asyncio.Protocol):
@@ -83,13 +83,7 @@ class H1Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        if exc is None:
-            why: requests.RequestException = requests.ConnectionError(
-                f"the connection to {self.where} closed before the answer"
-            )
-        else:
-            why = _lost(exc, self.where)
-        self._fail(why)
+        self._fail(lost(exc, self.where))
 
     # Requests -----------------------------------------------------------------------------
 
@@ -153,8 +147,10 @@ class H1Connection(asyncio.Protocol):
             waiter.set_exception(why)
 
 
-def _lost(exc: Exception, where: str) -> requests.RequestException:
+def lost(exc: Exception | None, where: str) -> requests.RequestException:
     """The requests exception for a connection lost with ``exc`` (as requests would raise)."""
+    if exc is None:
+        return requests.ConnectionError(f"the connection to {where} closed before the answer")
     if isinstance(exc, ssl.SSLError):
         return requests.exceptions.SSLError(f"TLS error with {where}: {exc}")
     return requests.ConnectionError(f"the connection to {where} was lost: {type(exc).__name__}: {exc}")

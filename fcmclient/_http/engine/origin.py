@@ -1,8 +1,11 @@
 """The connections to one scheme, host and port: at most ``limit`` open, idle ones reused.
 
-Each request takes an idle connection, or opens one while fewer than ``limit`` are open, or
-waits for one to be given back. A connection given back in the middle of an exchange (timed
-out, cancelled) or unable to carry another request is closed, and its place freed.
+Each request takes an HTTP/2 connection with a free stream, or an idle HTTP/1.1 one, or
+opens one while fewer than ``limit`` are open, or waits for one to be given back. An
+HTTP/1.1 connection given back in the middle of an exchange (timed out, cancelled) or unable
+to carry another request is closed, and its place freed; an HTTP/2 one resets that stream
+only. Over TLS the server chooses (ALPN): until the first connection tells, and while an
+HTTP/2 connection is being opened, other requests wait for it rather than open their own.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import requests
 
@@ -25,7 +28,9 @@ from ..session import Reply
 from ..wire.content import decode_body
 from ..wire.errors import InvalidHeaderError
 from ..wire.h1 import request, request_head
+from ..wire.hpack import encode_headers
 from .h1 import H1Connection
+from .h2 import Chooser, Connection, H2Link
 
 __all__ = ["Address", "Origin", "Request", "close_inherited"]
 
@@ -81,6 +86,18 @@ class Address:
         return f"{self.host}:{self.port}"
 
 
+class _Answer(Protocol):
+    """An HTTP/1.1 or HTTP/2 response, as the codecs give it."""
+
+    @property
+    def status(self) -> int: ...
+    @property
+    def headers(self) -> Headers: ...
+    @property
+    def body(self) -> bytes: ...
+    def get(self, name: str, default: str | None = None) -> str | None: ...
+
+
 Resolver = Callable[[str, int], Awaitable[Sequence[tuple[int, str]]]]
 
 
@@ -106,76 +123,152 @@ class Origin:
         self.limit = limit
         self._max_body = max_body
         self._idle: list[H1Connection] = []
-        self._every: set[H1Connection] = set()  # open or opening, idle or busy
+        self._links: list[H2Link] = []  # HTTP/2 connections still taking new streams
+        self._every: set[Connection] = set()  # open or opening, idle or busy, winding down
         self._open = 0
-        self._waiters: deque[asyncio.Future[H1Connection | None]] = deque()
+        self._opening = 0
+        #: "h2" or "http/1.1" once a connection told (plain HTTP: HTTP/1.1 from the start).
+        self._protocol: str | None = None if address.tls is not None else "http/1.1"
+        self._opening_failed = False  # then requests open their own connections, as HTTP/1.1's do
+        self._waiters: deque[asyncio.Future[Connection | None]] = deque()
         self._resolved: tuple[float, Sequence[tuple[int, str]]] | None = None
         self._resolving: asyncio.Future[Sequence[tuple[int, str]]] | None = None
         self._head: tuple[str, str, Headers, bytes] | None = None
+        self._block: tuple[str, str, Headers, bytes] | None = None
 
     @property
     def open_connections(self) -> int:
-        """Connections open or being opened now."""
+        """Connections open or being opened now (HTTP/2 ones winding down not counted)."""
         return self._open
+
+    @property
+    def protocol(self) -> str | None:
+        """``"h2"`` or ``"http/1.1"``, as the server chose; None until a connection told."""
+        return self._protocol
 
     async def exchange(self, req: Request, deadline: float, connect: float, read: float) -> Reply:
         """Send ``req`` on a connection of this origin; its whole answer within ``read``
         seconds of writing it, and by ``deadline`` (a connection is opened within ``connect``).
 
         :raises requests.RequestException: ``ConnectTimeout``, ``ConnectionError``,
-            ``SSLError`` before the answer began, ``ReadTimeout`` once its time passed.
+            ``SSLError`` before the answer began, ``ReadTimeout`` once its time passed;
+            :class:`~fcmclient._http.engine.h2.NotProcessed` for a request an HTTP/2 server
+            refused unprocessed.
         """
-        try:
-            head = self._encode(req)
-        except InvalidHeaderError as exc:
-            raise requests.exceptions.InvalidHeader(str(exc)) from None
         conn = await self._acquire(deadline, connect)
         loop = self._loop
-        if loop.time() >= deadline:  # no time left to send it in: it is not sent
-            self._release(conn)
-            raise requests.ConnectTimeout(f"no connection to {self.address.where} within the time bound")
-        timer = loop.call_at(min(deadline, loop.time() + read), conn.out_of_time)
         try:
-            response = await conn.exchange(request(head, req.body), head=req.method == "HEAD")
+            if loop.time() >= deadline:  # no time left to send it in: it is not sent
+                raise requests.ConnectTimeout(f"no connection to {self.address.where} within the time bound")
+            if isinstance(conn, H2Link):
+                stream_id, answer = conn.exchange(self._header_block(req), req.body or b"")
+                timer = loop.call_at(min(deadline, loop.time() + read), conn.out_of_time, stream_id)
+                try:
+                    response: _Answer = await answer
+                finally:
+                    timer.cancel()
+                    conn.give_up(stream_id)  # a stream still open (the caller stopped waiting) is reset
+            else:
+                data = request(self._encode(req), req.body)
+                timer = loop.call_at(min(deadline, loop.time() + read), conn.out_of_time)
+                try:
+                    response = await conn.exchange(data, head=req.method == "HEAD")
+                finally:
+                    timer.cancel()
+        except InvalidHeaderError as exc:
+            raise requests.exceptions.InvalidHeader(str(exc)) from None
         finally:
-            timer.cancel()
             self._release(conn)
-        fields: dict[str, str] = {}  # names as received: decoders look them up in any case
-        for name, value in response.headers:
-            fields[name] = f"{fields[name]}, {value}" if name in fields else value
-        encoding = response.get("Content-Encoding")
-        body = response.body if encoding is None else decode_body(encoding, response.body, self._max_body)[0]
-        return Reply(response.status, fields, body)
+        return self._reply(response)
 
     def close(self) -> None:
         """Close every connection at once (an exchange under way fails); open no more."""
         self.limit = 0
-        self._idle = []
-        for conn in self._every:
+        self._idle, self._links = [], []
+        for conn in list(self._every):
             conn.abort()
+
+    def _reply(self, response: _Answer) -> Reply:
+        """The :class:`Reply` of an HTTP/1.1 or HTTP/2 response, its body decoded."""
+        body = response.body
+        fields: dict[str, str] = {}  # names as received: decoders look them up in any case
+        for name, value in response.headers:
+            fields[name] = f"{fields[name]}, {value}" if name in fields else value
+        encoding = response.get("Content-Encoding")
+        if encoding is not None:
+            body = decode_body(encoding, body, self._max_body)[0]
+        return Reply(response.status, fields, body)
 
     # Connections --------------------------------------------------------------------------
 
-    async def _acquire(self, deadline: float, connect_timeout: float) -> H1Connection:
+    async def _acquire(self, deadline: float, connect_timeout: float) -> Connection:
         while True:
+            link = next((link for link in self._links if link.room()), None)
+            if link is not None:
+                return link
             conn = await self._take_idle()
             if conn is not None:
                 return conn
-            if self._open < self.limit:
-                break
+            if self._open < self.limit and not self._wait_for_opening():
+                opened = await self._open_one(deadline, connect_timeout)
+                if opened is not None:
+                    return opened
+                continue  # an HTTP/2 connection that ended at once, or was filled meanwhile
             handed = await self._wait_for_turn(deadline)
             if handed is None:
                 continue  # a free place: open a connection if it is still free
             if await self._usable(handed):
                 return handed
-            self._drop(handed)  # closed while it was being handed over
+            if isinstance(handed, H1Connection):
+                self._drop(handed)  # closed while it was being handed over
+
+    def _wait_for_opening(self) -> bool:
+        """Whether a request should wait for the connection being opened rather than open its
+        own: while the server's choice of protocol is unknown, and for HTTP/2 (whose one
+        connection carries many requests), unless opening one failed."""
+        return self._opening > 0 and self._protocol != "http/1.1" and not self._opening_failed
+
+    async def _open_one(self, deadline: float, connect_timeout: float) -> Connection | None:
+        """A new connection for this request, or None if it turned out HTTP/2 with no room."""
         self._open += 1
+        self._opening += 1
         try:
-            return await self._connect(min(connect_timeout, max(deadline - self._loop.time(), 0.0)))
+            conn = await self._connect(min(connect_timeout, max(deadline - self._loop.time(), 0.0)))
         except BaseException:
             self._open -= 1
+            self._opening -= 1
+            self._opening_failed = self._opening_failed or self._protocol is None
             self._wake_one(None)
             raise
+        self._opening -= 1
+        if isinstance(conn, H1Connection):
+            if self._protocol is None:  # the requests that waited to know open their own now
+                self._protocol = "http/1.1"
+                for _ in range(len(self._waiters)):
+                    self._wake_one(None)
+            return conn
+        self._protocol = "h2"
+        if conn.closed:  # ended before it was kept (a GOAWAY in its first bytes)
+            self._every.discard(conn)
+            conn.abort()
+            self._link_ended(conn)
+            return None
+        conn.on_end = self._link_ended
+        conn.on_lost = self._every.discard
+        self._links.append(conn)
+        for _ in range(conn.room() - 1):  # this request takes one stream, waiters the others
+            if not self._wake_one(conn):
+                break
+        if self._waiters:  # more waiting than it carries: one of them opens another
+            self._wake_one(None)
+        return conn
+
+    def _link_ended(self, link: H2Link) -> None:
+        """An HTTP/2 connection takes no new stream: its place is free."""
+        if link in self._links:
+            self._links.remove(link)
+        self._open -= 1
+        self._wake_one(None)
 
     async def _take_idle(self) -> H1Connection | None:
         while self._idle:
@@ -185,10 +278,13 @@ class Origin:
             self._drop(conn)
         return None
 
-    async def _usable(self, conn: H1Connection) -> bool:
-        """Whether ``conn``, taken by the caller, can carry a request: open, and nothing unread
-        on its socket (a server's close the loop has not seen yet is given one turn of the
-        loop to show, as urllib3 polls a pooled connection before reusing it)."""
+    async def _usable(self, conn: Connection) -> bool:
+        """Whether ``conn``, taken by the caller, can carry a request: an HTTP/2 one with a
+        free stream, or an HTTP/1.1 one open with nothing unread on its socket (a server's
+        close the loop has not seen yet is given one turn of the loop to show, as urllib3
+        polls a pooled connection before reusing it)."""
+        if isinstance(conn, H2Link):
+            return conn.room() > 0
         if not conn.idle:
             return False
         if not conn.bytes_waiting():
@@ -200,12 +296,12 @@ class Origin:
             raise
         return conn.idle
 
-    async def _wait_for_turn(self, deadline: float) -> H1Connection | None:
+    async def _wait_for_turn(self, deadline: float) -> Connection | None:
         """Wait until a connection (or a free place, ``None``) is handed over, by ``deadline``.
 
         A waiter cancelled after something was handed to it passes that on: nothing is lost.
         """
-        waiter: asyncio.Future[H1Connection | None] = self._loop.create_future()
+        waiter: asyncio.Future[Connection | None] = self._loop.create_future()
         self._waiters.append(waiter)
         timer = self._loop.call_at(deadline, _expire, waiter, self.address)
         try:
@@ -227,14 +323,18 @@ class Origin:
         self._open -= 1
         self._wake_one(None)
 
-    def _release(self, conn: H1Connection) -> None:
+    def _release(self, conn: Connection) -> None:
+        if isinstance(conn, H2Link):
+            if conn.room():
+                self._wake_one(conn)
+            return
         if not conn.idle or self._open > self.limit:
             self._drop(conn)
             return
         if not self._wake_one(conn):
             self._idle.append(conn)
 
-    def _wake_one(self, conn: H1Connection | None) -> bool:
+    def _wake_one(self, conn: Connection | None) -> bool:
         """Hand ``conn`` (or a free place, ``None``) to the first waiter still waiting."""
         while self._waiters:
             waiter = self._waiters.popleft()
@@ -243,7 +343,7 @@ class Origin:
                 return True
         return False
 
-    async def _connect(self, timeout: float) -> H1Connection:
+    async def _connect(self, timeout: float) -> Connection:
         address = self.address
         give_up = self._loop.time() + timeout
         try:
@@ -266,20 +366,33 @@ class Origin:
             return conn
         raise failure or requests.ConnectTimeout(f"connecting to {address.where} took over {timeout:g} s")
 
-    async def _dial(self, family: int, ip: str) -> H1Connection:
+    async def _dial(self, family: int, ip: str) -> Connection:
         """A connection to ``ip``, on a socket of this process's own (see :func:`close_inherited`)."""
         address, loop = self.address, self._loop
         sock = socket.socket(family, socket.SOCK_STREAM)
+        conn: Connection | None = None
         try:
             sock.setblocking(False)
             _OPENED[sock] = os.getpid()
             await loop.sock_connect(sock, (ip, address.port))
-            conn = H1Connection(loop, self._max_body, address.where)
-            tls, name = address.tls, address.host if address.tls is not None else None
-            await loop.create_connection(lambda: conn, sock=sock, ssl=tls, server_hostname=name)
+            if address.tls is None:
+                plain = H1Connection(loop, self._max_body, address.where)
+                await loop.create_connection(lambda: plain, sock=sock)
+                conn = plain
+            else:
+                chooser = Chooser(loop, self._max_body, address.where)
+                await loop.create_connection(
+                    lambda: chooser, sock=sock, ssl=address.tls, server_hostname=address.host
+                )
+                conn = chooser.chosen
+                if isinstance(conn, H2Link):  # its limits known before its first stream
+                    await conn.ready
         except BaseException:  # failed, timed out or cancelled: nothing is left open
+            if conn is not None:
+                conn.abort()
             sock.close()
             raise
+        assert conn is not None
         return conn
 
     async def _addresses(self) -> Sequence[tuple[int, str]]:
@@ -323,6 +436,27 @@ class Origin:
         self._head = (req.method, req.target, req.headers, head)
         return head
 
+    def _header_block(self, req: Request) -> bytes:
+        """The request's HTTP/2 header block (with its ``content-length``), its fixed part
+        encoded once for a run of requests with the same headers."""
+        cached = self._block
+        if (
+            cached is not None
+            and cached[2] is req.headers
+            and cached[0] == req.method
+            and cached[1] == req.target
+        ):
+            block = cached[3]
+        else:
+            address = self.address
+            pseudo = [(":method", req.method), (":scheme", address.scheme), (":authority", address.authority)]
+            pairs = [*pseudo, (":path", req.target), *((name.lower(), value) for name, value in req.headers)]
+            block = encode_headers(pairs)
+            self._block = (req.method, req.target, req.headers, block)
+        if req.body is None:
+            return block
+        return block + encode_headers([("content-length", str(len(req.body)))])
+
 
 def _retrieved(task: asyncio.Future[Any]) -> None:
     """Mark a shared lookup's failure as seen (its waiters may all have given up)."""
@@ -339,7 +473,7 @@ def _ip_literal(host: str) -> list[tuple[int, str]] | None:
     return [(socket.AF_INET6 if ip.version == 6 else socket.AF_INET, str(ip))]
 
 
-def _expire(waiter: asyncio.Future[H1Connection | None], address: Address) -> None:
+def _expire(waiter: asyncio.Future[Connection | None], address: Address) -> None:
     if not waiter.done():
         waiter.set_exception(
             requests.ConnectTimeout(f"no connection to {address.where} became free within the time bound")

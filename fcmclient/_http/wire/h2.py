@@ -4,7 +4,8 @@ The caller writes :meth:`H2Connection.preface` first, opens streams with
 :meth:`~H2Connection.send_request` while :meth:`~H2Connection.can_open`, feeds every
 received chunk to :meth:`~H2Connection.receive`, writes back the octets it returns and acts
 on its events. Each stream ends in exactly one :class:`ResponseReceived` or
-:class:`StreamReset`. Peer misbehaviour never raises: it ends a stream or the connection
+:class:`StreamReset`, unless the caller gave it up (:meth:`~H2Connection.cancel`). Peer
+misbehaviour never raises: it ends a stream or the connection
 with events (and the RST_STREAM or GOAWAY to send).
 """
 
@@ -61,6 +62,7 @@ class H2Connection:
         self._next_id = 1
         self._block: tuple[int, bool, bytearray] | None = None  # a header block being continued
         self._goaway: int | None = None  # the last stream id of the lowest GOAWAY received
+        self._settled = False  # the server's first SETTINGS arrived
         self._closing = False  # we sent GOAWAY
         self._ended = False  # the connection is over: nothing more is read or sent
         self._out: list[bytes] = []  # octets to write, collected during one call
@@ -85,6 +87,16 @@ class H2Connection:
     def open_streams(self) -> int:
         """Streams opened and not yet ended."""
         return len(self._streams)
+
+    @property
+    def settled(self) -> bool:
+        """Whether the server's first SETTINGS arrived (its limits are known)."""
+        return self._settled
+
+    @property
+    def max_streams(self) -> int:
+        """The most streams the server lets be open at once (100 until its SETTINGS say)."""
+        return self._peer.max_concurrent_streams
 
     def can_open(self) -> bool:
         """Whether :meth:`send_request` may open a stream now.
@@ -138,6 +150,22 @@ class H2Connection:
             self._out.append(f.window_update(0, self._conn_window - self._recv_window))
             self._recv_window = self._conn_window
         return self._take_output()
+
+    def cancel(self, stream_id: int) -> tuple[bytes, ResponseReceived | None]:
+        """Give up an open stream: ``(octets to write, what arrived of its response)``.
+
+        The octets are a RST_STREAM(CANCEL); the response is given if its final HEADERS
+        arrived (its body as far as it came, ``truncated``), else None. A stream already
+        ended (or a connection over) gives ``(b"", None)``. No event is reported for it.
+        """
+        stream = self._streams.get(stream_id)
+        if stream is None or self._ended:
+            return b"", None
+        self._close_stream(stream_id)
+        partial = None
+        if stream.status:
+            partial = ResponseReceived(stream_id, stream.status, stream.headers, bytes(stream.body), True)
+        return f.rst_stream(stream_id, f.ErrorCode.CANCEL), partial
 
     def close(self) -> bytes:
         """A GOAWAY(NO_ERROR) to write: no new stream opens; those open may still finish."""
@@ -283,6 +311,7 @@ class H2Connection:
     def _on_settings(self, frame: f.Frame) -> None:
         if frame.flags & f.ACK:
             return
+        self._settled = True
         for key, value in struct.iter_unpack(">HL", frame.payload):
             delta = self._peer.apply(key, value)
             for stream in self._streams.values():  # section 6.9.2: open windows move too
