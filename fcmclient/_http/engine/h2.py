@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 import requests
 
 from ..wire.h2 import ConnectionEnded, Event, H2Connection, ResponseReceived, StreamReset
 from .h1 import H1Connection, lost
 
-__all__ = ["Chooser", "Connection", "H2Link", "NotProcessed"]
+__all__ = ["Chooser", "Connection", "H2Link", "NotProcessed", "retrieved"]
 
 
 class NotProcessed(requests.ConnectionError):
@@ -46,7 +47,7 @@ class H2Link(asyncio.Protocol):
         self.on_lost: Callable[[H2Link], None] | None = None
         #: Done once the server's first SETTINGS arrived (its limits known), or failed.
         self.ready: asyncio.Future[None] = loop.create_future()
-        self.ready.add_done_callback(_retrieved)
+        self.ready.add_done_callback(retrieved)
 
     # asyncio.Protocol ---------------------------------------------------------------------
 
@@ -201,7 +202,7 @@ class Chooser(asyncio.Protocol):
         chosen.connection_made(transport)
 
 
-def _retrieved(future: asyncio.Future[None]) -> None:
-    """Mark a failure of :attr:`H2Link.ready` as seen (nobody may be waiting for it)."""
+def retrieved(future: asyncio.Future[Any]) -> None:
+    """Mark a future's failure as seen (nobody may be left waiting for it)."""
     if not future.cancelled():
         future.exception()

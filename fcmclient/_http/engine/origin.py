@@ -11,16 +11,8 @@ HTTP/2 connection is being opened, other requests wait for it rather than open t
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import os
-import socket
-import ssl
-import time
-import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
 import requests
 
@@ -29,35 +21,13 @@ from ..wire.content import decode_body
 from ..wire.errors import InvalidHeaderError
 from ..wire.h1 import request, request_head
 from ..wire.hpack import encode_headers
+from .dial import Address, Dialer, Resolver, close_inherited
 from .h1 import H1Connection
-from .h2 import Chooser, Connection, H2Link
+from .h2 import Connection, H2Link
 
-__all__ = ["Address", "Origin", "Request", "close_inherited"]
-
-#: Seconds a resolved address list is reused for new connections to the same host.
-RESOLVED_FOR = 30.0
+__all__ = ["Address", "Headers", "Origin", "Request", "close_inherited"]
 
 Headers = tuple[tuple[str, str], ...]
-
-#: Every socket the engine opened, with the id of the process that opened it.
-_OPENED: weakref.WeakKeyDictionary[socket.socket, int] = weakref.WeakKeyDictionary()
-
-
-def close_inherited() -> None:
-    """Close this process's copies of the engine sockets another process opened (a forked
-    child's), so that the parent's close really closes them. Only the descriptor is closed:
-    no shutdown, no TLS alert, nothing written, and the inherited loop (whose selector the
-    parent still uses) is never touched."""
-    here = os.getpid()
-    while True:
-        try:
-            inherited = [sock for sock, pid in _OPENED.items() if pid != here]
-            break
-        except RuntimeError:  # changed while being read: look again
-            continue
-    for sock in inherited:
-        _OPENED.pop(sock, None)
-        sock.close()
 
 
 class Request(NamedTuple):
@@ -67,23 +37,6 @@ class Request(NamedTuple):
     target: str
     headers: Headers
     body: bytes | None
-
-
-@dataclass(frozen=True)
-class Address:
-    """Where an :class:`Origin` connects, and how."""
-
-    scheme: str
-    host: str
-    port: int
-    #: The TLS context (``https``), or None.
-    tls: ssl.SSLContext | None
-    #: The ``Host`` header value.
-    authority: str
-
-    @property
-    def where(self) -> str:
-        return f"{self.host}:{self.port}"
 
 
 class _Answer(Protocol):
@@ -96,9 +49,6 @@ class _Answer(Protocol):
     @property
     def body(self) -> bytes: ...
     def get(self, name: str, default: str | None = None) -> str | None: ...
-
-
-Resolver = Callable[[str, int], Awaitable[Sequence[tuple[int, str]]]]
 
 
 class Origin:
@@ -131,8 +81,7 @@ class Origin:
         self._protocol: str | None = None if address.tls is not None else "http/1.1"
         self._opening_failed = False  # then requests open their own connections, as HTTP/1.1's do
         self._waiters: deque[asyncio.Future[Connection | None]] = deque()
-        self._resolved: tuple[float, Sequence[tuple[int, str]]] | None = None
-        self._resolving: asyncio.Future[Sequence[tuple[int, str]]] | None = None
+        self._dialer = Dialer(loop, address, resolve, max_body)
         self._head: tuple[str, str, Headers, bytes] | None = None
         self._block: tuple[str, str, Headers, bytes] | None = None
 
@@ -344,83 +293,9 @@ class Origin:
         return False
 
     async def _connect(self, timeout: float) -> Connection:
-        address = self.address
-        give_up = self._loop.time() + timeout
-        try:
-            addresses = await asyncio.wait_for(asyncio.shield(self._addresses()), timeout)
-        except asyncio.TimeoutError:
-            raise requests.ConnectTimeout(f"resolving {address.host} took over {timeout:g} s") from None
-        failure: requests.RequestException | None = None
-        for family, ip in addresses:
-            left = give_up - self._loop.time()
-            if left <= 0:
-                break
-            try:
-                conn = await asyncio.wait_for(self._dial(family, ip), left)
-            except asyncio.TimeoutError:
-                break
-            except (OSError, ssl.SSLError, ssl.CertificateError) as exc:
-                failure = _connect_error(exc, address)
-                continue
-            self._every.add(conn)
-            return conn
-        raise failure or requests.ConnectTimeout(f"connecting to {address.where} took over {timeout:g} s")
-
-    async def _dial(self, family: int, ip: str) -> Connection:
-        """A connection to ``ip``, on a socket of this process's own (see :func:`close_inherited`)."""
-        address, loop = self.address, self._loop
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        conn: Connection | None = None
-        try:
-            sock.setblocking(False)
-            _OPENED[sock] = os.getpid()
-            await loop.sock_connect(sock, (ip, address.port))
-            if address.tls is None:
-                plain = H1Connection(loop, self._max_body, address.where)
-                await loop.create_connection(lambda: plain, sock=sock)
-                conn = plain
-            else:
-                chooser = Chooser(loop, self._max_body, address.where)
-                await loop.create_connection(
-                    lambda: chooser, sock=sock, ssl=address.tls, server_hostname=address.host
-                )
-                conn = chooser.chosen
-                if isinstance(conn, H2Link):  # its limits known before its first stream
-                    await conn.ready
-        except BaseException:  # failed, timed out or cancelled: nothing is left open
-            if conn is not None:
-                conn.abort()
-            sock.close()
-            raise
-        assert conn is not None
+        conn = await self._dialer.connect(timeout)
+        self._every.add(conn)
         return conn
-
-    async def _addresses(self) -> Sequence[tuple[int, str]]:
-        """The host's addresses: an IP literal as it is, a name looked up once for every
-        connection opened meanwhile, then kept for :data:`RESOLVED_FOR` seconds."""
-        literal = _ip_literal(self.address.host)
-        if literal is not None:
-            return literal
-        resolved = self._resolved
-        if resolved is not None and time.monotonic() - resolved[0] < RESOLVED_FOR:
-            return resolved[1]
-        if self._resolving is None:
-            self._resolving = asyncio.ensure_future(self._look_up())
-            self._resolving.add_done_callback(_retrieved)
-        return await asyncio.shield(self._resolving)
-
-    async def _look_up(self) -> Sequence[tuple[int, str]]:
-        now = time.monotonic()
-        try:
-            found = await self._resolve(self.address.host, self.address.port)
-        except OSError as exc:
-            raise requests.ConnectionError(
-                f"cannot resolve {self.address.host}: {type(exc).__name__}: {exc}"
-            ) from None
-        finally:
-            self._resolving = None
-        self._resolved = (now, found)
-        return found
 
     def _encode(self, req: Request) -> bytes:
         """The request's head, encoded once for a run of requests with the same headers."""
@@ -458,29 +333,8 @@ class Origin:
         return block + encode_headers([("content-length", str(len(req.body)))])
 
 
-def _retrieved(task: asyncio.Future[Any]) -> None:
-    """Mark a shared lookup's failure as seen (its waiters may all have given up)."""
-    if not task.cancelled():
-        task.exception()
-
-
-def _ip_literal(host: str) -> list[tuple[int, str]] | None:
-    """``host`` as an address to connect to, if it is an IP address (no lookup needed)."""
-    try:
-        ip = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return None
-    return [(socket.AF_INET6 if ip.version == 6 else socket.AF_INET, str(ip))]
-
-
 def _expire(waiter: asyncio.Future[Connection | None], address: Address) -> None:
     if not waiter.done():
         waiter.set_exception(
             requests.ConnectTimeout(f"no connection to {address.where} became free within the time bound")
         )
-
-
-def _connect_error(exc: BaseException, address: Address) -> requests.RequestException:
-    if isinstance(exc, (ssl.SSLError, ssl.CertificateError)):
-        return requests.exceptions.SSLError(f"TLS handshake with {address.where} failed: {exc}")
-    return requests.ConnectionError(f"cannot connect to {address.where}: {type(exc).__name__}: {exc}")

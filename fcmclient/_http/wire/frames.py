@@ -23,6 +23,7 @@ __all__ = [
     "MAX_WINDOW",
     "frame",
     "goaway",
+    "header_frames",
     "rst_stream",
     "settings",
     "window_update",
@@ -94,6 +95,18 @@ def frame(kind: int, flags: int, stream_id: int, payload: bytes = b"") -> bytes:
     """One frame: the 9-octet header and ``payload`` (at most the peer's MAX_FRAME_SIZE)."""
     length = len(payload)
     return HEADER.pack(length >> 16, length & 0xFFFF, kind, flags, stream_id) + payload
+
+
+def header_frames(stream_id: int, block: bytes, end_stream: bool, max_size: int) -> list[bytes]:
+    """A header block as HEADERS (and CONTINUATION) frames of at most ``max_size`` octets."""
+    flags = END_STREAM if end_stream else 0
+    if len(block) <= max_size:
+        return [frame(FrameType.HEADERS, flags | END_HEADERS, stream_id, block)]
+    out = [frame(FrameType.HEADERS, flags, stream_id, block[:max_size])]
+    for start in range(max_size, len(block), max_size):
+        last_flags = END_HEADERS if start + max_size >= len(block) else 0
+        out.append(frame(FrameType.CONTINUATION, last_flags, stream_id, block[start : start + max_size]))
+    return out
 
 
 def settings(values: dict[Setting, int]) -> bytes:

@@ -123,7 +123,7 @@ class H2Connection:
             raise ConnectionStateError("no stream can open on this connection now")
         stream_id, self._next_id = self._next_id, self._next_id + 2
         stream = self._streams[stream_id] = Stream(self._peer.initial_window, self._stream_window)
-        self._out = self._headers_frames(stream_id, header_block, end_stream=not body)
+        self._out = f.header_frames(stream_id, header_block, not body, self._peer.max_frame_size)
         if body:
             stream.data = body
             self._send_data(stream_id, stream)
@@ -152,12 +152,9 @@ class H2Connection:
         return self._take_output()
 
     def cancel(self, stream_id: int) -> tuple[bytes, ResponseReceived | None]:
-        """Give up an open stream: ``(octets to write, what arrived of its response)``.
-
-        The octets are a RST_STREAM(CANCEL); the response is given if its final HEADERS
-        arrived (its body as far as it came, ``truncated``), else None. A stream already
-        ended (or a connection over) gives ``(b"", None)``. No event is reported for it.
-        """
+        """Give up an open stream, reporting no event: ``(RST_STREAM(CANCEL) to write, its
+        response so far)``: the response if its HEADERS arrived (``truncated``), else None.
+        A stream already ended (or a connection over) gives ``(b"", None)``."""
         stream = self._streams.get(stream_id)
         if stream is None or self._ended:
             return b"", None
@@ -188,17 +185,6 @@ class H2Connection:
         return out, events
 
     # -- sending --
-
-    def _headers_frames(self, stream_id: int, block: bytes, end_stream: bool) -> list[bytes]:
-        size = self._peer.max_frame_size
-        flags = f.END_STREAM if end_stream else 0
-        if len(block) <= size:
-            return [f.frame(f.FrameType.HEADERS, flags | f.END_HEADERS, stream_id, block)]
-        out = [f.frame(f.FrameType.HEADERS, flags, stream_id, block[:size])]
-        for start in range(size, len(block), size):
-            last_flags = f.END_HEADERS if start + size >= len(block) else 0
-            out.append(f.frame(f.FrameType.CONTINUATION, last_flags, stream_id, block[start : start + size]))
-        return out
 
     def _send_data(self, stream_id: int, stream: Stream) -> None:
         """Send what the windows and frame size allow of the stream's body; the rest waits."""
