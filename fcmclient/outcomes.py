@@ -26,7 +26,8 @@ __all__ = [
 TRANSPORT_ERROR = "TRANSPORT_ERROR"
 
 #: A target never sent: the send ran out of time (``send_timeout``), was interrupted, or
-#: could not go on (credentials rejected, no access token). In ``retry()``.
+#: could not go on (credentials rejected, no access token), or an HTTP/2 server refused its
+#: request unprocessed. In ``retry()``.
 NOT_SENT = "NOT_SENT"
 
 #: A target whose request was under way when the send was interrupted: it may or may not

@@ -74,12 +74,15 @@ def engine_address(session: requests.Session, url: str, options: Mapping[str, An
     except ValueError:
         return None  # requests' path reports the bad URL as it always does
     try:
-        tls = _tls_context(_hashable(settings["verify"]), _hashable(settings["cert"])) if https else None
+        http2 = https and not _off("FCMCLIENT_HTTP2")
+        tls = (
+            _tls_context(_hashable(settings["verify"]), _hashable(settings["cert"]), http2) if https else None
+        )
     except (OSError, ssl.SSLError):
         return None  # a missing CA bundle or client certificate: requests' path reports it
     if https and settings["verify"] is False:
         warnings.warn(f"unverified HTTPS requests to {parts.hostname}", InsecureRequestWarning, stacklevel=3)
-    return Address(parts.scheme, parts.hostname, port, tls, _authority(parts.hostname, port, https))
+    return Address(parts.scheme, parts.hostname, port, tls, _authority(parts.hostname, port, https), http2)
 
 
 def _customised(session: requests.Session) -> bool:
@@ -94,12 +97,12 @@ def _hashable(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-def _tls_context(verify: bool | str, cert: str | tuple[str, str] | None) -> ssl.SSLContext:
+def _tls_context(verify: bool | str, cert: str | tuple[str, str] | None, http2: bool) -> ssl.SSLContext:
     """The TLS context for these settings, made again when one of their files changed."""
     paths = [verify] if isinstance(verify, str) else []
     paths += [cert] if isinstance(cert, str) else list(cert or ())
     stamps = tuple(_stamp(path) for path in paths)
-    return _tls_context_of(verify, cert, stamps, not _off("FCMCLIENT_HTTP2"))
+    return _tls_context_of(verify, cert, stamps, http2)
 
 
 def _stamp(path: str) -> tuple[int, int]:

@@ -56,6 +56,8 @@ class Address:
     tls: ssl.SSLContext | None
     #: The ``Host`` header value.
     authority: str
+    #: Whether the TLS context offers HTTP/2 (ALPN "h2").
+    http2: bool = False
 
     @property
     def where(self) -> str:

@@ -40,6 +40,8 @@ class H2Link(asyncio.Protocol):
         self._waiting: dict[int, asyncio.Future[ResponseReceived]] = {}
         #: Once True, the connection takes no new stream (it may still finish open ones).
         self.closed = False
+        #: True once the transport is gone.
+        self.gone = False
         self.where = where
         #: Called once when the connection stops taking new streams.
         self.on_end: Callable[[H2Link], None] | None = None
@@ -70,6 +72,7 @@ class H2Link(asyncio.Protocol):
         return False  # the transport closes itself
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.gone = True
         self._dispatch(self._codec.eof(), exc)
         self._ended()
         why = lost(exc, self.where)

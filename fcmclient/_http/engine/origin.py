@@ -23,7 +23,7 @@ from ..wire.h1 import request, request_head
 from ..wire.hpack import encode_headers
 from .dial import Address, Dialer, Resolver, close_inherited
 from .h1 import H1Connection
-from .h2 import Connection, H2Link
+from .h2 import Connection, H2Link, NotProcessed
 
 __all__ = ["Address", "Headers", "Origin", "Request", "close_inherited"]
 
@@ -78,7 +78,7 @@ class Origin:
         self._open = 0
         self._opening = 0
         #: "h2" or "http/1.1" once a connection told (plain HTTP: HTTP/1.1 from the start).
-        self._protocol: str | None = None if address.tls is not None else "http/1.1"
+        self._protocol: str | None = None if address.tls is not None and address.http2 else "http/1.1"
         self._opening_failed = False  # then requests open their own connections, as HTTP/1.1's do
         self._waiters: deque[asyncio.Future[Connection | None]] = deque()
         self._dialer = Dialer(loop, address, resolve, max_body)
@@ -104,12 +104,18 @@ class Origin:
             :class:`~fcmclient._http.engine.h2.NotProcessed` for a request an HTTP/2 server
             refused unprocessed.
         """
+        try:
+            head = self._encode(req)  # a header that cannot be sent costs no connection
+        except InvalidHeaderError as exc:
+            raise requests.exceptions.InvalidHeader(str(exc)) from None
         conn = await self._acquire(deadline, connect)
         loop = self._loop
         try:
             if loop.time() >= deadline:  # no time left to send it in: it is not sent
                 raise requests.ConnectTimeout(f"no connection to {self.address.where} within the time bound")
             if isinstance(conn, H2Link):
+                if not conn.room():  # the server lowered its limit meanwhile: nothing written
+                    raise NotProcessed(f"{self.address.where} takes no new request on this connection")
                 stream_id, answer = conn.exchange(self._header_block(req), req.body or b"")
                 timer = loop.call_at(min(deadline, loop.time() + read), conn.out_of_time, stream_id)
                 try:
@@ -118,7 +124,7 @@ class Origin:
                     timer.cancel()
                     conn.give_up(stream_id)  # a stream still open (the caller stopped waiting) is reset
             else:
-                data = request(self._encode(req), req.body)
+                data = request(head, req.body)
                 timer = loop.call_at(min(deadline, loop.time() + read), conn.out_of_time)
                 try:
                     response = await conn.exchange(data, head=req.method == "HEAD")
@@ -178,33 +184,41 @@ class Origin:
         return self._opening > 0 and self._protocol != "http/1.1" and not self._opening_failed
 
     async def _open_one(self, deadline: float, connect_timeout: float) -> Connection | None:
-        """A new connection for this request, or None if it turned out HTTP/2 with no room."""
+        """A new connection for this request, or None if it turned out HTTP/2 with no stream free.
+
+        :raises NotProcessed: the server ended its HTTP/2 connection before the first request.
+        """
         self._open += 1
         self._opening += 1
         try:
             conn = await self._connect(min(connect_timeout, max(deadline - self._loop.time(), 0.0)))
-        except BaseException:
+        except BaseException as exc:
             self._open -= 1
             self._opening -= 1
-            self._opening_failed = self._opening_failed or self._protocol is None
-            self._wake_one(None)
+            if not isinstance(exc, asyncio.CancelledError):  # then the waiters open their own
+                self._opening_failed = True
+            self._wake_all()
             raise
         self._opening -= 1
+        self._opening_failed = False
         if isinstance(conn, H1Connection):
-            if self._protocol is None:  # the requests that waited to know open their own now
+            if self._protocol != "http/1.1":  # the requests that waited to know open their own now
                 self._protocol = "http/1.1"
-                for _ in range(len(self._waiters)):
-                    self._wake_one(None)
+                self._wake_all()
             return conn
         self._protocol = "h2"
-        if conn.closed:  # ended before it was kept (a GOAWAY in its first bytes)
+        if conn.gone:  # lost before it was kept
+            self._open -= 1
             self._every.discard(conn)
+            self._wake_all()
+            raise NotProcessed(f"{self.address.where} closed the HTTP/2 connection before the first request")
+        conn.on_end, conn.on_lost = self._link_ended, self._link_lost
+        if conn.closed:  # a GOAWAY in its first bytes: its place is freed once it is gone
             conn.abort()
-            self._link_ended(conn)
-            return None
-        conn.on_end = self._link_ended
-        conn.on_lost = self._every.discard
+            raise NotProcessed(f"{self.address.where} ended the HTTP/2 connection before the first request")
         self._links.append(conn)
+        if not conn.room():
+            return None
         for _ in range(conn.room() - 1):  # this request takes one stream, waiters the others
             if not self._wake_one(conn):
                 break
@@ -213,11 +227,23 @@ class Origin:
         return conn
 
     def _link_ended(self, link: H2Link) -> None:
-        """An HTTP/2 connection takes no new stream: its place is free."""
+        """An HTTP/2 connection takes no new stream (its place stays taken until it is gone)."""
         if link in self._links:
             self._links.remove(link)
+        self._wake_one(None)
+
+    def _link_lost(self, link: H2Link) -> None:
+        """An HTTP/2 connection is gone: its place is free."""
+        self._link_ended(link)
+        self._every.discard(link)
         self._open -= 1
         self._wake_one(None)
+
+    def _wake_all(self) -> None:
+        """Every waiter looks again (a connection failed, or the protocol is now known)."""
+        for _ in range(len(self._waiters)):
+            if not self._wake_one(None):
+                break
 
     async def _take_idle(self) -> H1Connection | None:
         while self._idle:

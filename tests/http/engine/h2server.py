@@ -84,7 +84,9 @@ class H2Server:
         max_concurrent_streams: int = 100,
         alpn: tuple[str, ...] = ("h2", "http/1.1"),
         tick: Tick | None = None,
+        goaway_at_once: bool = False,
     ) -> None:
+        self.goaway_at_once = goaway_at_once
         self.policy, self.tick = policy, tick
         self.max_concurrent_streams = max_concurrent_streams
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -176,6 +178,12 @@ class H2Server:
             initial_values={h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: self.max_concurrent_streams},
         )
         conn.initiate_connection()
+        if self.goaway_at_once:  # draining: SETTINGS and GOAWAY in the first flight, then no more
+            conn.close_connection()
+            sock.sendall(conn.data_to_send())
+            while sock.recv(65536):
+                pass
+            return
         sock.sendall(conn.data_to_send())
         served = Served(self, index, conn)
         while not self._stopping.is_set() and not served.hang_up:

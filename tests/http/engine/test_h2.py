@@ -57,7 +57,13 @@ def sent_mark(reply: Reply | BaseException) -> Any:
 
 
 def exchange_all(
-    engine: Engine, server: H2Server, requests_: list[Request], *, read: float = 5.0, verify: Any = None
+    engine: Engine,
+    server: H2Server,
+    requests_: list[Request],
+    *,
+    read: float = 5.0,
+    total: float = 10.0,
+    verify: Any = None,
 ) -> tuple[list[Reply | BaseException], str | None]:
     """Send every request at once on the server's origin: each reply or exception, and the
     protocol the origin settled on."""
@@ -70,7 +76,7 @@ def exchange_all(
         loop = asyncio.get_running_loop()
         origin = engine.origin(address)
         replies = await asyncio.gather(
-            *(origin.exchange(request, loop.time() + 10, 5, read) for request in requests_),
+            *(origin.exchange(request, loop.time() + total, 5, read) for request in requests_),
             return_exceptions=True,
         )
         return list(replies), origin.protocol
@@ -286,3 +292,38 @@ def test_a_multicast_over_http2_puts_each_token_in_its_own_bucket(certificate: t
     assert not any(outcome.error == TRANSPORT_ERROR for outcome in result.outcomes.values())
     assert peak <= 50  # the server's limit, though 256 requests may be in flight
     assert connections <= 256 // 50 + 1
+
+
+def test_regression_a_server_ending_the_connection_at_once_was_reconnected_to_until_the_deadline(
+    engine: Engine, certificate: tuple[Path, Path]
+) -> None:
+    """A draining server (GOAWAY in its first flight) was connected to again and again, some
+    forty times a second, until the request's deadline (review of the HTTP/2 engine). The
+    request is now not processed, after one connection."""
+    with H2Server(certificate, goaway_at_once=True) as server:
+        replies, _ = exchange_all(engine, server, [marked("a")], total=2.0, verify=str(certificate[0]))
+        connections = server.connections
+    assert isinstance(replies[0], NotProcessed)
+    assert connections == 1
+
+
+def test_regression_a_server_allowing_no_stream_raised_a_value_error(
+    engine: Engine, certificate: tuple[Path, Path]
+) -> None:
+    """SETTINGS_MAX_CONCURRENT_STREAMS = 0 made the codec refuse the stream with a ValueError,
+    which stopped the whole send (review of the HTTP/2 engine). The request now waits for a
+    stream within its deadline, and fails as a request that found no connection."""
+    with H2Server(certificate, max_concurrent_streams=0) as server:
+        replies, _ = exchange_all(engine, server, [marked("a")], total=1.0, verify=str(certificate[0]))
+        requests_seen = len(server.requests)
+    assert isinstance(replies[0], requests.ConnectTimeout)
+    assert requests_seen == 0
+
+
+def test_an_invalid_header_costs_no_connection(engine: Engine, certificate: tuple[Path, Path]) -> None:
+    bad = Request("POST", "/v1/projects/p/messages:send", (("X-Bad", "a\r\nb"),), b"{}")
+    with H2Server(certificate) as server:
+        replies, _ = exchange_all(engine, server, [bad], verify=str(certificate[0]))
+        connections = server.connections
+    assert isinstance(replies[0], requests.exceptions.InvalidHeader)
+    assert connections == 0
