@@ -19,6 +19,8 @@ from .h1 import H1Connection, lost
 
 __all__ = ["Chooser", "Connection", "H2Link", "NotProcessed", "retrieved"]
 
+_LAST_STREAM_ID = 2**31 - 1
+
 
 class NotProcessed(requests.ConnectionError):
     """The server said it did not process the request (REFUSED_STREAM, or a stream above
@@ -42,6 +44,8 @@ class H2Link(asyncio.Protocol):
         self.closed = False
         #: True once the transport is gone.
         self.gone = False
+        #: Streams promised to requests that have not taken them yet (the origin's count).
+        self.reserved = 0
         self.where = where
         #: Called once when the connection stops taking new streams.
         self.on_end: Callable[[H2Link], None] | None = None
@@ -89,10 +93,11 @@ class H2Link(asyncio.Protocol):
     # Requests -----------------------------------------------------------------------------
 
     def room(self) -> int:
-        """How many more streams may open now (0 once the connection takes no new one)."""
+        """How many more streams may open now, less those :attr:`reserved` (0 once the
+        connection takes no new one)."""
         if self.closed or self._transport is None or not self._codec.can_open():
             return 0
-        return max(self._codec.max_streams - self._codec.open_streams, 0)
+        return max(self._codec.max_streams - self._codec.open_streams - self.reserved, 0)
 
     def exchange(self, header_block: bytes, body: bytes) -> tuple[int, asyncio.Future[ResponseReceived]]:
         """Open a stream carrying one request (only while :meth:`room`): its id, and a future
@@ -102,6 +107,8 @@ class H2Link(asyncio.Protocol):
         waiter: asyncio.Future[ResponseReceived] = self._loop.create_future()
         self._waiting[stream_id] = waiter
         self._transport.write(out)
+        if stream_id >= _LAST_STREAM_ID - 2:  # no stream id left: a new connection takes over
+            self._ended()
         return stream_id, waiter
 
     def give_up(self, stream_id: int) -> None:

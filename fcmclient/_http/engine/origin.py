@@ -219,9 +219,8 @@ class Origin:
         self._links.append(conn)
         if not conn.room():
             return None
-        for _ in range(conn.room() - 1):  # this request takes one stream, waiters the others
-            if not self._wake_one(conn):
-                break
+        while conn.room() > 1 and self._wake_one(conn):  # this request takes one stream, waiters the others
+            pass
         if self._waiters:  # more waiting than it carries: one of them opens another
             self._wake_one(None)
         return conn
@@ -280,10 +279,12 @@ class Origin:
         self._waiters.append(waiter)
         timer = self._loop.call_at(deadline, _expire, waiter, self.address)
         try:
-            return await waiter
+            handed = await waiter
         except BaseException:
             if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                 handed = waiter.result()
+                if isinstance(handed, H2Link):
+                    handed.reserved -= 1
                 if handed is not None:
                     self._release(handed)
                 else:
@@ -291,6 +292,9 @@ class Origin:
             raise
         finally:
             timer.cancel()
+        if isinstance(handed, H2Link):  # the stream promised is this request's to take now
+            handed.reserved -= 1
+        return handed
 
     def _drop(self, conn: H1Connection) -> None:
         conn.abort()
@@ -315,6 +319,8 @@ class Origin:
             waiter = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_result(conn)
+                if isinstance(conn, H2Link):  # kept for that request until it resumes
+                    conn.reserved += 1
                 return True
         return False
 

@@ -327,3 +327,27 @@ def test_an_invalid_header_costs_no_connection(engine: Engine, certificate: tupl
         connections = server.connections
     assert isinstance(replies[0], requests.exceptions.InvalidHeader)
     assert connections == 0
+
+
+def test_requests_beyond_a_full_connection_open_another_and_all_are_in_flight_together(
+    engine: Engine, certificate: tuple[Path, Path]
+) -> None:
+    """25 requests, 10 streams a connection: the server answers none until all 25 are open,
+    so this ends only if the engine opens a third connection for the last five."""
+    names = [f"w{i}" for i in range(25)]
+
+    def hold(served: Served, stream_id: int, headers: dict[str, str], body: bytes) -> None:
+        served.held.append(stream_id)
+
+    def answer_once_all_arrived(served: Served) -> None:
+        if len(served.server.requests) == len(names):
+            for held in served.held:
+                served.answer(held)
+            served.held.clear()
+
+    with H2Server(certificate, hold, max_concurrent_streams=10, tick=answer_once_all_arrived) as server:
+        replies, _ = exchange_all(engine, server, [marked(n) for n in names], verify=str(certificate[0]))
+        connections, peak = server.connections, server.peak_streams
+    assert [sent_mark(reply) for reply in replies] == names
+    assert connections == 3
+    assert peak == 10
