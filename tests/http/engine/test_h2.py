@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from fcmclient._http.session import MAX_RESPONSE_BYTES, Reply
 from fcmclient.outcomes import NOT_SENT, TRANSPORT_ERROR
 from fcmclient.testing import FCMEmulator
 from tests.emulator.emu_support import self_signed_certificate
+from tests.forking import FORK_WARNING, Forked, timed_send
 from tests.http.engine.h2server import H2Server, Served, mark
 
 WAIT = 20.0
@@ -351,3 +354,28 @@ def test_requests_beyond_a_full_connection_open_another_and_all_are_in_flight_to
     assert [sent_mark(reply) for reply in replies] == names
     assert connections == 3
     assert peak == 10
+
+
+@pytest.mark.filterwarnings(FORK_WARNING)
+def test_a_forked_child_sends_on_its_own_http2_connection_and_leaves_the_parents_alone(
+    certificate: tuple[Path, Path],
+) -> None:
+    parent_tokens = [f"p-{i:03d}" for i in range(100)]
+    child_tokens = [f"c-{i:03d}" for i in range(100)]
+    with FCMEmulator() as emu, H2Server(certificate) as server:
+        client = FCM.from_service_account(
+            emu.service_account_info("p"), url=server.url(), verify=str(certificate[0])
+        )
+        try:
+            assert sorted(client.send(JSONMessage(["warm-1", "warm-2"])).success) == ["warm-1", "warm-2"]
+            child = Forked(lambda: timed_send(client, child_tokens))
+            report = child.report(time.monotonic() + WAIT)
+            mine = timed_send(client, parent_tokens)
+        finally:
+            client.close()
+        connections, protocols = server.connections, set(server.protocols)
+    assert report["pid"] != os.getpid()
+    assert report["success"] == child_tokens
+    assert mine["success"] == parent_tokens
+    assert connections == 2  # the parent's, kept across the fork, and the child's own
+    assert protocols == {"h2"}
