@@ -276,6 +276,8 @@ def fcmclient_v1(args: argparse.Namespace) -> Callable[[list[str]], int]:
     if args.client == "fcmclient-v1-threads":  # requests' path, as under a test double or a proxy
         os.environ["FCMCLIENT_ENGINE"] = "off"
         options["max_workers"] = WORKERS
+    if args.client == "fcmclient-v1-h1":  # the engine with HTTP/1.1 only (over TLS: no ALPN "h2")
+        os.environ["FCMCLIENT_HTTP2"] = "off"
     fcm = FCM.from_service_account(args.service_account, url=args.v1_url, **options)
 
     def send(targets: list[str]) -> int:
@@ -463,6 +465,7 @@ CLIENTS: dict[str, Callable[[argparse.Namespace], Callable[[list[str]], int]]] =
     "physical-floor": physical_floor,
     "fcmclient-v1": fcmclient_v1,
     "fcmclient-v1-threads": fcmclient_v1,
+    "fcmclient-v1-h1": fcmclient_v1,
     "fcmclient-each": fcmclient_each,
     "fcmclient-each-stream": fcmclient_each_stream,
     "fcmclient-subscribe": fcmclient_subscribe,

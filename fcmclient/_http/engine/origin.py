@@ -11,6 +11,7 @@ HTTP/2 connection is being opened, other requests wait for it rather than open t
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import deque
 from typing import NamedTuple, Protocol
 
@@ -362,7 +363,13 @@ class Origin:
             self._block = (req.method, req.target, req.headers, block)
         if req.body is None:
             return block
-        return block + encode_headers([("content-length", str(len(req.body)))])
+        return block + _content_length(len(req.body))
+
+
+@functools.lru_cache(maxsize=4096)
+def _content_length(length: int) -> bytes:
+    """The HPACK field ``content-length: <length>`` (a header block of its own)."""
+    return encode_headers([("content-length", str(length))])
 
 
 def _expire(waiter: asyncio.Future[Connection | None], address: Address) -> None:
