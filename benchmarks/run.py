@@ -467,7 +467,7 @@ def draw_chart(rows: list[dict[str, Any]], path: Path) -> None:
     for column, latency in enumerate((0, 20)):
         for line, scheme in enumerate(("http", "https")):
             ax = axes[line][column]
-            for client in V1_CLIENTS:
+            for index, client in enumerate(V1_CLIENTS):
                 points = sorted(
                     (row["n"], row["msgs_per_s"])
                     for row in rows
@@ -477,7 +477,8 @@ def draw_chart(rows: list[dict[str, Any]], path: Path) -> None:
                     xs, ys = zip(*points, strict=True)
                     style = "--" if client == "floor" else "-"
                     width = 2.5 if client == "fcmclient-v1" else 1.5
-                    ax.plot(xs, ys, style, marker="o", linewidth=width, label=LABELS[client])
+                    color = plt.get_cmap("tab10")(index) if index < 10 else "0.3"  # one per client
+                    ax.plot(xs, ys, style, marker="o", linewidth=width, label=LABELS[client], color=color)
             ax.set_xscale("log")
             ax.set_title(f"{'TLS' if scheme == 'https' else 'plain HTTP'}, {latency} ms latency per answer")
             ax.set_ylabel("messages/s (median)")
@@ -485,7 +486,11 @@ def draw_chart(rows: list[dict[str, Any]], path: Path) -> None:
             ax.set_ylim(bottom=0)
     for ax in axes[1]:
         ax.set_xlabel("tokens per multicast (N)")
-    axes[0][0].legend(fontsize=8)
+    shown: dict[str, Any] = {}  # every client of any plot, once (some run over TLS only)
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            shown.setdefault(label, handle)
+    axes[0][0].legend(list(shown.values()), list(shown), fontsize=8)
     fig.suptitle("HTTP v1 multicast on 2 cores, fake FCM on loopback in its own process")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
