@@ -14,6 +14,7 @@ from typing import Any
 
 import requests
 
+from ..wire.frames import ErrorCode
 from ..wire.h2 import ConnectionEnded, Event, H2Connection, ResponseReceived, StreamReset
 from .h1 import H1Connection, lost
 
@@ -164,12 +165,12 @@ class H2Link(asyncio.Protocol):
 
     def _reset_error(self, event: StreamReset, exc: Exception | None) -> requests.RequestException:
         if event.refused:
-            return NotProcessed(f"{self.where} did not process the request (HTTP/2 error {event.error_code})")
+            return NotProcessed(f"{self.where} did not process the request ({_named(event.error_code)})")
         if exc is not None:
             return lost(exc, self.where)
         if event.remote:
             return requests.ConnectionError(
-                f"{self.where} reset the request's stream (HTTP/2 error {event.error_code})"
+                f"{self.where} reset the request's stream ({_named(event.error_code)})"
             )
         return requests.ConnectionError(f"the HTTP/2 connection to {self.where} ended before the answer")
 
@@ -216,3 +217,11 @@ def retrieved(future: asyncio.Future[Any]) -> None:
     """Mark a future's failure as seen (nobody may be left waiting for it)."""
     if not future.cancelled():
         future.exception()
+
+
+def _named(code: int) -> str:
+    """An HTTP/2 error code as RFC 9113 names it (``REFUSED_STREAM``), or its number."""
+    try:
+        return ErrorCode(code).name
+    except ValueError:
+        return f"HTTP/2 error {code}"

@@ -166,7 +166,9 @@ def test_a_refused_stream_is_not_processed_and_the_connection_carries_on(
         )
         again, _ = exchange_all(engine, server, [marked("c")], verify=str(certificate[0]))
     assert isinstance(replies[1], NotProcessed)
+    assert "(REFUSED_STREAM)" in str(replies[1])  # the code by its name, for the outcome's detail
     assert isinstance(replies[2], requests.ConnectionError)
+    assert "(INTERNAL_ERROR)" in str(replies[2])
     assert not isinstance(replies[2], NotProcessed)  # reset after it was taken: it may have been processed
     assert [sent_mark(replies[0]), sent_mark(replies[3]), sent_mark(again[0])] == ["a", "b", "c"]
     assert server.connections == 1
