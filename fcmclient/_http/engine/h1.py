@@ -95,8 +95,8 @@ class H1Connection(asyncio.Protocol):
     def exchange(self, data: bytes, *, head: bool = False) -> asyncio.Future[Response]:
         """Write one whole request (``head``: a ``HEAD``, answered without a body); the future
         gets its answer, or a requests exception."""
-        assert self._transport is not None
-        assert self.idle
+        if self._transport is None or not self.idle:
+            raise requests.ConnectionError(f"the connection to {self.where} cannot carry a request now")
         waiter: asyncio.Future[Response] = self._loop.create_future()
         self._waiter = waiter
         if head:

@@ -9,16 +9,18 @@ its :attr:`H2Link.on_end` callback is told once, the first time that happens.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import requests
 
 from ..wire.frames import ErrorCode
 from ..wire.h2 import ConnectionEnded, Event, H2Connection, ResponseReceived, StreamReset
+from ..wire.hpack import encode_headers
 from .h1 import H1Connection, lost
 
-__all__ = ["Chooser", "Connection", "H2Link", "NotProcessed", "retrieved"]
+__all__ = ["Chooser", "Connection", "H2Link", "NotProcessed", "content_length", "header_block", "retrieved"]
 
 _LAST_STREAM_ID = 2**31 - 1
 
@@ -52,6 +54,8 @@ class H2Link(asyncio.Protocol):
         self.on_end: Callable[[H2Link], None] | None = None
         #: Called once when the transport is gone.
         self.on_lost: Callable[[H2Link], None] | None = None
+        #: Called when the server's SETTINGS let more streams open than before.
+        self.on_room: Callable[[H2Link], None] | None = None
         #: Done once the server's first SETTINGS arrived (its limits known), or failed.
         self.ready: asyncio.Future[None] = loop.create_future()
         self.ready.add_done_callback(retrieved)
@@ -64,12 +68,15 @@ class H2Link(asyncio.Protocol):
         transport.write(self._codec.preface())
 
     def data_received(self, data: bytes) -> None:
+        limit = self._codec.max_streams
         out, events = self._codec.receive(data)
         if out and self._transport is not None:
             self._transport.write(out)
         if not self.ready.done() and self._codec.settled:
             self.ready.set_result(None)
         self._dispatch(events, None)
+        if self._codec.max_streams > limit and self.on_room is not None and self.room():
+            self.on_room(self)
 
     def eof_received(self) -> bool:
         self._dispatch(self._codec.eof(), None)
@@ -225,3 +232,32 @@ def _named(code: int) -> str:
         return ErrorCode(code).name
     except ValueError:
         return f"HTTP/2 error {code}"
+
+
+def header_block(
+    method: str, scheme: str, authority: str, target: str, headers: Iterable[tuple[str, str]]
+) -> bytes:
+    """A request's HTTP/2 header block: pseudo-headers, then ``headers`` (names lower-cased,
+    the connection-specific ones left out). Raises :class:`InvalidHeaderError` for a header
+    that cannot be sent."""
+    fields = ((name.lower(), value) for name, value in headers)
+    pseudo = [(":method", method), (":scheme", scheme), (":authority", authority), (":path", target)]
+    return encode_headers([*pseudo, *(field for field in fields if _h2_field(*field))])
+
+
+#: Fields that belong to one HTTP/1.1 connection: not sent over HTTP/2 (RFC 9113 8.2.2).
+_CONNECTION_SPECIFIC = frozenset(
+    {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"}
+)
+
+
+def _h2_field(name: str, value: str) -> bool:
+    """Whether a request header goes into an HTTP/2 header block (connection-specific ones
+    do not: HTTP/2 has its own framing and connection management)."""
+    return name not in _CONNECTION_SPECIFIC and (name != "te" or value == "trailers")
+
+
+@functools.lru_cache(maxsize=4096)
+def content_length(length: int) -> bytes:
+    """The HPACK field ``content-length: <length>`` (a header block of its own)."""
+    return encode_headers([("content-length", str(length))])

@@ -11,7 +11,6 @@ HTTP/2 connection is being opened, other requests wait for it rather than open t
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections import deque
 from typing import NamedTuple, Protocol
 
@@ -21,10 +20,9 @@ from ..session import Reply
 from ..wire.content import decode_body
 from ..wire.errors import InvalidHeaderError
 from ..wire.h1 import request, request_head
-from ..wire.hpack import encode_headers
 from .dial import Address, Dialer, Resolver, close_inherited
 from .h1 import H1Connection
-from .h2 import Connection, H2Link, NotProcessed
+from .h2 import Connection, H2Link, NotProcessed, content_length, header_block
 
 __all__ = ["Address", "Headers", "Origin", "Request", "close_inherited"]
 
@@ -88,7 +86,7 @@ class Origin:
 
     @property
     def open_connections(self) -> int:
-        """Connections open or being opened now (HTTP/2 ones winding down not counted)."""
+        """Connections open or being opened now (HTTP/2 ones winding down included)."""
         return self._open
 
     @property
@@ -187,8 +185,12 @@ class Origin:
     async def _open_one(self, deadline: float, connect_timeout: float) -> Connection | None:
         """A new connection for this request, or None if it turned out HTTP/2 with no stream free.
 
-        :raises NotProcessed: the server ended its HTTP/2 connection before the first request.
+        :raises NotProcessed: the server ended its HTTP/2 connection before the first request,
+            or allows no stream on it (then every request waiting is not processed either).
+        :raises requests.ConnectionError: the server closed a new HTTP/1.1 connection at once.
         """
+        if self._loop.time() >= deadline:  # no time to connect in: not a failure of the server's
+            raise requests.ConnectTimeout(f"no connection to {self.address.where} within the time bound")
         self._open += 1
         self._opening += 1
         try:
@@ -206,6 +208,11 @@ class Origin:
             if self._protocol != "http/1.1":  # the requests that waited to know open their own now
                 self._protocol = "http/1.1"
                 self._wake_all()
+            if not conn.idle:  # closed, or sent something unasked, before its first request
+                self._drop(conn)
+                raise requests.ConnectionError(
+                    f"{self.address.where} closed the connection before the request"
+                )
             return conn
         self._protocol = "h2"
         if conn.gone:  # lost before it was kept
@@ -214,17 +221,32 @@ class Origin:
             self._wake_all()
             raise NotProcessed(f"{self.address.where} closed the HTTP/2 connection before the first request")
         conn.on_end, conn.on_lost = self._link_ended, self._link_lost
-        if conn.closed:  # a GOAWAY in its first bytes: its place is freed once it is gone
-            conn.abort()
-            raise NotProcessed(f"{self.address.where} ended the HTTP/2 connection before the first request")
+        if conn.closed or not conn.room():  # a GOAWAY, or no stream allowed: the server is not taking
+            conn.abort()  # requests; its place is freed once it is gone
+            why = NotProcessed(f"{self.address.where} takes no request on a new HTTP/2 connection")
+            self._fail_waiters(why)
+            raise why
+        conn.on_room = self._hand_streams
         self._links.append(conn)
-        if not conn.room():
-            return None
-        while conn.room() > 1 and self._wake_one(conn):  # this request takes one stream, waiters the others
-            pass
+        self._hand_streams(conn, keep=1)  # this request takes one stream, waiters the others
         if self._waiters:  # more waiting than it carries: one of them opens another
             self._wake_one(None)
         return conn
+
+    def _hand_streams(self, link: H2Link, keep: int = 0) -> None:
+        """Give waiters the streams ``link`` has free (but ``keep``); if some still wait, one
+        of them opens another connection."""
+        while link.room() > keep and self._wake_one(link):
+            pass
+        if self._waiters:
+            self._wake_one(None)
+
+    def _fail_waiters(self, why: requests.RequestException) -> None:
+        """Every request waiting for a connection fails with ``why`` (nothing was sent for it)."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(why)
 
     def _link_ended(self, link: H2Link) -> None:
         """An HTTP/2 connection takes no new stream (its place stays taken until it is gone)."""
@@ -305,8 +327,8 @@ class Origin:
 
     def _release(self, conn: Connection) -> None:
         if isinstance(conn, H2Link):
-            if conn.room():
-                self._wake_one(conn)
+            while conn.room() and self._wake_one(conn):
+                pass
             return
         if not conn.idle or self._open > self.limit:
             self._drop(conn)
@@ -357,19 +379,11 @@ class Origin:
             block = cached[3]
         else:
             address = self.address
-            pseudo = [(":method", req.method), (":scheme", address.scheme), (":authority", address.authority)]
-            pairs = [*pseudo, (":path", req.target), *((name.lower(), value) for name, value in req.headers)]
-            block = encode_headers(pairs)
+            block = header_block(req.method, address.scheme, address.authority, req.target, req.headers)
             self._block = (req.method, req.target, req.headers, block)
         if req.body is None:
             return block
-        return block + _content_length(len(req.body))
-
-
-@functools.lru_cache(maxsize=4096)
-def _content_length(length: int) -> bytes:
-    """The HPACK field ``content-length: <length>`` (a header block of its own)."""
-    return encode_headers([("content-length", str(length))])
+        return block + content_length(len(req.body))
 
 
 def _expire(waiter: asyncio.Future[Connection | None], address: Address) -> None:

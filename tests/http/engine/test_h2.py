@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import h2.errors
+import h2.settings
 import pytest
 import requests
 
@@ -316,13 +317,17 @@ def test_regression_a_server_allowing_no_stream_raised_a_value_error(
     engine: Engine, certificate: tuple[Path, Path]
 ) -> None:
     """SETTINGS_MAX_CONCURRENT_STREAMS = 0 made the codec refuse the stream with a ValueError,
-    which stopped the whole send (review of the HTTP/2 engine). The request now waits for a
-    stream within its deadline, and fails as a request that found no connection."""
+    which stopped the whole send (review of the HTTP/2 engine); then it cost every connection
+    of the pool, each kept open with no stream (second review). A server allowing no stream
+    now takes no request: those waiting are not processed, after one connection."""
     with H2Server(certificate, max_concurrent_streams=0) as server:
-        replies, _ = exchange_all(engine, server, [marked("a")], total=1.0, verify=str(certificate[0]))
-        requests_seen = len(server.requests)
-    assert isinstance(replies[0], requests.ConnectTimeout)
+        replies, _ = exchange_all(
+            engine, server, [marked("a"), marked("b"), marked("c")], verify=str(certificate[0])
+        )
+        requests_seen, connections = len(server.requests), server.connections
+    assert [type(reply) for reply in replies] == [NotProcessed] * 3
     assert requests_seen == 0
+    assert connections == 1
 
 
 def test_an_invalid_header_costs_no_connection(engine: Engine, certificate: tuple[Path, Path]) -> None:
@@ -381,3 +386,57 @@ def test_a_forked_child_sends_on_its_own_http2_connection_and_leaves_the_parents
     assert mine["success"] == parent_tokens
     assert connections == 2  # the parent's, kept across the fork, and the child's own
     assert protocols == {"h2"}
+
+
+def test_streams_the_server_allows_later_are_used_at_once(certificate: tuple[Path, Path]) -> None:
+    """Requests waiting for a stream are woken when the server's SETTINGS raise its limit, not
+    only when a stream ends (second review): here no stream ends until all three are open."""
+    one_connection = Engine(1, MAX_RESPONSE_BYTES)
+
+    def hold(served: Served, stream_id: int, headers: dict[str, str], body: bytes) -> None:
+        served.held.append(stream_id)
+        if len(served.held) == 1:
+            served.h2.update_settings({h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 10})
+        if len(served.held) == 3:
+            for held in served.held:
+                served.answer(held)
+            served.held.clear()
+
+    try:
+        with H2Server(certificate, hold, max_concurrent_streams=1) as server:
+            replies, _ = exchange_all(
+                one_connection, server, [marked("a"), marked("b"), marked("c")], verify=str(certificate[0])
+            )
+            connections = server.connections
+    finally:
+        one_connection.close()
+    assert [sent_mark(reply) for reply in replies] == ["a", "b", "c"]
+    assert connections == 1
+
+
+def test_connection_specific_headers_are_left_out_of_http2(
+    engine: Engine, certificate: tuple[Path, Path]
+) -> None:
+    headers = (*HEADERS, ("Connection", "keep-alive"), ("Keep-Alive", "timeout=5"), ("TE", "gzip"))
+    request = Request("POST", "/v1/projects/p/messages:send", headers, b'{"mark": "k"}')
+    with H2Server(certificate) as server:
+        replies, _ = exchange_all(engine, server, [request], verify=str(certificate[0]))
+        (_, seen, _) = server.requests[0]
+    assert [sent_mark(reply) for reply in replies] == ["k"]
+    assert {"connection", "keep-alive", "te"}.isdisjoint(seen)
+    assert seen["authorization"] == "Bearer secret"
+
+
+def test_a_draining_server_fails_every_waiting_request_not_processed(
+    engine: Engine, certificate: tuple[Path, Path]
+) -> None:
+    """A server ending each new connection at once: the requests that waited for the first
+    one are not processed with it, rather than each trying its own connection in turn
+    until its deadline (second review)."""
+    with H2Server(certificate, goaway_at_once=True) as server:
+        replies, _ = exchange_all(
+            engine, server, [marked(str(i)) for i in range(40)], total=5.0, verify=str(certificate[0])
+        )
+        connections = server.connections
+    assert [type(reply) for reply in replies] == [NotProcessed] * 40
+    assert connections == 1

@@ -4,6 +4,7 @@ deadlines, caps, and that an answer only ever reaches the request it answers."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import json
 import socket
@@ -421,3 +422,50 @@ def test_a_name_lookup_that_hangs_is_bounded_by_the_connect_timeout_and_sends_no
         stop.set()
     assert isinstance(reply, requests.ConnectTimeout)
     assert elapsed < 0.3 + SLACK
+
+
+def test_regression_a_server_closing_each_new_connection_at_once_raised_an_assertion_error(
+    engine: Engine,
+) -> None:
+    """A new HTTP/1.1 connection the server closed (or wrote to) before its first request was
+    handed out anyway, and an AssertionError stopped the whole send (second review of the
+    HTTP/2 engine). Each such request now fails as a connection error."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    stopping = threading.Event()
+
+    def answer_before_asked() -> None:
+        listener.settimeout(0.05)  # looks at ``stopping`` between accepts
+        while not stopping.is_set():
+            try:
+                sock, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with sock, contextlib.suppress(OSError):
+                sock.sendall(http_answer(408, b"", {"Connection": "close"}))
+
+    serving = threading.Thread(target=answer_before_asked, daemon=True)
+    serving.start()
+    address = engine_address(requests.Session(), f"http://127.0.0.1:{port}/v1/send", {})
+    assert address is not None
+
+    async def rounds() -> list[Reply | BaseException]:
+        loop = asyncio.get_running_loop()
+        origin = engine.origin(address)
+        out: list[Reply | BaseException] = []
+        for _ in range(20):
+            exchanges = (origin.exchange(POST, loop.time() + 5, 5, 5) for _ in range(4))
+            out += await asyncio.gather(*exchanges, return_exceptions=True)
+        return out
+
+    try:
+        replies = engine.submit(rounds(), lambda: None).result(WAIT * 3)
+    finally:
+        stopping.set()
+        serving.join(WAIT)
+        listener.close()
+    assert all(isinstance(reply, (Reply, requests.RequestException)) for reply in replies), {
+        type(reply).__name__ for reply in replies
+    }
