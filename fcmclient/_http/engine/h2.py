@@ -122,10 +122,7 @@ class H2Link(asyncio.Protocol):
     def give_up(self, stream_id: int) -> None:
         """The request on ``stream_id`` is no longer waited for: reset its stream (the
         connection carries on). Harmless once the stream ended."""
-        waiter = self._waiting.pop(stream_id, None)
-        out, _ = self._codec.cancel(stream_id)
-        if out and self._transport is not None and not self._transport.is_closing():
-            self._transport.write(out)
+        waiter, _ = self._drop_stream(stream_id)
         if waiter is not None and not waiter.done():
             waiter.cancel()
         self._close_when_done()
@@ -134,10 +131,7 @@ class H2Link(asyncio.Protocol):
         """The exchange on ``stream_id`` ran out of time: reset its stream, and answer with what
         arrived if its status and headers did (body cut, ``truncated``), as HTTP/1.1 does;
         otherwise fail with ``ReadTimeout``."""
-        waiter = self._waiting.pop(stream_id, None)
-        out, partial = self._codec.cancel(stream_id)
-        if out and self._transport is not None and not self._transport.is_closing():
-            self._transport.write(out)
+        waiter, partial = self._drop_stream(stream_id)
         if waiter is not None and not waiter.done():
             if partial is not None:
                 waiter.set_result(partial)
@@ -146,6 +140,16 @@ class H2Link(asyncio.Protocol):
                     requests.ReadTimeout(f"no whole answer from {self.where} within the request's time bound")
                 )
         self._close_when_done()
+
+    def _drop_stream(
+        self, stream_id: int
+    ) -> tuple[asyncio.Future[ResponseReceived] | None, ResponseReceived | None]:
+        """Stop waiting for ``stream_id`` and reset it: its waiter, and what arrived of its answer."""
+        waiter = self._waiting.pop(stream_id, None)
+        out, partial = self._codec.cancel(stream_id)
+        if out and self._transport is not None and not self._transport.is_closing():
+            self._transport.write(out)
+        return waiter, partial
 
     def abort(self) -> None:
         """Close at once; every exchange under way fails."""

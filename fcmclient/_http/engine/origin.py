@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from typing import NamedTuple, Protocol
 
 import requests
@@ -81,8 +82,14 @@ class Origin:
         self._opening_failed = False  # then requests open their own connections, as HTTP/1.1's do
         self._waiters: deque[asyncio.Future[Connection | None]] = deque()
         self._dialer = Dialer(loop, address, resolve, max_body)
-        self._head: tuple[str, str, Headers, bytes] | None = None
-        self._block: tuple[str, str, Headers, bytes] | None = None
+        #: The request's HTTP/1.1 head and its HTTP/2 fields, each encoded once for a run of
+        #: requests with the same method, target and headers.
+        self._encode = _LastHeaders(
+            lambda req: request_head(req.method, req.target, address.authority, req.headers)
+        )
+        self._h2_fields = _LastHeaders(
+            lambda req: header_block(req.method, address.scheme, address.authority, req.target, req.headers)
+        )
 
     @property
     def open_connections(self) -> int:
@@ -256,7 +263,8 @@ class Origin:
 
     def _link_lost(self, link: H2Link) -> None:
         """An HTTP/2 connection is gone: its place is free."""
-        self._link_ended(link)
+        if link in self._links:  # normally gone already: its end came first
+            self._links.remove(link)
         self._every.discard(link)
         self._open -= 1
         self._wake_one(None)
@@ -352,38 +360,29 @@ class Origin:
         self._every.add(conn)
         return conn
 
-    def _encode(self, req: Request) -> bytes:
-        """The request's head, encoded once for a run of requests with the same headers."""
-        cached = self._head
-        if (
-            cached is not None
-            and cached[2] is req.headers
-            and cached[0] == req.method
-            and cached[1] == req.target
-        ):
-            return cached[3]
-        head = request_head(req.method, req.target, self.address.authority, req.headers)
-        self._head = (req.method, req.target, req.headers, head)
-        return head
-
     def _header_block(self, req: Request) -> bytes:
-        """The request's HTTP/2 header block (with its ``content-length``), its fixed part
-        encoded once for a run of requests with the same headers."""
-        cached = self._block
-        if (
-            cached is not None
-            and cached[2] is req.headers
-            and cached[0] == req.method
-            and cached[1] == req.target
-        ):
-            block = cached[3]
-        else:
-            address = self.address
-            block = header_block(req.method, address.scheme, address.authority, req.target, req.headers)
-            self._block = (req.method, req.target, req.headers, block)
-        if req.body is None:
-            return block
-        return block + content_length(len(req.body))
+        """The request's HTTP/2 header block, with its ``content-length``."""
+        block = self._h2_fields(req)
+        return block if req.body is None else block + content_length(len(req.body))
+
+
+class _LastHeaders:
+    """``make(request)``, made again only when a request's method, target or headers (by
+    identity: a fan-out shares one tuple) differ from the last one's."""
+
+    __slots__ = ("_key", "_make", "_value")
+
+    def __init__(self, make: Callable[[Request], bytes]) -> None:
+        self._make = make
+        self._key: tuple[str, str, Headers] | None = None
+        self._value = b""
+
+    def __call__(self, req: Request) -> bytes:
+        key = self._key
+        if key is None or key[2] is not req.headers or key[0] != req.method or key[1] != req.target:
+            self._value = self._make(req)  # may raise InvalidHeaderError: then nothing is kept
+            self._key = (req.method, req.target, req.headers)
+        return self._value
 
 
 def _expire(waiter: asyncio.Future[Connection | None], address: Address) -> None:
