@@ -8,10 +8,12 @@ Also the functions that ``multiprocessing`` children run (spawned ones import th
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import select
 import signal
+import sys
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -21,6 +23,21 @@ from fcmclient import FCM, JSONMessage, Result, TopicResult
 
 #: Python 3.12+ warns when a process with threads forks; forking one is what these tests do.
 FORK_WARNING = "ignore:This process .* is multi-threaded, use of fork:DeprecationWarning"
+
+
+def c_fork() -> int:
+    """Fork from C, holding the GIL and running no Python at-fork hook (as uWSGI does)."""
+    # CPython's own hazard, not fcm-client's: a thread of the parent (the emulator's) that
+    # has waited a switch interval for the GIL asks its holder to drop it; a child forked
+    # from C right then drops it at its first bytecode and waits for ever for a thread it
+    # does not have. A long interval across the fork keeps such a request from being made.
+    fork: Callable[[], int] = ctypes.PyDLL(None).fork
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(60.0)
+    try:
+        return fork()
+    finally:
+        sys.setswitchinterval(interval)
 
 
 class Forked:

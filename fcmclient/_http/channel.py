@@ -10,6 +10,7 @@ request's total deadline; once the status arrived it decides.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,7 +19,7 @@ from requests.structures import CaseInsensitiveDict
 
 from .intercept import connections_are_replaced
 from .process import forks
-from .session import Reply, Timeout, post, total_seconds, within
+from .session import Reply, Timeout, post, total_seconds
 
 __all__ = ["Channel"]
 
@@ -95,8 +96,7 @@ class Channel:
             raise ValueError("a channel sends only to its own URL and the URLs below it")
         if forks() != self._made_in:
             raise _forked()
-        with within(self._timeout):
-            reply = self._send(method, url, body, headers)
+        reply = self._send(method, url, body, headers)
         if forks() != self._made_in:
             raise _forked()
         return reply
@@ -106,14 +106,18 @@ class Channel:
             # One at a time while urllib3's connection classes are replaced (vcrpy puts them
             # back for every thread while it makes a connection): waiting counts against
             # this request's own deadline.
-            if not _ONE_AT_A_TIME.acquire(timeout=total_seconds(self._timeout)):
+            total = total_seconds(self._timeout)
+            until = time.monotonic() + total
+            if not _ONE_AT_A_TIME.acquire(timeout=total):
                 raise requests.ConnectTimeout("no turn to send within the request's deadline")
             try:
-                return self._send_now(method, url, body, headers)
+                return self._send_now(method, url, body, headers, until - time.monotonic())
             finally:
                 _ONE_AT_A_TIME.release()
-        return self._send_now(method, url, body, headers)
+        return self._send_now(method, url, body, headers, None)
 
-    def _send_now(self, method: str, url: str, body: bytes, headers: _Headers) -> Reply:
+    def _send_now(self, method: str, url: str, body: bytes, headers: _Headers, total: float | None) -> Reply:
         merged = {**headers, **self._removed}
-        return post(self._session, url, body, merged, self._timeout, self._options, method=method)
+        return post(
+            self._session, url, body, merged, self._timeout, self._options, method=method, total=total
+        )

@@ -38,8 +38,8 @@ _REQUESTS_PIECES: tuple[_Piece, ...] = (
     (HTTPAdapter, "build_response", ("requests.adapters",)),
 )
 
-#: Pieces of urllib3 and http.client that requests' own adapter would use: a double that
-#: replaced one of them must also see the requests of fcm-client's deadline-aware pools.
+#: Pieces of urllib3 and http.client that requests' own adapter uses, which the engine skips
+#: too.
 _URLLIB3_PIECES: tuple[_Piece, ...] = (
     (urllib3.connectionpool.HTTPConnectionPool, "urlopen", ("urllib3.connectionpool",)),
     (urllib3.connectionpool.HTTPConnectionPool, "ConnectionCls", ("urllib3.connection",)),

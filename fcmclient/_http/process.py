@@ -23,14 +23,16 @@ happen on a thread the child needs.
 
 from __future__ import annotations
 
+import _thread
 import logging
 import os
+import socket
 import threading
 import weakref
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-__all__ = ["ProcessGuard", "ProcessLocal", "forks"]
+__all__ = ["ProcessGuard", "ProcessLocal", "forks", "green_patched"]
 
 log = logging.getLogger("fcmclient")
 
@@ -46,6 +48,21 @@ _LOCALS: weakref.WeakSet[ProcessLocal[Any, Any]] = weakref.WeakSet()
 #: What a child must never let go of, or could not hand to a releasing thread (see
 #: :func:`_release`): kept, never collected.
 _KEPT: list[object] = []
+
+
+_ORIGINAL_SOCKET = socket.socket
+_ORIGINAL_THREAD = _thread.start_new_thread
+
+
+def green_patched() -> bool:
+    """Whether gevent or eventlet replaced the socket or thread primitives of this process
+    (its green threads then survive a fork: see :func:`forks`)."""
+    return (
+        socket.socket is not _ORIGINAL_SOCKET
+        or socket.socket.__module__ != "socket"
+        or _thread.start_new_thread is not _ORIGINAL_THREAD
+        or getattr(_thread.start_new_thread, "__module__", "_thread") != "_thread"
+    )
 
 
 def forks() -> int:

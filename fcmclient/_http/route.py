@@ -11,10 +11,8 @@ Over TLS the engine offers HTTP/2 and HTTP/1.1 (ALPN); ``FCMCLIENT_HTTP2=off`` o
 
 from __future__ import annotations
 
-import _thread
 import functools
 import os
-import socket
 import ssl
 import warnings
 from collections.abc import Mapping
@@ -26,27 +24,15 @@ from requests.adapters import HTTPAdapter
 from requests.utils import DEFAULT_CA_BUNDLE_PATH, select_proxy
 from urllib3.exceptions import InsecureRequestWarning
 
-from .deadline import DeadlineAdapter
+from .adapter import Adapter
 from .engine.origin import Address
 from .intercept import session_is_watched
+from .process import green_patched
 
 __all__ = ["OWN_ADAPTERS", "engine_address", "green_patched"]
 
 #: Adapters fcm-client may bypass: requests' own, and fcm-client's.
-OWN_ADAPTERS = (HTTPAdapter, DeadlineAdapter)
-
-_ORIGINAL_SOCKET = socket.socket
-_ORIGINAL_THREAD = _thread.start_new_thread
-
-
-def green_patched() -> bool:
-    """Whether gevent or eventlet replaced the socket or thread primitives of this process."""
-    return (
-        socket.socket is not _ORIGINAL_SOCKET
-        or socket.socket.__module__ != "socket"
-        or _thread.start_new_thread is not _ORIGINAL_THREAD
-        or getattr(_thread.start_new_thread, "__module__", "_thread") != "_thread"
-    )
+OWN_ADAPTERS = (HTTPAdapter, Adapter)
 
 
 def _off(variable: str) -> bool:

@@ -1,5 +1,5 @@
-"""The only code that touches the network: one pooled session, timeouts and a total deadline
-per request (:mod:`fcmclient._http.deadline`), capped reads."""
+"""requests' path: one pooled session, timeouts and a total deadline per request
+(:mod:`fcmclient._http.bounded`), capped reads."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from requests.cookies import RequestsCookieJar
 
 from .._checks import seconds
 from .._version import __version__
-from .deadline import DeadlineAdapter, deadline
+from .adapter import Adapter
+from .bounded import run_within
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -32,7 +33,6 @@ __all__ = [
     "post",
     "read_capped",
     "split_options",
-    "within",
 ]
 
 log = logging.getLogger("fcmclient")
@@ -135,7 +135,7 @@ def make_session(pool_size: int) -> requests.Session:
     and no cookie (:class:`NoCookies`)."""
     session = requests.Session()
     session.cookies = NoCookies()
-    adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+    adapter = Adapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers["User-Agent"] = f"fcm-client/{__version__}"
@@ -151,15 +151,17 @@ def post(
     options: Mapping[str, Any],
     *,
     method: str = "POST",
+    total: float | None = None,
 ) -> Reply:
     """POST (or send ``method``) once, never following redirects, and read at most
     :data:`MAX_RESPONSE_BYTES`.
 
-    The whole exchange takes at most :func:`total_seconds` of ``timeout`` (a server that
-    trickles bytes is cut off). Once the status line and headers have arrived, the status is
-    the answer: a body that cannot be read in full (cut off by the deadline or the size cap,
-    truncated, or with an undecodable ``Content-Encoding``) is returned as far as it was
-    read, for the protocol decoder to judge.
+    The whole exchange takes at most ``total`` seconds (by default :func:`total_seconds` of
+    ``timeout``), a server that trickles bytes is cut off (:func:`~.bounded.run_within`).
+    Once the status line and headers have arrived, the status is the answer: a body that
+    cannot be read in full (cut off by the deadline or the size cap, truncated, or with an
+    undecodable ``Content-Encoding``) is returned as far as it was read, for the protocol
+    decoder to judge.
 
     :raises requests.Timeout: no status line and headers within the deadline.
     :raises requests.RequestException: any other network problem before the headers
@@ -167,46 +169,43 @@ def post(
     """
     # Session.post for a POST: a double that replaced only that method still sees it.
     send = session.post if method == "POST" else functools.partial(session.request, method)
-    with within(timeout):
+    exchange = _Exchange(url)
+
+    def run() -> Reply:
         response = send(
-            url,
-            data=body,
-            headers=headers,
-            timeout=timeout,
-            allow_redirects=False,
-            stream=True,
-            **options,
+            url, data=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True, **options
         )
+        exchange.status, exchange.headers = response.status_code, response.headers
         try:
-            content, _ = read_capped(response.iter_content(_CHUNK), url, response.status_code)
+            content, _ = read_capped(response.iter_content(_CHUNK), url, response.status_code, exchange.parts)
         finally:
             response.close()
-    return Reply(response.status_code, response.headers, content)
+        return Reply(response.status_code, response.headers, content)
+
+    return run_within(run, total_seconds(timeout) if total is None else total, exchange.so_far)
 
 
-class within:  # noqa: N801  # used like a function: ``with within(timeout):``
-    """Give the requests made in the block :func:`total_seconds` of ``timeout`` in all.
+class _Exchange:
+    """What a request under way has received: its status and headers, and its body so far."""
 
-    A network failure once that time has passed is reported as :class:`requests.ReadTimeout`,
-    whatever low-level error the cut-off produced.
+    __slots__ = ("headers", "parts", "status", "url")
 
-    :param timeout: the request's timeout option.
-    """
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.status: int | None = None
+        self.headers: Mapping[str, str] = {}
+        self.parts: list[bytes] = []
 
-    __slots__ = ("_deadline", "_total", "_until")
-
-    def __init__(self, timeout: Timeout) -> None:
-        self._total = total_seconds(timeout)
-        self._deadline = deadline(self._total)
-
-    def __enter__(self) -> None:
-        self._until = self._deadline.__enter__()
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        self._deadline.__exit__()
-        if isinstance(exc, Exception) and self._until.expired and not isinstance(exc, requests.Timeout):
-            total = self._total
-            raise requests.ReadTimeout(f"no answer within {total:g} s (connect + read timeout)") from exc
+    def so_far(self) -> Reply | None:
+        """The answer as far as it came by the deadline (``None``: no status yet)."""
+        status = self.status
+        if status is None:
+            return None
+        content = b"".join(list(self.parts))[:MAX_RESPONSE_BYTES]
+        log.warning(
+            "answer from %s (HTTP %d) cut off at the deadline after %d bytes", self.url, status, len(content)
+        )
+        return Reply(status, self.headers, content)
 
 
 #: What reading a body can raise: requests' errors, and the socket, http.client and urllib3
@@ -214,7 +213,9 @@ class within:  # noqa: N801  # used like a function: ``with within(timeout):``
 _BODY_ERRORS = (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError)
 
 
-def read_capped(chunks: Iterable[bytes], url: str, status: int) -> tuple[bytes, bool]:
+def read_capped(
+    chunks: Iterable[bytes], url: str, status: int, parts: list[bytes] | None = None
+) -> tuple[bytes, bool]:
     """The body of an answer, at most :data:`MAX_RESPONSE_BYTES`, and whether it was read whole.
 
     A body that cannot be read to its end (cut off by the deadline, truncated, undecodable)
@@ -224,8 +225,9 @@ def read_capped(chunks: Iterable[bytes], url: str, status: int) -> tuple[bytes, 
     :param chunks: the body, in pieces.
     :param url: where it came from (for the log).
     :param status: its HTTP status (for the log).
+    :param parts: where the pieces are gathered (for a reader in another thread).
     """
-    parts: list[bytes] = []
+    parts = [] if parts is None else parts
     size = 0
     try:
         for chunk in chunks:

@@ -23,7 +23,7 @@ from typing import Any
 
 import requests
 
-from .._http.deadline import deadline
+from .._http.bounded import run_within
 from .._http.session import post, total_seconds
 from .._protocol.oauth import DEFAULT_LIFETIME, is_outage, outage_error, read_token_response, token_document
 from .._protocol.v1 import SCOPE
@@ -157,8 +157,7 @@ class CredentialsRefresh:
                 return response
 
         try:
-            with deadline(total_seconds(timeout)):
-                self._credentials.refresh(_TimedRequest(session))
+            run_within(lambda: self._credentials.refresh(_TimedRequest(session)), total_seconds(timeout))
         except exceptions.RefreshError as exc:
             raise FCMAuthenticationError(f"the credentials could not be refreshed: {exc}") from None
         except exceptions.TransportError as exc:

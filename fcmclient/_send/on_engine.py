@@ -106,7 +106,8 @@ class EngineJob:
         life) and its failure shared."""
         call = self._call
         if self._fetch is None:
-            self._fetch = asyncio.ensure_future(call.here.engine().offload(call.bearer.get))
+            fetching = call.here.engine().offload(call.bearer.get, 2 * total_seconds(call.timeout))
+            self._fetch = asyncio.ensure_future(fetching)
             self._fetch.add_done_callback(self._fetched)
         try:
             token, headers = await asyncio.shield(self._fetch)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from requests.adapters import BaseAdapter
 
-from .._http.deadline import close_inherited
+from .._http.adapter import close_inherited
 from .._http.engine.loop import Engine
 from .._http.engine.origin import close_inherited as close_inherited_engine_sockets
 from .._http.process import ProcessLocal

@@ -10,7 +10,6 @@ fork, and the wait for them had no bound).
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import gc
 import io
@@ -33,6 +32,7 @@ from tests.forking import (
     Forked,
     audience,
     buckets,
+    c_fork,
     expected,
     send_from_forked,
     send_from_spawned,
@@ -203,20 +203,6 @@ def test_a_fork_that_runs_no_python_hooks_is_told_apart_by_the_pid(
     ``py-call-osafterfork`` is set): the process id alone must keep the child off the
     parent's threads and sockets."""
     emu = fcm_emulator
-    c_fork_call: Callable[[], int] = ctypes.PyDLL(None).fork  # holds the GIL across the fork, runs no hooks
-
-    def c_fork() -> int:
-        # CPython's own hazard, not fcm-client's: a thread of the parent (the emulator's) that
-        # has waited a switch interval for the GIL asks its holder to drop it; a child forked
-        # from C right then drops it at its first bytecode and waits for ever for a thread it
-        # does not have. A long interval across the fork keeps such a request from being made.
-        interval = sys.getswitchinterval()
-        sys.setswitchinterval(60.0)
-        try:
-            return c_fork_call()
-        finally:
-            sys.setswitchinterval(interval)
-
     plans = {name: audience(f"c-{name}", TOKENS, DEAD_EVERY) for name in ("p", "a")}
     script_dead(emu, *plans.values())
     with client_for(emu, fcm_service_account, 64) as client:

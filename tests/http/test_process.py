@@ -2,16 +2,17 @@
 
 - A :class:`ProcessLocal` value is made again in a child, from what ``keep`` took, and the
   inherited one is let go on a daemon thread, never used or closed.
-- A pooled connection is only ever used by the process that opened it: a child reconnects,
-  and the parent's connection survives (an answer is read only by the process that sent
-  the request on that connection).
+- A child closes its copies of the sockets its parent's adapter used (never shutting them
+  down), and only those: the parent's connection survives.
 - ``fan_out`` given a pool whose threads a fork left behind sends everything on the
   calling thread and returns, where it used to wait for ever.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 import threading
 import time
 import weakref
@@ -20,14 +21,15 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+import requests
 
+from fcmclient._http.adapter import _OPENED, close_inherited
 from fcmclient._http.channel import Channel
-from fcmclient._http.deadline import close_inherited
 from fcmclient._http.executor import Plan, execute
 from fcmclient._http.process import ProcessGuard, ProcessLocal
 from fcmclient._http.session import make_session, post
 from fcmclient.outcomes import Outcome
-from tests.forking import FORK_WARNING, Forked
+from tests.forking import FORK_WARNING, Forked, c_fork
 from tests.http.servers import LoopbackServer, QuietHandler, serving
 
 pytestmark = [
@@ -123,7 +125,7 @@ def test_a_guard_tells_the_process_that_made_it() -> None:
     assert guard.owned()
 
 
-# -- the transport: a connection serves only the process that opened it ----------------------
+# -- the transport: a child closes its copies of the parent's sockets ------------------------
 
 
 class Echo(QuietHandler):
@@ -160,80 +162,101 @@ def ask(channel: Channel, body: str) -> str:
     return channel.post(body.encode(), channel.headers({})).body.decode()
 
 
-def test_regression_a_child_sent_on_its_parents_keep_alive_connection(echo: EchoServer) -> None:
-    """The pool lent a child the connection its parent had opened and kept alive, so the two
-    processes wrote to one socket and each could read the other's answer. A connection now
-    serves only the process that opened it, through the channel's direct path and through
-    ``adapter.send`` alike; the child's copy is closed, never shut down."""
+def sockets_to(server: EchoServer) -> list[socket.socket]:
+    """The open sockets to ``server`` that an adapter read answers from."""
+    return [
+        sock for sock in list(_OPENED) if sock.fileno() != -1 and sock.getpeername()[1] == server.server_port
+    ]
+
+
+def test_a_child_keeps_no_usable_copy_of_its_parents_connections(echo: EchoServer) -> None:
+    """``os.fork()``: before any code of the child runs, each socket its parent's adapter used
+    is detached from the parent's connection (the descriptor now names a pipe: no use reaches
+    the network, nor reads what the parent is answered), and the parent's session refuses to
+    send there. The child's own session works; the parent's next request goes out on the same
+    keep-alive connection (nothing was shut down)."""
     session = make_session(4)
     channel = Channel(session, echo.url, {}, TIMEOUT, {})
     assert ask(channel, "parent:0") == "parent:0"
+    [theirs] = sockets_to(echo)
 
-    def child() -> list[str]:
-        answers = [post(session, echo.url, b"child:adapter", {}, TIMEOUT, {}).body.decode()]
-        theirs = Channel(session, echo.url, {}, TIMEOUT, {})
-        answers += [ask(theirs, f"child:{i}") for i in range(3)]
-        return answers
+    def child() -> dict[str, Any]:
+        report: dict[str, Any] = {"open": theirs.fileno() != -1, "registered": theirs in _OPENED}
+        theirs.settimeout(0.1)  # a use waits at most the socket's timeout (the request's, in a pool)
+        uses = (
+            ("peer", theirs.getpeername),
+            ("send", lambda: theirs.send(b"POST")),
+            ("recv", lambda: theirs.recv(1)),
+        )
+        for use, attempt in uses:
+            try:
+                attempt()
+                report[use] = "worked"
+            except TimeoutError:
+                report[use] = "timed out"
+            except OSError as exc:
+                report[use] = errno.errorcode.get(exc.errno or 0, str(exc))
+        try:
+            post(session, echo.url, b"child:theirs", {}, TIMEOUT, {})
+            report["parent's session"] = "sent"
+        except requests.ConnectionError as exc:
+            report["parent's session"] = str(exc)
+        own = make_session(1)  # the child's own, as each process's FCM makes
+        report["answer"] = post(own, echo.url, b"child:0", {}, TIMEOUT, {}).body.decode()
+        report["own"] = len(sockets_to(echo))
+        return report
 
     forked = Forked(child)
     try:
-        assert forked.report(time.monotonic() + WAIT) == ["child:adapter", "child:0", "child:1", "child:2"]
+        report = forked.report(time.monotonic() + WAIT)
     finally:
         forked.kill()
-    channel = Channel(session, echo.url, {}, TIMEOUT, {})
+    assert report == {
+        "open": True,  # a socket object the child may still hold, its descriptor a pipe's
+        "registered": False,
+        "peer": "ENOTSOCK",
+        "send": "timed out",  # the descriptor is a pipe's read end: never writable, nothing sent
+        "recv": "timed out",  # nor readable: no answer of the parent's is taken
+        "parent's session": "this process was forked from the one that made this connection pool",
+        "answer": "child:0",
+        "own": 1,
+    }
     assert ask(channel, "parent:1") == "parent:1"
     session.close()
-
-    processes: dict[int, set[str]] = {}
-    for port, body in echo.seen:
-        processes.setdefault(port, set()).add(body.split(":")[0])
-    # One process per connection (the child may open more than one: its copy of the parent's
-    # connection reads as dropped, and a kept connection can be closed by the server).
-    assert all(len(who) == 1 for who in processes.values())
-    assert {"child", "parent"} == set().union(*processes.values())
-    parent = [port for port, body in echo.seen if body.startswith("parent")]
-    assert parent[0] == parent[1]  # the parent's connection survived the child
+    ports = {body: port for port, body in echo.seen}
+    assert "child:theirs" not in ports
+    assert ports["parent:0"] == ports["parent:1"] != ports["child:0"]  # the parent's connection lived on
 
 
-def test_regression_the_childs_release_thread_closed_a_connection_the_child_had_reopened(
-    echo: EchoServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """In a child, the daemon thread that closes the inherited sockets could find a pooled
-    connection still the parent's, then close the connection itself after the child's own
-    request had reopened it: the child's request failed (``ResponseNotReady``, seen in a full run)
-    or lost its connection. The thread now closes only the inherited socket object. Here it
-    is held between looking and closing until the child's first request is over."""
+def test_a_child_forked_from_c_closes_its_copies_when_it_notices(echo: EchoServer) -> None:
+    """A C-level fork runs no at-fork hook: ``close_inherited`` (called once the child is
+    recognised by its process id) closes its copies of the parent's sockets, and only those."""
     session = make_session(4)
-    assert post(session, echo.url, b"parent:0", {}, TIMEOUT, {}).body == b"parent:0"
+    channel = Channel(session, echo.url, {}, TIMEOUT, {})
+    assert ask(channel, "parent:0") == "parent:0"
+    [theirs] = sockets_to(echo)
 
-    def child() -> list[str]:
-        first_done = threading.Event()
-        really_owned = ProcessGuard.owned
+    def child() -> dict[str, Any]:
+        before = theirs.fileno() != -1
+        own = make_session(1)
+        answer = post(own, echo.url, b"child:0", {}, TIMEOUT, {}).body.decode()
+        close_inherited()
+        return {
+            "before": before,
+            "after": theirs.fileno() != -1,
+            "answer": answer,
+            "own": len(sockets_to(echo)),
+        }
 
-        def owned(guard: ProcessGuard) -> bool:
-            answer = really_owned(guard)
-            if threading.current_thread().name == "release":
-                first_done.wait(WAIT)  # looked; closes once the child's request is over
-            return answer
-
-        monkeypatch.setattr(ProcessGuard, "owned", owned)
-        release = threading.Thread(target=close_inherited, name="release")
-        release.start()
-        answers = [post(session, echo.url, b"child:0", {}, TIMEOUT, {}).body.decode()]
-        first_done.set()
-        release.join(WAIT)
-        answers.append(post(session, echo.url, b"child:1", {}, TIMEOUT, {}).body.decode())
-        return answers
-
-    forked = Forked(child)
+    forked = Forked(child, fork=c_fork)
     try:
-        assert forked.report(time.monotonic() + WAIT) == ["child:0", "child:1"]
+        report = forked.report(time.monotonic() + WAIT)
     finally:
         forked.kill()
-    assert post(session, echo.url, b"parent:1", {}, TIMEOUT, {}).body == b"parent:1"
+    assert report == {"before": True, "after": False, "answer": "child:0", "own": 1}
+    assert ask(channel, "parent:1") == "parent:1"
     session.close()
     ports = {body: port for port, body in echo.seen}
-    assert ports["child:0"] == ports["child:1"]  # the child kept the connection it opened
     assert ports["parent:0"] == ports["parent:1"] != ports["child:0"]
 
 

@@ -3,9 +3,9 @@
 All are daemons, started on first use, and belong to the process that started them (a
 forked child makes its own engine, see :mod:`fcmclient._send.resources`). Nothing here blocks
 the loop: a name lookup runs on a resolver thread, anything else that blocks (an
-access-token fetch) on a second helper, through :meth:`Engine.offload`. At most four threads
-serve a send: the caller's (which waits, or reads the rest of a ``send_each`` window), the
-loop's and these two.
+access-token fetch) on a thread of its own, through :meth:`Engine.offload`, which the loop
+waits for at most its deadline. At most four threads serve a send: the caller's (which
+waits, or reads the rest of a ``send_each`` window), the loop's and these two.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
+import requests
+
+from ..bounded import start
 from ..workers import Workers
 from .origin import Address, Origin
 
@@ -37,7 +40,6 @@ class _Running:
     def __init__(self, connections: int, max_body: int) -> None:
         self.loop = asyncio.new_event_loop()
         self.resolver = Workers(1, "fcmclient-resolver")
-        self.helper = Workers(1, "fcmclient-engine-helper")
         self.origins: dict[Address, Origin] = {}
         #: Each run under way: its future, and what stops it from starting more requests.
         self.runs: dict[Future[Any], Callable[[], None]] = {}
@@ -61,7 +63,6 @@ class _Running:
             except RuntimeError:  # closed meanwhile
                 shutting.close()
         self.resolver.shutdown()
-        self.helper.shutdown()
 
     async def shut_down(self) -> None:
         """Cancel every task, close every connection, then stop the loop (on the loop)."""
@@ -132,12 +133,19 @@ class Engine:
             running.origins[address] = found
         return found
 
-    async def offload(self, work: Callable[[], T]) -> T:
-        """``work()`` run on the helper thread, awaited on the loop."""
+    async def offload(self, work: Callable[[], T], seconds: float) -> T:
+        """``work()`` run on a thread of its own (:func:`~fcmclient._http.bounded.start`),
+        awaited on the loop for at most ``seconds``.
+
+        :raises requests.ReadTimeout: no result within ``seconds`` (the work is abandoned).
+        """
         running = self._running
         if running is None or running.loop is not asyncio.get_running_loop():
             raise RuntimeError("the fan-out engine was closed")
-        return await asyncio.wrap_future(running.helper.submit(work))
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(start(work)), seconds)
+        except asyncio.TimeoutError:
+            raise requests.ReadTimeout(f"no result within {seconds:g} s") from None
 
     def close(self) -> None:
         """Stop every run (its requests under way end, the rest are not sent), close every
@@ -159,7 +167,6 @@ class Engine:
                 shut.result(CLOSE_WAIT)
             running.thread.join(CLOSE_WAIT)
         running.resolver.shutdown()
-        running.helper.shutdown()
 
 
 def _forget(running: _Running, future: Future[Any]) -> None:

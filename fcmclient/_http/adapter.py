@@ -1,0 +1,114 @@
+"""fcm-client's transport adapter: requests' own, remembering the sockets it reads answers
+from, so that a forked child can close its copies of them (:func:`close_inherited`).
+
+A child never sends through its parent's session (each process makes its own, see
+``_send/resources.py``), but it holds copies of the parent's pooled sockets: a copy keeps a
+connection open after the parent closed it. The socket is reached through urllib3's and
+http.client's public attributes (``HTTPResponse.connection``, ``HTTPConnection.sock``) when
+an answer arrives; a socket that never got an answer is closed with its connection.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import weakref
+from typing import Any
+
+import requests
+from requests import PreparedRequest, Response
+from requests.adapters import HTTPAdapter
+
+from .process import ProcessGuard
+
+__all__ = ["Adapter", "close_inherited"]
+
+#: Every socket an :class:`Adapter` read an answer from, and the process that did.
+_OPENED: weakref.WeakKeyDictionary[socket.socket, ProcessGuard] = weakref.WeakKeyDictionary()
+
+
+class Adapter(HTTPAdapter):
+    """:class:`~requests.adapters.HTTPAdapter`, remembering which process uses each socket,
+    and sending only in the process that made it.
+
+    Takes the same arguments and sends exactly as it does. Its pool holds sockets shared with
+    any child forked later: a green thread (gevent) that a fork carried into the child gets a
+    :class:`requests.ConnectionError` instead of a pooled connection of its parent's.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._made_in = ProcessGuard()
+        super().__init__(*args, **kwargs)
+
+    def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
+        """Send as :meth:`HTTPAdapter.send <requests.adapters.HTTPAdapter.send>` does, in the
+        process that made this adapter only."""
+        if not self._made_in.owned():
+            raise requests.ConnectionError(
+                "this process was forked from the one that made this connection pool"
+            )
+        return super().send(request, *args, **kwargs)
+
+    def build_response(self, req: PreparedRequest, resp: Any) -> Response:
+        """Build the response as requests does, after noting the socket it is read from."""
+        sock = getattr(getattr(resp, "connection", None), "sock", None)
+        if isinstance(sock, socket.socket) and sock not in _OPENED:
+            _OPENED[sock] = ProcessGuard()
+        return super().build_response(req, resp)
+
+
+def _inherited() -> list[socket.socket]:
+    """The sockets in :data:`_OPENED` that another process opened (read without a lock)."""
+    while True:
+        try:
+            sockets = list(_OPENED.items())
+            break
+        except RuntimeError:  # another thread added one meanwhile: look again
+            continue
+    return [sock for sock, opened_in in sockets if not opened_in.owned()]
+
+
+def close_inherited() -> None:
+    """Close this process's copies of the sockets another process's adapters read from.
+
+    Only each inherited socket object is closed, never shut down: the parent's connections
+    stay open. It takes no lock (a parent thread may have held one at the fork). For a child
+    that ran no Python hooks at the fork (a C-level fork), recognised later
+    (``_send/resources.py``); ``os.fork()`` children get :func:`_detach_inherited` instead.
+    """
+    for sock in _inherited():
+        sock.close()  # this process's copy only
+
+
+#: In a child: the pipe whose read end replaced the inherited sockets' descriptors (kept
+#: open, so that they never read as closed or readable).
+_PIPE: tuple[int, int] | None = None
+
+
+def _detach_inherited() -> None:
+    """At ``os.fork()``, in the child, before any of its code runs: point the descriptor of
+    each socket inherited from the parent's adapters at a pipe.
+
+    The parent's connections are then the parent's alone, and no use of such a socket in the
+    child reaches the network or takes an answer meant for the parent: the pipe's read end is
+    never readable nor writable (a use waits out the socket's timeout; a socket call proper
+    fails, ``ENOTSOCK``). Closing the socket instead would make urllib3 see a dropped
+    connection and open a new one, for a green thread (gevent) that the fork carried over in
+    the middle of a request to send it a second time. The socket objects stay open; they go
+    with the parent's pools, which the child never uses (:class:`Adapter` refuses to send).
+    """
+    global _PIPE
+    inherited = _inherited()
+    for sock in inherited:
+        del _OPENED[sock]
+    inherited = [sock for sock in inherited if sock.fileno() != -1]
+    if not inherited:
+        return
+    if _PIPE is None:
+        _PIPE = os.pipe()
+    for sock in inherited:
+        os.dup2(_PIPE[0], sock.fileno())
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_detach_inherited)
