@@ -19,12 +19,13 @@ import requests
 from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
 
-from .process import ProcessGuard
+from .process import ProcessGuard, forks
 
 __all__ = ["Adapter", "close_inherited"]
 
-#: Every socket an :class:`Adapter` read an answer from, and the process that did.
-_OPENED: weakref.WeakKeyDictionary[socket.socket, ProcessGuard] = weakref.WeakKeyDictionary()
+#: Every socket an :class:`Adapter` read an answer from, and the process that did: its id
+#: and its :func:`~.process.forks` stamp.
+_OPENED: weakref.WeakKeyDictionary[socket.socket, tuple[int, int]] = weakref.WeakKeyDictionary()
 
 
 class Adapter(HTTPAdapter):
@@ -53,30 +54,33 @@ class Adapter(HTTPAdapter):
         """Build the response as requests does, after noting the socket it is read from."""
         sock = getattr(getattr(resp, "connection", None), "sock", None)
         if isinstance(sock, socket.socket) and sock not in _OPENED:
-            _OPENED[sock] = ProcessGuard()
+            _OPENED[sock] = (os.getpid(), forks())
         return super().build_response(req, resp)
 
 
-def _inherited() -> list[socket.socket]:
-    """The sockets in :data:`_OPENED` that another process opened (read without a lock)."""
+def _inherited(*, hooks_ran: bool) -> list[socket.socket]:
+    """The sockets in :data:`_OPENED` that another process opened (read without a lock):
+    through ``os.fork()``, whose hooks ran (``hooks_ran``), or through a C-level fork."""
+    here = os.getpid()
     while True:
         try:
             sockets = list(_OPENED.items())
             break
         except RuntimeError:  # another thread added one meanwhile: look again
             continue
-    return [sock for sock, opened_in in sockets if not opened_in.owned()]
+    return [sock for sock, (pid, stamp) in sockets if pid != here and (stamp != forks()) == hooks_ran]
 
 
 def close_inherited() -> None:
     """Close this process's copies of the sockets another process's adapters read from.
 
     Only each inherited socket object is closed, never shut down: the parent's connections
-    stay open. It takes no lock (a parent thread may have held one at the fork). For a child
-    that ran no Python hooks at the fork (a C-level fork), recognised later
-    (``_send/resources.py``); ``os.fork()`` children get :func:`_detach_inherited` instead.
+    stay open. It takes no lock (a parent thread may have held one at the fork). Only the
+    sockets a C-level fork (no Python hook) left to a child recognised later
+    (``_send/resources.py``); an ``os.fork()`` child's are :func:`_detach_inherited`'s, which
+    may run after this (a thread started by an earlier hook may run first).
     """
-    for sock in _inherited():
+    for sock in _inherited(hooks_ran=False):
         sock.close()  # this process's copy only
 
 
@@ -98,7 +102,7 @@ def _detach_inherited() -> None:
     with the parent's pools, which the child never uses (:class:`Adapter` refuses to send).
     """
     global _PIPE
-    inherited = _inherited()
+    inherited = _inherited(hooks_ran=True)
     for sock in inherited:
         del _OPENED[sock]
     inherited = [sock for sock in inherited if sock.fileno() != -1]
