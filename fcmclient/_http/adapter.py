@@ -10,6 +10,7 @@ an answer arrives; a socket that never got an answer is closed with its connecti
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import weakref
@@ -19,13 +20,14 @@ import requests
 from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
 
+from .bounded import given_up
 from .process import ProcessGuard, forks
 
-__all__ = ["Adapter", "close_inherited"]
+__all__ = ["Adapter", "close_inherited", "remember", "shut_down"]
 
 #: Every socket an :class:`Adapter` read an answer from, and the process that did: its id
 #: and its :func:`~.process.forks` stamp.
-_OPENED: weakref.WeakKeyDictionary[socket.socket, tuple[int, int]] = weakref.WeakKeyDictionary()
+_OPENED: weakref.WeakKeyDictionary[Any, tuple[int, int]] = weakref.WeakKeyDictionary()
 
 
 class Adapter(HTTPAdapter):
@@ -48,17 +50,36 @@ class Adapter(HTTPAdapter):
             raise requests.ConnectionError(
                 "this process was forked from the one that made this connection pool"
             )
+        if given_up():
+            raise requests.ConnectionError("not sent: its caller stopped waiting for it")
         return super().send(request, *args, **kwargs)
 
     def build_response(self, req: PreparedRequest, resp: Any) -> Response:
         """Build the response as requests does, after noting the socket it is read from."""
-        sock = getattr(getattr(resp, "connection", None), "sock", None)
-        if isinstance(sock, socket.socket) and sock not in _OPENED:
-            _OPENED[sock] = (os.getpid(), forks())
+        remember(getattr(getattr(resp, "connection", None), "sock", None))
         return super().build_response(req, resp)
 
 
-def _inherited(*, hooks_ran: bool) -> list[socket.socket]:
+def remember(sock: object) -> None:
+    """Note that this process reads answers from ``sock``: any socket-like object (under
+    eventlet a TLS socket is no ``socket.socket``, which it patched); others are ignored."""
+    if sock is None or not callable(getattr(sock, "fileno", None)):
+        return
+    with contextlib.suppress(TypeError):  # not weakly referenceable: nothing to track it by
+        if sock not in _OPENED:
+            _OPENED[sock] = (os.getpid(), forks())
+
+
+def shut_down(response: Response) -> None:
+    """Shut the connection ``response`` is read from down, from any thread: the thread reading
+    it (a request abandoned at its deadline) stops at once, and the connection is not reused."""
+    sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError, ValueError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def _inherited(*, hooks_ran: bool) -> list[Any]:
     """The sockets in :data:`_OPENED` that another process opened (read without a lock):
     through ``os.fork()``, whose hooks ran (``hooks_ran``), or through a C-level fork."""
     here = os.getpid()

@@ -5,15 +5,18 @@ requests (and urllib3) apply the read timeout to each socket read, so a server t
 byte every few seconds can hold a request for ever, and neither offers a way to bound the
 whole. Rather than reach into how they read, the request runs on a daemon thread started for
 it, with requests' own per-read timeouts, and the caller stops waiting at the deadline. The
-abandoned thread ends on its own (at the server's next pause longer than the read timeout, or
-its last byte); nothing waits for it and what it brings back is dropped.
+abandoned request sends nothing it had not sent (:func:`given_up`, which the session's adapter
+asks before sending); once its answer began, the caller cuts its connection; otherwise it ends
+at the server's next pause longer than the read timeout. What it brings back is dropped.
 
 The helper is started with :func:`_thread.start_new_thread`, not :class:`threading.Thread`:
 nothing to name, join or register, and no wait for it to start (``Thread.start`` waits on a
 condition, which an asynchronous exception can leave locked). The caller waits on a plain
-lock, which such an exception (a Celery soft time limit) cannot leave held: a thread
-interrupted there abandons the work as the deadline would. Under gevent or eventlet the
-thread and the lock are green ones (both patch ``_thread``).
+lock, which such an exception (a Celery soft time limit) cannot leave held. An interrupted
+caller waits for the request under way (at most its deadline), as an interrupted fan-out
+does, so that nothing is sent after the interruption was raised; a second interruption
+abandons it. Under gevent or eventlet the thread and the lock are green ones (both patch
+``_thread``).
 
 Green threads survive a fork (gevent resumes them in the child): a helper carried over
 while it was opening a connection would finish opening it, shared with the parent, and
@@ -37,23 +40,26 @@ import requests
 
 from .process import ProcessGuard, green_patched
 
-__all__ = ["run_within", "start"]
+__all__ = ["given_up", "run_within", "start"]
 
 T = TypeVar("T")
 
 
-#: ``waited`` is true on a thread made by :func:`start`: whoever waits for it bounds the wait.
+#: Seconds the caller waits, past the deadline, for work that ``partial()`` cut short to
+#: hand over what it has (a request whose connection was just shut down).
+_GRACE = 0.05
+
+#: ``call``: on a helper thread, the :class:`_Call` it runs.
 _local = threading.local()
 
 
 def start(action: Callable[[], T]) -> Future[T]:
-    """``action()`` on a new daemon thread, whose requests are made right there (no helper
-    each): for a caller that bounds its own wait for the future (the engine's loop, fetching
-    a token in the middle of a fan-out). A late result is dropped with the future."""
+    """``action()`` on a new daemon thread, for a caller that bounds its own wait for the future
+    (the engine's loop, fetching a token in the middle of a fan-out). A late result is dropped
+    with the future; requests made there are bounded as anywhere (:func:`run_within`)."""
     future: Future[T] = Future()
 
     def run() -> None:
-        _local.waited = True
         if not future.set_running_or_notify_cancel():
             return
         try:
@@ -61,8 +67,22 @@ def start(action: Callable[[], T]) -> Future[T]:
         except BaseException as exc:  # handed over through the future
             future.set_exception(exc)
 
-    _thread.start_new_thread(run, ())
+    _start(run)
     return future
+
+
+def given_up() -> bool:
+    """Whether the caller of the work this helper thread runs has stopped waiting for it (its
+    deadline passed, or a second interruption): such work must send nothing more."""
+    call: _Call[object] | None = getattr(_local, "call", None)
+    return call is not None and call.given_up
+
+
+def _start(run: Callable[[], None]) -> None:
+    try:
+        _thread.start_new_thread(run, ())
+    except RuntimeError as exc:  # the process has no thread to spare
+        raise requests.ConnectionError(f"no thread to make the request on: {exc}") from None
 
 
 def _forked() -> requests.ConnectionError:
@@ -134,11 +154,13 @@ if hasattr(os, "register_at_fork"):
 class _Call(Generic[T]):
     """One piece of work on its helper thread, and what it came to."""
 
-    __slots__ = ("_action", "done", "error", "made_in", "value")
+    __slots__ = ("_action", "done", "error", "given_up", "made_in", "value")
 
     def __init__(self, action: Callable[[], T]) -> None:
         self._action: Callable[[], T] | None = action
         self.made_in = ProcessGuard()
+        #: Set by the caller once it stops waiting (see :func:`given_up`).
+        self.given_up = False
         self.done = threading.Lock()
         self.done.acquire()  # released by the helper once ``value`` or ``error`` is set
         self.value: T | None = None
@@ -146,6 +168,7 @@ class _Call(Generic[T]):
 
     def run(self) -> None:
         action, self._action = self._action, None
+        _local.call = self
         try:
             if not self.made_in.owned():  # a green helper a fork carried into a child before it began
                 raise _forked()
@@ -154,6 +177,7 @@ class _Call(Generic[T]):
         except BaseException as exc:  # handed to the caller, who raises it
             self.error = exc
         finally:
+            _local.call = None
             if self.made_in.owned():
                 _UNDER_WAY.leave()
             self.done.release()
@@ -163,32 +187,50 @@ def run_within(action: Callable[[], T], seconds: float, partial: Callable[[], T 
     """``action()``, run on a helper thread, waited for at most ``seconds``.
 
     Whatever ``action`` raises is raised here. At the deadline, ``partial()`` (if given) may
-    still provide the result (a request whose status already arrived, its body cut off);
-    otherwise the work is abandoned.
+    cut the work short and provide a result (a request whose status already arrived: its
+    connection shut down, its body so far); the work's own result is taken instead if it
+    comes within a short grace. Otherwise the work is abandoned. An interruption of the
+    waiting thread waits for the work at most until the deadline, then is raised; a second
+    one is raised at once.
 
+    :raises requests.ConnectTimeout: no time left to start it in.
     :raises requests.ReadTimeout: no result within ``seconds``.
-    :raises requests.ConnectionError: the process forked while a green thread waited here
-        (gevent carries green threads into a child): the result belongs to the parent.
+    :raises requests.ConnectionError: no thread could be started; or the process forked
+        while a green thread waited here (gevent carries green threads into a child): the
+        result belongs to the parent.
     """
-    if getattr(_local, "waited", False):  # on a thread of start(): its waiter bounds the wait
-        return action()
     until = time.monotonic() + seconds
+    if seconds <= 0:
+        raise requests.ConnectTimeout("no time left to send the request in")
+    call = _Call(action)
     if not _UNDER_WAY.enter(until):
         raise requests.ConnectTimeout("no request could start within its deadline: the process was forking")
-    call = _Call(action)
     try:
-        _thread.start_new_thread(call.run, ())
+        _start(call.run)
     except BaseException:
         _UNDER_WAY.leave()
         raise
-    finished = call.done.acquire(timeout=max(until - time.monotonic(), 0.0))
+    try:
+        finished = call.done.acquire(timeout=max(until - time.monotonic(), 0.0))
+    except BaseException:
+        try:  # interrupted: the request under way ends first (a second interruption abandons it)
+            call.done.acquire(timeout=max(until - time.monotonic(), 0.0))
+        finally:
+            call.given_up = True
+        raise
     if not call.made_in.owned():
         raise _forked()
     if not finished:
+        call.given_up = True
         late = partial() if partial is not None else None
-        if late is not None:
-            return late
-        raise requests.ReadTimeout(f"no answer within {seconds:g} s (connect + read timeout)")
+        if late is None:
+            raise requests.ReadTimeout(f"no answer within {seconds:g} s (connect + read timeout)")
+        # Cut short by partial(), the work ends at once: what it read by then, if it says so
+        # within the grace, else the partial result.
+        if call.done.acquire(timeout=_GRACE) and call.error is None:
+            return call.value  # type: ignore[return-value]  # set when no error was
+        call.error = None
+        return late
     if call.error is not None:
         error, call.error = call.error, None
         raise error

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import http.client
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,7 @@ from requests.cookies import RequestsCookieJar
 
 from .._checks import seconds
 from .._version import __version__
-from .adapter import Adapter
+from .adapter import Adapter, shut_down
 from .bounded import run_within
 
 __all__ = [
@@ -169,43 +170,61 @@ def post(
     """
     # Session.post for a POST: a double that replaced only that method still sees it.
     send = session.post if method == "POST" else functools.partial(session.request, method)
+    seconds = total_seconds(timeout) if total is None else total
+    until = time.monotonic() + seconds
     exchange = _Exchange(url)
 
     def run() -> Reply:
+        # Connecting never outlasts the deadline (a helper may start late: a fork pending).
+        connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        left = until - time.monotonic()
+        if left <= 0:
+            raise requests.ConnectTimeout("no time left to send the request in")
         response = send(
-            url, data=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True, **options
+            url,
+            data=body,
+            headers=headers,
+            timeout=(min(connect, left), read),
+            allow_redirects=False,
+            stream=True,
+            **options,
         )
-        exchange.status, exchange.headers = response.status_code, response.headers
+        exchange.response = response
         try:
             content, _ = read_capped(response.iter_content(_CHUNK), url, response.status_code, exchange.parts)
         finally:
             response.close()
         return Reply(response.status_code, response.headers, content)
 
-    return run_within(run, total_seconds(timeout) if total is None else total, exchange.so_far)
+    return run_within(run, seconds, exchange.cut_off)
 
 
 class _Exchange:
-    """What a request under way has received: its status and headers, and its body so far."""
+    """What a request under way has received: its response (status and headers), and its
+    body so far."""
 
-    __slots__ = ("headers", "parts", "status", "url")
+    __slots__ = ("parts", "response", "url")
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.status: int | None = None
-        self.headers: Mapping[str, str] = {}
+        self.response: requests.Response | None = None
         self.parts: list[bytes] = []
 
-    def so_far(self) -> Reply | None:
-        """The answer as far as it came by the deadline (``None``: no status yet)."""
-        status = self.status
-        if status is None:
+    def cut_off(self) -> Reply | None:
+        """At the deadline: the answer as far as it came (``None``: no status yet), its
+        connection shut down so that the abandoned request ends now."""
+        response = self.response
+        if response is None:
             return None
         content = b"".join(list(self.parts))[:MAX_RESPONSE_BYTES]
         log.warning(
-            "answer from %s (HTTP %d) cut off at the deadline after %d bytes", self.url, status, len(content)
+            "answer from %s (HTTP %d) cut off at the deadline after %d bytes",
+            self.url,
+            response.status_code,
+            len(content),
         )
-        return Reply(status, self.headers, content)
+        shut_down(response)
+        return Reply(response.status_code, response.headers, content)
 
 
 #: What reading a body can raise: requests' errors, and the socket, http.client and urllib3

@@ -8,16 +8,19 @@ the waiting thread abandons the work. Abandoned work ends on its own; its result
 from __future__ import annotations
 
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
 
-from fcmclient._http.bounded import run_within, start
+from fcmclient._http.bounded import run_within
 from fcmclient._http.engine.loop import Engine
-from fcmclient._http.session import MAX_RESPONSE_BYTES
+from fcmclient._http.session import MAX_RESPONSE_BYTES, make_session, post
+from tests.loopback import RawServer, answer, http_answer
 from tests.timing import SLACK
 
 WAIT = 10.0  # the most any test here waits for a helper thread; none waits that long
@@ -93,34 +96,125 @@ class SoftTimeLimitError(Exception):
     """Raised in the waiting thread by a signal handler, as a Celery soft time limit is."""
 
 
-@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs setitimer (POSIX)")
-def test_an_interruption_of_the_waiting_thread_ends_the_wait_at_once(stuck: Stuck) -> None:
+@pytest.fixture
+def alarms() -> Iterator[list[float]]:
+    """Timer signals raising :class:`SoftTimeLimitError` in this (the main) thread: append the
+    delays (seconds from the first call of the work), in order, before the work starts."""
+    delays: list[float] = []
+
     def interrupt(signum: int, frame: object) -> None:
+        if delays:
+            signal.setitimer(signal.ITIMER_REAL, delays.pop(0))
         raise SoftTimeLimitError
 
     previous = signal.signal(signal.SIGALRM, interrupt)
-    try:
-        signal.setitimer(signal.ITIMER_REAL, 0.2)
-        started = time.monotonic()
-        with pytest.raises(SoftTimeLimitError):
-            run_within(stuck, WAIT)
-        assert time.monotonic() - started < 0.2 + SLACK
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-    # Nothing is left held: the next piece of work runs and returns at once.
+    yield delays
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+def arm(delays: list[float]) -> None:
+    signal.setitimer(signal.ITIMER_REAL, delays.pop(0))
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs setitimer (POSIX)")
+def test_an_interruption_waits_for_the_work_under_way_then_is_raised(alarms: list[float]) -> None:
+    """As an interrupted fan-out waits for its requests under way: the exception comes once
+    the work is over (here the interruption itself lets it end), and nothing is left held."""
+    release = threading.Event()
+    ended = threading.Event()
+
+    def work() -> str:
+        release.wait(WAIT)
+        ended.set()
+        return "done"
+
+    def interrupt(signum: int, frame: object) -> None:
+        release.set()
+        raise SoftTimeLimitError
+
+    signal.signal(signal.SIGALRM, interrupt)  # the fixture puts the previous handler back
+    signal.setitimer(signal.ITIMER_REAL, 0.1)
+    with pytest.raises(SoftTimeLimitError):
+        run_within(work, WAIT)
+    assert ended.is_set()
     assert run_within(lambda: "next", 5.0) == "next"
 
 
-def test_requests_on_a_thread_of_start_are_made_right_there() -> None:
-    """A thread made by ``start`` is one its waiter bounds: a request made on it takes no
-    helper of its own (the engine's token fetch is one thread, not two)."""
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs setitimer (POSIX)")
+def test_a_second_interruption_abandons_the_work_at_once(stuck: Stuck, alarms: list[float]) -> None:
+    alarms.extend([0.1, 0.1])
+    arm(alarms)
+    started = time.monotonic()
+    with pytest.raises(SoftTimeLimitError):
+        run_within(stuck, WAIT)
+    assert time.monotonic() - started < 0.2 + SLACK
+    assert not stuck.ended.is_set()  # still under way: abandoned
+    assert run_within(lambda: "next", 5.0) == "next"
 
-    def where() -> tuple[int, int]:
-        return threading.get_ident(), run_within(threading.get_ident, 5.0)
 
-    outer, inner = start(where).result(WAIT)
-    assert outer == inner != threading.get_ident()
+def test_no_time_left_starts_nothing_and_sends_nothing() -> None:
+    with RawServer(answer(http_answer(200, b"{}"))) as server, make_session(1) as session:
+        with pytest.raises(requests.ConnectTimeout, match="no time left"):
+            post(session, server.url(), b"{}", {}, 5.0, {}, total=0.0)
+        assert server.connections == 0
+
+
+def slow_lookup(monkeypatch: pytest.MonkeyPatch, seconds: float) -> threading.Event:
+    """Make every host name lookup take ``seconds`` (a slow resolver); the event is set once
+    one has begun."""
+    real = socket.getaddrinfo
+    begun = threading.Event()
+
+    def lookup(*args: Any, **kwargs: Any) -> Any:
+        begun.set()
+        time.sleep(seconds)  # the slow resolver itself, not a synchronisation
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    return begun
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs setitimer (POSIX)")
+def test_an_interrupted_caller_waits_for_the_request_under_way(
+    monkeypatch: pytest.MonkeyPatch, alarms: list[float]
+) -> None:
+    """A soft time limit landing while the request is still being connected: the caller
+    raises only once the request is over, so nothing is sent after the exception (before, the
+    helper went on and sent it afterwards)."""
+    slow_lookup(monkeypatch, 0.4)
+    with RawServer(answer(http_answer(200, b"{}"))) as server, make_session(1) as session:
+        alarms.append(0.1)
+        arm(alarms)
+        with pytest.raises(SoftTimeLimitError):
+            post(session, server.url().replace("127.0.0.1", "localhost"), b"{}", {}, 5.0, {})
+        sent_before = len(server.requests)
+    assert sent_before == 1
+    assert len(server.requests) == 1
+
+
+def test_at_the_deadline_a_body_under_way_is_cut_and_its_connection_shut_down() -> None:
+    """The status and the body so far are the answer; the abandoned helper's connection is
+    shut down at once (the server sees it close), instead of trickling on for as long as the
+    server likes (a read timeout each byte)."""
+    closed = threading.Event()
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+
+    def script(sock: socket.socket, server: RawServer) -> None:
+        sock.sendall(head + b'{"multicast')
+        sock.settimeout(WAIT)
+        if sock.recv(1) == b"":  # the client closed its end
+            closed.set()
+
+    with RawServer(script) as server, make_session(1) as session:
+        started = time.monotonic()
+        reply = post(session, server.url(), b"{}", {}, 5.0, {}, total=0.3)
+        assert time.monotonic() - started < 0.3 + SLACK
+        assert reply.status == 200
+        assert b'{"multicast'.startswith(
+            reply.body
+        )  # as far as whole reads went (urllib3 2 drops a torn one)
+        assert closed.wait(SLACK)
 
 
 def test_the_engine_waits_for_offloaded_work_at_most_its_bound(stuck: Stuck) -> None:

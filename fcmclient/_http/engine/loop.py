@@ -4,8 +4,10 @@ All are daemons, started on first use, and belong to the process that started th
 forked child makes its own engine, see :mod:`fcmclient._send.resources`). Nothing here blocks
 the loop: a name lookup runs on a resolver thread, anything else that blocks (an
 access-token fetch) on a thread of its own, through :meth:`Engine.offload`, which the loop
-waits for at most its deadline. At most four threads serve a send: the caller's (which
-waits, or reads the rest of a ``send_each`` window), the loop's and these two.
+waits for at most its deadline. Four threads serve a send: the caller's (which waits, or
+reads the rest of a ``send_each`` window), the loop's and these two; while a token that
+expired mid-send is fetched, its request has a short-lived helper of its own, as every
+request through requests has (:mod:`fcmclient._http.bounded`).
 """
 
 from __future__ import annotations
