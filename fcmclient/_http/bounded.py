@@ -4,10 +4,10 @@ own, and the calling thread waits for it at most the deadline.
 requests (and urllib3) apply the read timeout to each socket read, so a server that sends one
 byte every few seconds can hold a request for ever, and neither offers a way to bound the
 whole. Rather than reach into how they read, the request runs on a daemon thread started for
-it, with requests' own per-read timeouts, and the caller stops waiting at the deadline. The
-abandoned request sends nothing it had not sent (:func:`given_up`, which the session's adapter
-asks before sending); once its answer began, the caller cuts its connection; otherwise it ends
-at the server's next pause longer than the read timeout. What it brings back is dropped.
+it, with requests' own per-read timeouts, and the caller stops waiting at the deadline. An
+abandoned request not yet handed to the session's adapter is never sent (:func:`given_up`,
+which the adapter asks); once its answer began, the caller cuts its connection; otherwise it
+ends at the server's next pause longer than the read timeout. What it brings back is dropped.
 
 The helper is started with :func:`_thread.start_new_thread`, not :class:`threading.Thread`:
 nothing to name, join or register, and no wait for it to start (``Thread.start`` waits on a

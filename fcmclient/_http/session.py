@@ -175,7 +175,8 @@ def post(
     exchange = _Exchange(url)
 
     def run() -> Reply:
-        # Connecting never outlasts the deadline (a helper may start late: a fork pending).
+        # Connecting never outlasts the deadline (a helper may start late: a fork pending, a
+        # turn waited for); otherwise the timeout goes as given (a double may match on it).
         connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
         left = until - time.monotonic()
         if left <= 0:
@@ -184,7 +185,7 @@ def post(
             url,
             data=body,
             headers=headers,
-            timeout=(min(connect, left), read),
+            timeout=timeout if connect <= left else (left, read),
             allow_redirects=False,
             stream=True,
             **options,

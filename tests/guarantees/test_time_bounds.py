@@ -12,6 +12,7 @@ fixture).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import pathlib
@@ -398,3 +399,41 @@ def test_closing_the_fcm_under_a_multicast_keeps_its_bound_and_every_target(
     retry = result.retry()
     placed = [*result.success, *result.not_registered, *result.failed, *(retry.targets if retry else [])]
     assert sorted(placed) == sorted(tokens)
+
+
+def test_a_token_fetch_cut_off_at_its_deadline_holds_up_no_later_send(
+    fcm_emulator: FCMEmulator, figure: Callable[[str], None]
+) -> None:
+    """The access token is revoked between sends; the refresh meets a token endpoint that
+    trickles that one answer (a stuck connection) and is fine again after. That send ends
+    within one request's bound, and the sends after it fetch a token and deliver at once:
+    the abandoned request, still trickling on its helper, holds no lock they wait for."""
+    emu = fcm_emulator
+
+    def relay(sock: socket.socket, server: RawServer) -> None:
+        body = server.requests[-1].partition(b"\r\n\r\n")[2]
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        token = requests.post(emu.token_uri, data=body, headers=form, timeout=5)
+        data = http_answer(token.status_code, token.content, {"Content-Type": "application/json"})
+        if len(server.requests) == 2:  # the refresh after the revocation
+            trickle(data, INTERVAL)(sock, server)
+        else:
+            sock.sendall(data)
+
+    with RawServer(relay) as tokens:
+        info = {**emu.service_account_info("demo"), "token_uri": tokens.url("/token")}
+        with FCM.from_service_account(info, url=emu.v1_url("demo"), timeout=TIMEOUT) as client:
+            assert client.send(JSONMessage(["warm"])).success
+            emu.expire_access_tokens()
+            revoked = client.send(JSONMessage(["revoked"]))  # FCM refuses the token: 401, retry
+            cut, elapsed = timed(functools.partial(client.send, JSONMessage(["cut"])))
+            later = [timed(functools.partial(client.send, JSONMessage([f"b{i}"]))) for i in range(3)]
+    assert revoked.retry() is not None
+    assert isinstance(cut, requests.Timeout), cut
+    assert elapsed < TOTAL + SLACK
+    for result, took in later:
+        assert not isinstance(result, Exception), result
+        assert len(result.success) == 1
+        assert took < TOTAL
+    slowest = max(took for _, took in later)
+    figure(f"v1 send whose token refresh trickles: {elapsed:.2f} s; the next three: {slowest:.2f} s at most")
