@@ -74,6 +74,10 @@ def shut_down(response: Response) -> None:
     """Shut the connection ``response`` is read from down, from any thread: the thread reading
     it (a request abandoned at its deadline) stops at once, and the connection is not reused."""
     sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+    # Through an HTTPS proxy the connection's socket is urllib3's TLS-in-TLS transport, which
+    # has no shutdown(): the socket it wraps (its ``socket``) has.
+    while sock is not None and not callable(getattr(sock, "shutdown", None)):
+        sock = getattr(sock, "socket", None)
     if sock is not None:
         with contextlib.suppress(OSError, ValueError):
             sock.shutdown(socket.SHUT_RDWR)

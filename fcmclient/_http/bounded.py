@@ -14,22 +14,18 @@ nothing to name, join or register, and no wait for it to start (``Thread.start``
 condition, which an asynchronous exception can leave locked). The caller waits on a plain
 lock, which such an exception (a Celery soft time limit) cannot leave held. An interrupted
 caller waits for the request under way (at most its deadline), as an interrupted fan-out
-does, so that nothing is sent after the interruption was raised; a second interruption
+does, and the interruption carries its result (:func:`carried`); a second interruption
 abandons it. Under gevent or eventlet the thread and the lock are green ones (both patch
 ``_thread``).
 
-Green threads survive a fork (gevent resumes them in the child): a helper carried over
-while it was opening a connection would finish opening it, shared with the parent, and
-write its request a second time from the child. So in a green-patched process a fork
-first waits, at most until the latest deadline of the requests under way, for those to
-end, and no new one starts until it is done (:class:`_UnderWay`). Threads do not survive a
-fork: elsewhere nothing waits.
+In a process with green threads, a fork waits for the helpers under way
+(:mod:`~fcmclient._http.forkgate`).
 """
 
 from __future__ import annotations
 
 import _thread
-import os
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -38,19 +34,23 @@ from typing import Generic, TypeVar
 
 import requests
 
-from .process import ProcessGuard, green_patched
+from .forkgate import UNDER_WAY
+from .process import ProcessGuard
 
-__all__ = ["given_up", "run_within", "start"]
+__all__ = ["carried", "carry", "given_up", "run_within", "start"]
 
 T = TypeVar("T")
-
 
 #: Seconds the caller waits, past the deadline, for work that ``partial()`` cut short to
 #: hand over what it has (a request whose connection was just shut down).
 _GRACE = 0.05
 
-#: ``call``: on a helper thread, the :class:`_Call` it runs.
-_local = threading.local()
+#: The call each helper thread runs, by thread id (looked up when asked, so that it is the
+#: green thread's id under gevent, even when gevent patched after this module was imported).
+_CALLS: dict[int, _Call[object]] = {}
+
+#: The attribute by which an interruption carries the result of the work it waited for.
+_CARRIED = "fcmclient_result"
 
 
 def start(action: Callable[[], T]) -> Future[T]:
@@ -74,8 +74,20 @@ def start(action: Callable[[], T]) -> Future[T]:
 def given_up() -> bool:
     """Whether the caller of the work this helper thread runs has stopped waiting for it (its
     deadline passed, or a second interruption): such work must send nothing more."""
-    call: _Call[object] | None = getattr(_local, "call", None)
+    call = _CALLS.get(threading.get_ident())
     return call is not None and call.given_up
+
+
+def carry(interruption: BaseException, result: object) -> None:
+    """Let ``interruption`` carry ``result``, the work it waited for (see :func:`carried`)."""
+    with contextlib.suppress(AttributeError, TypeError):  # one that takes no attribute: nothing carried
+        setattr(interruption, _CARRIED, result)
+
+
+def carried(interruption: BaseException) -> object | None:
+    """The result of the work an interruption waited for before it went on, if any: a caller
+    that knows what a request came to records it rather than calling it interrupted."""
+    return getattr(interruption, _CARRIED, None)
 
 
 def _start(run: Callable[[], None]) -> None:
@@ -89,86 +101,29 @@ def _forked() -> requests.ConnectionError:
     return requests.ConnectionError("this process was forked from the one that made this request")
 
 
-class _UnderWay:
-    """The helpers under way in this process, and the gate a fork in a green-patched process
-    closes: it waits for them to end, and holds new ones back until it is done.
-
-    Its lock is held only for a few assignments, never across a wait.
-    """
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.count = 0
-        self.latest = 0.0  # the latest deadline (monotonic) among them
-        self.gate: threading.Event | None = None  # set when the fork is done; None: open
-        self.drained: threading.Event | None = None  # set when the count reaches 0
-
-    def enter(self, until: float) -> bool:
-        """Count one more helper, once no fork is pending; ``False`` if that is not by ``until``."""
-        while True:
-            with self.lock:
-                gate = self.gate
-                if gate is None:
-                    self.count += 1
-                    self.latest = max(self.latest, until)
-                    return True
-            if not gate.wait(until - time.monotonic()):
-                return False
-
-    def leave(self) -> None:
-        """Count one helper fewer; the last one out wakes a waiting fork."""
-        with self.lock:
-            self.count -= 1
-            drained = self.drained if self.count == 0 else None
-        if drained is not None:
-            drained.set()
-
-    def before_fork(self) -> None:
-        if not green_patched():
-            return
-        with self.lock:
-            if self.count == 0:
-                return
-            self.gate, self.drained = threading.Event(), threading.Event()
-            drained, latest = self.drained, self.latest
-        drained.wait(max(latest - time.monotonic(), 0.0))
-
-    def after_fork(self, child: bool) -> None:
-        with self.lock:
-            gate, self.gate, self.drained = self.gate, None, None
-            if child:
-                self.count = 0  # a helper carried over (a fork that waited in vain) counts in its parent
-        if gate is not None:
-            gate.set()
-
-
-_UNDER_WAY = _UnderWay()
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(
-        before=_UNDER_WAY.before_fork,
-        after_in_parent=lambda: _UNDER_WAY.after_fork(False),
-        after_in_child=lambda: _UNDER_WAY.after_fork(True),
-    )
-
-
 class _Call(Generic[T]):
     """One piece of work on its helper thread, and what it came to."""
 
-    __slots__ = ("_action", "done", "error", "given_up", "made_in", "value")
+    __slots__ = ("_action", "counted", "done", "error", "finished", "given_up", "made_in", "value")
 
     def __init__(self, action: Callable[[], T]) -> None:
         self._action: Callable[[], T] | None = action
         self.made_in = ProcessGuard()
         #: Set by the caller once it stops waiting (see :func:`given_up`).
         self.given_up = False
+        #: Whether the fork gate counts it (a green-patched process).
+        self.counted = False
+        #: Set by the helper, before it releases ``done``, once ``value`` or ``error`` is.
+        self.finished = False
         self.done = threading.Lock()
-        self.done.acquire()  # released by the helper once ``value`` or ``error`` is set
+        self.done.acquire()  # released by the helper once finished
         self.value: T | None = None
         self.error: BaseException | None = None
 
     def run(self) -> None:
         action, self._action = self._action, None
-        _local.call = self
+        me = threading.get_ident()
+        _CALLS[me] = self  # type: ignore[assignment]  # read back as a _Call of anything
         try:
             if not self.made_in.owned():  # a green helper a fork carried into a child before it began
                 raise _forked()
@@ -177,21 +132,27 @@ class _Call(Generic[T]):
         except BaseException as exc:  # handed to the caller, who raises it
             self.error = exc
         finally:
-            _local.call = None
-            if self.made_in.owned():
-                _UNDER_WAY.leave()
+            _CALLS.pop(me, None)
+            if self.counted and self.made_in.owned():
+                UNDER_WAY.leave()
+            self.finished = True
             self.done.release()
+
+    def wait(self, until: float) -> bool:
+        """Wait for the helper until ``until`` (at once if it finished); whether it did."""
+        return self.finished or self.done.acquire(timeout=max(until - time.monotonic(), 0.0))
 
 
 def run_within(action: Callable[[], T], seconds: float, partial: Callable[[], T | None] | None = None) -> T:
     """``action()``, run on a helper thread, waited for at most ``seconds``.
 
-    Whatever ``action`` raises is raised here. At the deadline, ``partial()`` (if given) may
-    cut the work short and provide a result (a request whose status already arrived: its
-    connection shut down, its body so far); the work's own result is taken instead if it
-    comes within a short grace. Otherwise the work is abandoned. An interruption of the
-    waiting thread waits for the work at most until the deadline, then is raised; a second
-    one is raised at once.
+    Whatever ``action`` raises is raised here. When the caller gives up on it (the deadline,
+    a second interruption), ``partial()`` (if given) cuts the work short and may provide a
+    result (a request whose status already arrived: its connection shut down, its body so
+    far); at the deadline, the work's own result is taken instead if it comes within a short
+    grace. An interruption of the waiting thread waits for the work at most until the
+    deadline, then is raised carrying its result (:func:`carried`); a second one is raised at
+    once.
 
     :raises requests.ConnectTimeout: no time left to start it in.
     :raises requests.ReadTimeout: no result within ``seconds``.
@@ -203,20 +164,20 @@ def run_within(action: Callable[[], T], seconds: float, partial: Callable[[], T 
     if seconds <= 0:
         raise requests.ConnectTimeout("no time left to send the request in")
     call = _Call(action)
-    if not _UNDER_WAY.enter(until):
+    entered = UNDER_WAY.enter(until)
+    if entered is False:
         raise requests.ConnectTimeout("no request could start within its deadline: the process was forking")
+    call.counted = entered is True
     try:
         _start(call.run)
     except BaseException:
-        _UNDER_WAY.leave()
+        if call.counted:
+            UNDER_WAY.leave()
         raise
     try:
-        finished = call.done.acquire(timeout=max(until - time.monotonic(), 0.0))
-    except BaseException:
-        try:  # interrupted: the request under way ends first (a second interruption abandons it)
-            call.done.acquire(timeout=max(until - time.monotonic(), 0.0))
-        finally:
-            call.given_up = True
+        finished = call.wait(until)
+    except BaseException as interruption:
+        _interrupted(call, until, interruption, partial)
         raise
     if not call.made_in.owned():
         raise _forked()
@@ -227,10 +188,30 @@ def run_within(action: Callable[[], T], seconds: float, partial: Callable[[], T 
             raise requests.ReadTimeout(f"no answer within {seconds:g} s (connect + read timeout)")
         # Cut short by partial(), the work ends at once: what it read by then, if it says so
         # within the grace, else the partial result.
-        if call.done.acquire(timeout=_GRACE) and call.error is None:
+        if call.wait(time.monotonic() + _GRACE) and call.error is None:
             return call.value  # type: ignore[return-value]  # set when no error was
         call.error = None
         return late
+    return _outcome(call)
+
+
+def _interrupted(
+    call: _Call[T], until: float, interruption: BaseException, partial: Callable[[], T | None] | None
+) -> None:
+    """The caller was interrupted while waiting: the work under way ends first (at most at
+    the deadline; a second interruption stops this wait), its result carried."""
+    try:
+        if call.wait(until) and call.error is None and call.made_in.owned():
+            carry(interruption, call.value)
+    finally:
+        if not call.finished:
+            call.given_up = True
+            if partial is not None:
+                partial()  # cut short: its thread ends, its late result is dropped
+        call.error = None
+
+
+def _outcome(call: _Call[T]) -> T:
     if call.error is not None:
         error, call.error = call.error, None
         raise error

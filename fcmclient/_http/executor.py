@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 from ..outcomes import Outcome
+from .bounded import carried
 from .process import forks
 
 log = logging.getLogger("fcmclient")
@@ -176,8 +177,10 @@ class Ledger(Generic[R]):
             self.count = self._growing.count = count
 
     def failed(self, index: int, exc: BaseException) -> None:
-        """The work on ``index`` raised ``exc``: it is handed to the caller, and the run stops."""
-        self.outcomes[index] = self.plan.on_error(exc)
+        """The work on ``index`` raised ``exc``: it is handed to the caller, and the run stops.
+        An interruption that waited for the work may carry its outcome (:func:`~.bounded.carried`)."""
+        done = carried(exc)
+        self.outcomes[index] = done if isinstance(done, Outcome) else self.plan.on_error(exc)
         self.errors.append(exc)
         self.stop.set()
 

@@ -29,7 +29,7 @@ from .engine.origin import Address
 from .intercept import session_is_watched
 from .process import green_patched
 
-__all__ = ["OWN_ADAPTERS", "engine_address", "green_patched"]
+__all__ = ["OWN_ADAPTERS", "engine_address"]
 
 #: Adapters fcm-client may bypass: requests' own, and fcm-client's.
 OWN_ADAPTERS = (HTTPAdapter, Adapter)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import http.client
 import logging
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -194,37 +195,52 @@ def post(
         try:
             content, _ = read_capped(response.iter_content(_CHUNK), url, response.status_code, exchange.parts)
         finally:
+            exchange.finish()
             response.close()
         return Reply(response.status_code, response.headers, content)
 
-    return run_within(run, seconds, exchange.cut_off)
+    return run_within(run, seconds, exchange.give_up)
 
 
 class _Exchange:
     """What a request under way has received: its response (status and headers), and its
-    body so far."""
+    body so far; and whether its helper is done reading."""
 
-    __slots__ = ("parts", "response", "url")
+    __slots__ = ("_lock", "finished", "parts", "response", "url")
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.response: requests.Response | None = None
         self.parts: list[bytes] = []
+        self.finished = False
+        self._lock = threading.Lock()
 
-    def cut_off(self) -> Reply | None:
-        """At the deadline: the answer as far as it came (``None``: no status yet), its
-        connection shut down so that the abandoned request ends now."""
+    def finish(self) -> None:
+        """The helper is done reading: from now on its connection may go back to the pool,
+        where :meth:`give_up` must not shut it down under another request."""
+        if self._lock.acquire(timeout=1.0):  # held only for a shutdown() call
+            self.finished = True
+            self._lock.release()
+        else:
+            self.finished = True
+
+    def give_up(self) -> Reply | None:
+        """The caller stops waiting: the answer as far as it came (``None``: no status yet),
+        its connection shut down, unless the helper is done with it, so that the abandoned
+        request ends now."""
         response = self.response
         if response is None:
             return None
         content = b"".join(list(self.parts))[:MAX_RESPONSE_BYTES]
         log.warning(
-            "answer from %s (HTTP %d) cut off at the deadline after %d bytes",
+            "answer from %s (HTTP %d) given up on after %d bytes",
             self.url,
             response.status_code,
             len(content),
         )
-        shut_down(response)
+        with self._lock:
+            if not self.finished:
+                shut_down(response)
         return Reply(response.status_code, response.headers, content)
 
 

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import requests
 
+from .._http.bounded import carried, carry
 from .._http.channel import Channel
 from .._http.engine.origin import Headers
 from .._http.executor import Plan, execute
@@ -187,7 +188,20 @@ class Call:
         except requests.RequestException as exc:
             log.debug("v1 %s %s failed in transport: %s", what, prefix(target), type(exc).__name__)
             return Outcome.transport_error(exc)
+        except BaseException as interruption:  # the answer it waited for is the target's outcome
+            self._carry_outcome(interruption, exchange, token, f"{what} {prefix(target)}")
+            raise
         return self.read(exchange, reply, token, f"{what} {prefix(target)}")
+
+    def _carry_outcome(
+        self, interruption: BaseException, exchange: Exchange[Any], token: AccessToken, about: str
+    ) -> None:
+        reply = carried(interruption)
+        if isinstance(reply, Reply):
+            try:
+                carry(interruption, self.read(exchange, reply, token, about))
+            except Exception:  # (an expired token, say) the interruption goes on, the target interrupted
+                carry(interruption, None)
 
     def token_failed(self, exc: requests.RequestException) -> Outcome:
         """A token refresh failed mid-call with ``exc``: the outcome of every request left

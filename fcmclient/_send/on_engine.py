@@ -102,8 +102,8 @@ class EngineJob:
 
     async def _after_fetch(self, index: int) -> Request:
         """The request for ``index`` once a token is fetched: one fetch at a time for the whole
-        fan-out, on the engine's helper thread, its token used as it comes (however short its
-        life) and its failure shared."""
+        fan-out, on a thread of its own (:meth:`Engine.offload`), its token used as it comes
+        (however short its life) and its failure shared."""
         call = self._call
         if self._fetch is None:
             fetching = call.here.engine().offload(call.bearer.get, 2 * total_seconds(call.timeout))

@@ -356,3 +356,24 @@ def test_regression_a_cookie_jar_left_locked_by_an_interruption_stalled_every_he
             release.set()
             holder.join(WAIT)
     assert sorted(results[0].success) == tokens
+
+
+def test_an_interrupted_request_on_requests_path_ends_with_what_it_came_to(
+    fcm_emulator: FCMEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On requests' path the calling thread's own request runs on a helper: interrupted, it
+    waits for that request (as for the helpers' requests), and the target gets the answer
+    FCM gave, not INTERRUPTED (a retry would have delivered it twice)."""
+    monkeypatch.setenv("FCMCLIENT_ENGINE", "off")
+    fcm_emulator.latency = 0.4
+    info = fcm_emulator.service_account_info("demo")
+    with FCM.from_service_account(info, url=fcm_emulator.v1_url("demo"), max_workers=1) as client:
+        client.send(JSONMessage(["warm-up"]))  # the access token, outside the timer
+        with time_limits(0.1), pytest.raises(TimeLimitError) as raised:
+            client.send(JSONMessage(["a", "b"]))
+        arrived = fcm_emulator.stats.v1_requests
+    result = raised.value.result  # type: ignore[attr-defined]
+    assert list(result.success) == ["a"]
+    assert len(fcm_emulator.inbox("a")) == 1
+    assert result.outcomes["b"].error == "NOT_SENT"
+    assert fcm_emulator.stats.v1_requests == arrived  # nothing was sent after send() raised

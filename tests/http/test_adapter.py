@@ -3,14 +3,16 @@ notes every socket-like object it reads answers from (for a forked child to deta
 
 from __future__ import annotations
 
+import socket
 import threading
+from types import SimpleNamespace
 
 import pytest
 import requests
 
-from fcmclient._http.adapter import _OPENED, remember
+from fcmclient._http.adapter import _OPENED, remember, shut_down
 from fcmclient._http.bounded import run_within
-from fcmclient._http.session import make_session
+from fcmclient._http.session import _Exchange, make_session
 from tests.loopback import RawServer, answer, http_answer
 
 WAIT = 10.0
@@ -66,3 +68,50 @@ def test_any_socket_like_object_is_noted_and_others_are_ignored() -> None:
     remember(object())  # no fileno: not a socket
     remember(None)
     assert all(callable(getattr(sock, "fileno", None)) for sock in list(_OPENED))
+
+
+class Recorder:
+    """A socket that records being shut down."""
+
+    def __init__(self) -> None:
+        self.shut: list[int] = []
+
+    def shutdown(self, how: int) -> None:
+        self.shut.append(how)
+
+
+class Transport:
+    """urllib3's TLS-in-TLS transport (an HTTPS proxy): no shutdown(), the socket it wraps."""
+
+    def __init__(self, wrapped: Recorder) -> None:
+        self.socket = wrapped
+
+
+def response_on(sock: object) -> requests.Response:
+    response = requests.Response()
+    response.raw = SimpleNamespace(connection=SimpleNamespace(sock=sock))
+    return response
+
+
+def test_shutting_down_reaches_the_socket_under_a_tls_transport() -> None:
+    plain, wrapped = Recorder(), Recorder()
+    shut_down(response_on(plain))
+    shut_down(response_on(Transport(wrapped)))
+    shut_down(response_on(None))  # no connection: nothing to do
+    assert plain.shut == wrapped.shut == [socket.SHUT_RDWR]
+
+
+def test_giving_up_never_shuts_a_connection_its_helper_is_done_with() -> None:
+    """Once the helper is done reading, its connection may be back in the pool, carrying
+    another request: giving up on the first must not cut it."""
+    for done, expected in ((False, [socket.SHUT_RDWR]), (True, [])):
+        sock = Recorder()
+        exchange = _Exchange("http://127.0.0.1/")
+        exchange.response = response_on(sock)
+        exchange.response.status_code = 200
+        if done:
+            exchange.finish()
+        reply = exchange.give_up()
+        assert reply is not None
+        assert reply.status == 200
+        assert sock.shut == expected

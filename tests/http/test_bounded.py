@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from fcmclient._http.bounded import run_within
+from fcmclient._http.bounded import _Call, given_up, run_within, start
 from fcmclient._http.engine.loop import Engine
 from fcmclient._http.session import MAX_RESPONSE_BYTES, make_session, post
 from tests.loopback import RawServer, answer, http_answer
@@ -236,3 +236,56 @@ def test_the_engine_waits_for_offloaded_work_at_most_its_bound(stuck: Stuck) -> 
         assert engine.submit(quick(), lambda: None).result(WAIT) == "token"  # nothing held up
     finally:
         engine.close()
+
+
+def test_a_finished_call_is_not_waited_for_again() -> None:
+    """An interruption landing just after the wait took the finished helper's lock must not
+    wait again on that lock (held by the caller now) until the deadline."""
+    call = _Call(lambda: "done")
+    call.run()
+    assert call.done.acquire(timeout=0)  # the caller's wait took it; then the interruption
+    started = time.monotonic()
+    assert call.wait(time.monotonic() + WAIT)
+    assert time.monotonic() - started < SLACK
+
+
+def test_each_helper_sees_whether_its_own_caller_gave_up() -> None:
+    seen: dict[str, bool] = {}
+    gone = threading.Event()
+
+    def helper(name: str) -> None:
+        gone.wait(WAIT)
+        seen[name] = given_up()
+
+    def abandoned() -> None:
+        helper("abandoned")
+
+    with pytest.raises(requests.ReadTimeout):
+        run_within(abandoned, 0.05)  # its caller gives up
+    result = start(lambda: run_within(lambda: helper("waited for"), WAIT))
+    gone.set()
+    result.result(WAIT)
+    assert seen == {"abandoned": True, "waited for": False}
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs setitimer (POSIX)")
+def test_an_interrupted_wait_that_reaches_the_deadline_cuts_the_request(alarms: list[float]) -> None:
+    """The interrupted caller waits for the request until its deadline only: then the
+    connection is shut down (the server sees it close) and the interruption goes on."""
+    closed = threading.Event()
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+
+    def script(sock: socket.socket, server: RawServer) -> None:
+        sock.sendall(head + b"{")
+        sock.settimeout(WAIT)
+        if sock.recv(1) == b"":
+            closed.set()
+
+    with RawServer(script) as server, make_session(1) as session:
+        alarms.append(0.1)
+        arm(alarms)
+        started = time.monotonic()
+        with pytest.raises(SoftTimeLimitError):
+            post(session, server.url(), b"{}", {}, 5.0, {}, total=0.4)
+        assert 0.4 - SLACK < time.monotonic() - started < 0.4 + SLACK
+        assert closed.wait(SLACK)

@@ -26,6 +26,7 @@ import requests
 from fcmclient._http.adapter import _OPENED, close_inherited
 from fcmclient._http.channel import Channel
 from fcmclient._http.executor import Plan, execute
+from fcmclient._http.forkgate import UNDER_WAY
 from fcmclient._http.process import ProcessGuard, ProcessLocal
 from fcmclient._http.session import make_session, post
 from fcmclient.outcomes import Outcome
@@ -306,3 +307,28 @@ def test_a_pool_whose_threads_a_fork_left_behind_costs_a_send_nothing() -> None:
         "threads": [threading.main_thread().name],
         "within the bound": True,
     }
+
+
+def test_a_fork_while_another_thread_holds_the_fork_gates_lock_never_hangs_the_child() -> None:
+    """The gate a green-patched process's fork closes (:mod:`fcmclient._http.forkgate`) has a
+    lock that any sending thread takes for a moment: a child forked right then makes a new
+    one instead of waiting for a thread it does not have."""
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with UNDER_WAY.lock:
+            holding.set()
+            release.wait(WAIT)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(WAIT)
+        forked = Forked(lambda: UNDER_WAY.lock.acquire(timeout=WAIT))
+        try:
+            assert forked.report(time.monotonic() + WAIT) is True
+        finally:
+            forked.kill()
+    finally:
+        release.set()
+        holder.join(WAIT)
