@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import _thread
 import contextlib
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -48,6 +49,9 @@ _GRACE = 0.05
 #: The call each helper thread runs, by thread id (looked up when asked, so that it is the
 #: green thread's id under gevent, even when gevent patched after this module was imported).
 _CALLS: dict[int, _Call[object]] = {}
+
+if hasattr(os, "register_at_fork"):  # a thread of the child may get the id of a parent's helper
+    os.register_at_fork(after_in_child=_CALLS.clear)
 
 #: The attribute by which an interruption carries the result of the work it waited for.
 _CARRIED = "fcmclient_result"
