@@ -251,7 +251,7 @@ def test_a_finished_call_is_not_waited_for_again() -> None:
 
 def test_each_helper_sees_whether_its_own_caller_gave_up() -> None:
     seen: dict[str, bool] = {}
-    gone = threading.Event()
+    gone, recorded = threading.Event(), threading.Event()
 
     def helper(name: str) -> None:
         gone.wait(WAIT)
@@ -259,12 +259,14 @@ def test_each_helper_sees_whether_its_own_caller_gave_up() -> None:
 
     def abandoned() -> None:
         helper("abandoned")
+        recorded.set()  # nobody waits for this helper: the test does, by this event
 
     with pytest.raises(requests.ReadTimeout):
         run_within(abandoned, 0.05)  # its caller gives up
     result = start(lambda: run_within(lambda: helper("waited for"), WAIT))
     gone.set()
     result.result(WAIT)
+    assert recorded.wait(WAIT)
     assert seen == {"abandoned": True, "waited for": False}
 
 
