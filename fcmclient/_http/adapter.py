@@ -61,9 +61,11 @@ class Adapter(HTTPAdapter):
 
 
 def remember(sock: object) -> None:
-    """Note that this process reads answers from ``sock``: any socket-like object (under
-    eventlet a TLS socket is no ``socket.socket``, which it patched); others are ignored."""
-    if sock is None or not callable(getattr(sock, "fileno", None)):
+    """Note that this process reads answers from ``sock``, if it is an operating-system socket:
+    the standard library's (TLS ones included, eventlet's among them) or the socket class in
+    use (gevent's or eventlet's, once patched). Anything else (a test double's fake socket,
+    whose ``fileno()`` may name stdin) is ignored: its descriptor is not ours to touch."""
+    if not isinstance(sock, (socket.SocketType, socket.socket)):
         return
     with contextlib.suppress(TypeError):  # not weakly referenceable: nothing to track it by
         if sock not in _OPENED:

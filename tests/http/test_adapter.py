@@ -46,28 +46,34 @@ def test_a_request_whose_caller_stopped_waiting_is_never_sent() -> None:
     assert "stopped waiting" in str(refused)
 
 
-class SocketLike:
-    """What eventlet's TLS socket is to the adapter: a socket without being a socket.socket."""
+class TLSLike(socket.SocketType):  # type: ignore[misc,valid-type]
+    """What eventlet's TLS socket is: a standard socket underneath, but no ``socket.socket``
+    once eventlet has patched that name."""
+
+
+class FakeSocket:
+    """What a test double's socket is (vcrpy's, say): ``fileno()`` names some descriptor
+    (vcrpy's says 0, stdin) that is not a connection of ours."""
 
     def fileno(self) -> int:
-        return -1
+        return 0
 
 
-class Unreferenceable:
-    __slots__ = ()
-
-    def fileno(self) -> int:
-        return -1
-
-
-def test_any_socket_like_object_is_noted_and_others_are_ignored() -> None:
-    like = SocketLike()
-    remember(like)
-    assert like in _OPENED
-    remember(Unreferenceable())  # cannot be tracked weakly: ignored, no error
-    remember(object())  # no fileno: not a socket
+def test_operating_system_sockets_are_noted_and_fakes_ignored() -> None:
+    plain, tls = socket.socket(), TLSLike()
+    try:
+        remember(plain)
+        remember(tls)
+        assert plain in _OPENED
+        assert tls in _OPENED
+    finally:
+        plain.close()
+        tls.close()
+    fake = FakeSocket()
+    remember(fake)
+    remember(object())
     remember(None)
-    assert all(callable(getattr(sock, "fileno", None)) for sock in list(_OPENED))
+    assert all(isinstance(sock, (socket.SocketType, socket.socket)) for sock in list(_OPENED))
 
 
 class Recorder:

@@ -165,18 +165,31 @@ def ask(channel: Channel, body: str) -> str:
 
 def sockets_to(server: EchoServer) -> list[socket.socket]:
     """The open sockets to ``server`` that an adapter read answers from."""
-    return [
-        sock for sock in list(_OPENED) if sock.fileno() != -1 and sock.getpeername()[1] == server.server_port
-    ]
+
+    def peer_port(sock: socket.socket) -> int | None:
+        try:
+            return int(sock.getpeername()[1])
+        except (OSError, IndexError, TypeError):  # not connected (any more), or not TCP
+            return None
+
+    return [sock for sock in list(_OPENED) if sock.fileno() != -1 and peer_port(sock) == server.server_port]
 
 
-def test_a_child_keeps_no_usable_copy_of_its_parents_connections(echo: EchoServer) -> None:
+@pytest.fixture
+def session() -> Iterator[requests.Session]:
+    """A pooled session, closed whatever the test did (its sockets must not outlive it)."""
+    with make_session(4) as made:
+        yield made
+
+
+def test_a_child_keeps_no_usable_copy_of_its_parents_connections(
+    echo: EchoServer, session: requests.Session
+) -> None:
     """``os.fork()``: before any code of the child runs, each socket its parent's adapter used
     is detached from the parent's connection (the descriptor now names a pipe: no use reaches
     the network, nor reads what the parent is answered), and the parent's session refuses to
     send there. The child's own session works; the parent's next request goes out on the same
     keep-alive connection (nothing was shut down)."""
-    session = make_session(4)
     channel = Channel(session, echo.url, {}, TIMEOUT, {})
     assert ask(channel, "parent:0") == "parent:0"
     [theirs] = sockets_to(echo)
@@ -233,10 +246,11 @@ def test_a_child_keeps_no_usable_copy_of_its_parents_connections(echo: EchoServe
     assert ports["parent:0"] == ports["parent:1"] != ports["child:0"]  # the parent's connection lived on
 
 
-def test_a_child_forked_from_c_closes_its_copies_when_it_notices(echo: EchoServer) -> None:
+def test_a_child_forked_from_c_closes_its_copies_when_it_notices(
+    echo: EchoServer, session: requests.Session
+) -> None:
     """A C-level fork runs no at-fork hook: ``close_inherited`` (called once the child is
     recognised by its process id) closes its copies of the parent's sockets, and only those."""
-    session = make_session(4)
     channel = Channel(session, echo.url, {}, TIMEOUT, {})
     assert ask(channel, "parent:0") == "parent:0"
     [theirs] = sockets_to(echo)
