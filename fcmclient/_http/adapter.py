@@ -1,5 +1,6 @@
 """fcm-client's transport adapter: requests' own, remembering the sockets it reads answers
-from, so that a forked child can close its copies of them (:func:`close_inherited`).
+from, so that a forked child can let go of its copies of them (:func:`_detach_inherited`,
+:func:`close_inherited`).
 
 A child never sends through its parent's session (each process makes its own, see
 ``_send/resources.py``), but it holds copies of the parent's pooled sockets: a copy keeps a
@@ -21,7 +22,7 @@ from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
 
 from .bounded import given_up
-from .process import ProcessGuard, forks
+from .process import ProcessGuard, forks, snapshot
 
 __all__ = ["Adapter", "close_inherited", "remember", "shut_down"]
 
@@ -89,13 +90,9 @@ def _inherited(*, hooks_ran: bool) -> list[Any]:
     """The sockets in :data:`_OPENED` that another process opened (read without a lock):
     through ``os.fork()``, whose hooks ran (``hooks_ran``), or through a C-level fork."""
     here = os.getpid()
-    while True:
-        try:
-            sockets = list(_OPENED.items())
-            break
-        except RuntimeError:  # another thread added one meanwhile: look again
-            continue
-    return [sock for sock, (pid, stamp) in sockets if pid != here and (stamp != forks()) == hooks_ran]
+    return [
+        sock for sock, (pid, stamp) in snapshot(_OPENED) if pid != here and (stamp != forks()) == hooks_ran
+    ]
 
 
 def close_inherited() -> None:

@@ -32,7 +32,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-__all__ = ["ProcessGuard", "ProcessLocal", "forks", "green_patched"]
+__all__ = ["ProcessGuard", "ProcessLocal", "forks", "green_patched", "snapshot"]
 
 log = logging.getLogger("fcmclient")
 
@@ -63,6 +63,17 @@ def green_patched() -> bool:
         or _thread.start_new_thread is not _ORIGINAL_THREAD
         or getattr(_thread.start_new_thread, "__module__", "_thread") != "_thread"
     )
+
+
+def snapshot(registry: weakref.WeakKeyDictionary[K, T]) -> list[tuple[K, T]]:
+    """The live entries of ``registry``, read without a lock (another thread may add one
+    meanwhile: then it is read again). For a forked child, where a lock a parent thread held
+    would never be released."""
+    while True:
+        try:
+            return list(registry.items())
+        except RuntimeError:  # changed while being read: look again
+            continue
 
 
 def forks() -> int:

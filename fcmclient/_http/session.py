@@ -218,11 +218,10 @@ class _Exchange:
     def finish(self) -> None:
         """The helper is done reading: from now on its connection may go back to the pool,
         where :meth:`give_up` must not shut it down under another request."""
-        if self._lock.acquire(timeout=1.0):  # held only for a shutdown() call
-            self.finished = True
+        locked = self._lock.acquire(timeout=1.0)  # held only for a shutdown() call
+        self.finished = True
+        if locked:
             self._lock.release()
-        else:
-            self.finished = True
 
     def give_up(self) -> Reply | None:
         """The caller stops waiting: the answer as far as it came (``None``: no status yet),

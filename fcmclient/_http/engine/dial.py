@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import requests
 
+from ..process import snapshot
 from .h1 import H1Connection
 from .h2 import Chooser, Connection, H2Link, retrieved
 
@@ -34,13 +35,7 @@ def close_inherited() -> None:
     no shutdown, no TLS alert, nothing written, and the inherited loop (whose selector the
     parent still uses) is never touched."""
     here = os.getpid()
-    while True:
-        try:
-            inherited = [sock for sock, pid in _OPENED.items() if pid != here]
-            break
-        except RuntimeError:  # changed while being read: look again
-            continue
-    for sock in inherited:
+    for sock in [sock for sock, pid in snapshot(_OPENED) if pid != here]:
         _OPENED.pop(sock, None)
         sock.close()
 
